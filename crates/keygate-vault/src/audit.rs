@@ -1,0 +1,124 @@
+//! The audit of tool calls: a row written before the upstream request, finished after it.
+
+use std::time::Duration;
+
+use rusqlite::params;
+use serde::Serialize;
+
+use crate::clock::Timestamp;
+use crate::error::Result;
+use crate::store;
+use crate::vault::Vault;
+
+/// Whether a call was let through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// The call went ahead.
+    Allowed,
+    /// The call was refused.
+    Denied,
+}
+
+impl Decision {
+    fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allowed => "allowed",
+            Decision::Denied => "denied",
+        }
+    }
+}
+
+/// The first half of an audit row, written before anything is sent upstream.
+#[derive(Debug, Clone)]
+pub struct AuditStart<'a> {
+    /// The calling token's id, if it had one.
+    pub token_id: Option<&'a str>,
+    /// The tool asked for.
+    pub tool: &'a str,
+    /// The credential the call uses, if any.
+    pub credential: Option<&'a str>,
+    /// Its version, if opened.
+    pub credential_version: Option<i64>,
+    /// Allowed or denied.
+    pub decision: Decision,
+    /// For a denial, why; for an allowed call, filled in by `finish_audit`.
+    pub status: Option<&'a str>,
+}
+
+/// The row id of a started audit entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditId(i64);
+
+/// One audited tool call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    /// When the call arrived.
+    pub at: Timestamp,
+    /// The token's id.
+    pub token_id: Option<String>,
+    /// The tool.
+    pub tool: String,
+    /// The credential used.
+    pub credential: Option<String>,
+    /// The credential's version.
+    pub credential_version: Option<i64>,
+    /// allowed or denied.
+    pub decision: String,
+    /// The outcome, e.g. an HTTP status or why it was denied.
+    pub status: Option<String>,
+    /// How long the call took.
+    pub duration_ms: Option<i64>,
+}
+
+impl Vault {
+    /// Write the first half of an audit row. A call must not proceed if this fails.
+    pub fn begin_audit(&mut self, start: &AuditStart<'_>) -> Result<AuditId> {
+        let now = self.clock.now();
+        store::write(&mut self.conn, |tx| {
+            tx.execute(
+                "INSERT INTO audit (at, token_id, tool, credential, credential_version, decision, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    now.unix_millis(),
+                    start.token_id,
+                    start.tool,
+                    start.credential,
+                    start.credential_version,
+                    start.decision.as_str(),
+                    start.status
+                ],
+            )?;
+            Ok(AuditId(tx.last_insert_rowid()))
+        })
+    }
+
+    /// Complete an audit row with the call's outcome and duration.
+    pub fn finish_audit(&mut self, id: AuditId, status: &str, duration: Duration) -> Result<()> {
+        let millis = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+        store::write(&mut self.conn, |tx| {
+            tx.execute("UPDATE audit SET status = ?2, duration_ms = ?3 WHERE id = ?1", params![id.0, status, millis])?;
+            Ok(())
+        })
+    }
+
+    /// Every audited call, oldest first.
+    pub fn audit_log(&self) -> Result<Vec<AuditEntry>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT at, token_id, tool, credential, credential_version, decision, status, duration_ms FROM audit ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok(AuditEntry {
+                at: Timestamp::from_unix_millis(row.get(0)?),
+                token_id: row.get(1)?,
+                tool: row.get(2)?,
+                credential: row.get(3)?,
+                credential_version: row.get(4)?,
+                decision: row.get(5)?,
+                status: row.get(6)?,
+                duration_ms: row.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}

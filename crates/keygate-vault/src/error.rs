@@ -1,0 +1,204 @@
+//! The one error type of the vault. Messages name paths, ids and names, never secret values.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong inside the vault, each with a message that says what to do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    /// No Keygate home could be found (no `$KEYGATE_HOME` and no OS data directory).
+    #[error("cannot find a home for the vault: set KEYGATE_HOME to a directory")]
+    NoHome,
+
+    /// `vault.db` does not exist yet.
+    #[error("no vault at {}: run `keygate init` first", .path.display())]
+    NoVault {
+        /// Where the vault was looked for.
+        path: PathBuf,
+    },
+
+    /// `init` found a vault already there.
+    #[error("a vault already exists at {}: refusing to overwrite it", .path.display())]
+    VaultExists {
+        /// The existing vault file.
+        path: PathBuf,
+    },
+
+    /// The vault file is not a Keygate vault or is damaged; it was left untouched.
+    #[error(
+        "{} is not a readable Keygate vault ({detail}); it was left as it is: restore it from a backup or move it away and run `keygate init`",
+        .path.display()
+    )]
+    Corrupt {
+        /// The vault file.
+        path: PathBuf,
+        /// What SQLite or the schema check said.
+        detail: String,
+    },
+
+    /// The vault was written by a newer Keygate.
+    #[error("the vault has schema version {found}, newer than this keygate supports ({supported}): upgrade keygate")]
+    NewerSchema {
+        /// Schema version in the file.
+        found: i64,
+        /// Newest schema this build knows.
+        supported: i64,
+    },
+
+    /// `KEYGATE_MASTER_KEY` is set but is not base64 of 32 bytes.
+    #[error(
+        "KEYGATE_MASTER_KEY is not valid: {reason}; it must be base64 of exactly 32 random bytes (e.g. `head -c32 /dev/urandom | base64`)"
+    )]
+    BadMasterKeyEnv {
+        /// What is wrong with it (never the value).
+        reason: String,
+    },
+
+    /// The OS keychain could not be reached or refused access.
+    #[error(
+        "the OS keychain is not available ({detail}): unlock your keychain or start a Secret Service (e.g. gnome-keyring), or set KEYGATE_MASTER_KEY for headless use"
+    )]
+    KeychainUnavailable {
+        /// What the keychain said.
+        detail: String,
+    },
+
+    /// The keychain holds no master key for this vault.
+    #[error(
+        "the OS keychain has no master key for vault {vault_id} (service `keygate`, account `{account}`): set KEYGATE_MASTER_KEY if this vault was made with one, or restore the keychain entry"
+    )]
+    MasterKeyMissing {
+        /// The vault's id.
+        vault_id: String,
+        /// The keychain account looked up.
+        account: String,
+    },
+
+    /// The master key does not open this vault.
+    #[error(
+        "the master key does not open vault {vault_id}: check KEYGATE_MASTER_KEY or the keychain entry for this vault"
+    )]
+    WrongMasterKey {
+        /// The vault's id.
+        vault_id: String,
+    },
+
+    /// Another process holds the vault's write lock for longer than we wait.
+    #[error("the vault is busy (another keygate process is writing to it): retry in a moment")]
+    Busy,
+
+    /// A credential name that does not match `[a-z0-9][a-z0-9_.-]{0,63}`.
+    #[error(
+        "invalid credential name {name:?}: use 1-64 characters of a-z, 0-9, `_`, `.`, `-`, starting with a letter or digit"
+    )]
+    InvalidName {
+        /// The rejected name.
+        name: String,
+    },
+
+    /// A credential value that cannot be stored (empty, too long, control characters).
+    #[error("invalid credential value: {reason}")]
+    InvalidValue {
+        /// What is wrong with it (never the value).
+        reason: String,
+    },
+
+    /// `max_age_days` out of range.
+    #[error("invalid max age {days} days: use 1 to 3650")]
+    InvalidMaxAge {
+        /// The rejected number.
+        days: i64,
+    },
+
+    /// A credential with this name exists already.
+    #[error("credential {name} already exists: use `keygate cred rotate {name}` to give it a new value")]
+    CredentialExists {
+        /// The name.
+        name: String,
+    },
+
+    /// No credential with this name.
+    #[error("no credential named {name}: see `keygate cred list`")]
+    CredentialNotFound {
+        /// The name.
+        name: String,
+    },
+
+    /// A sealed value failed authentication: wrong key, moved or altered ciphertext.
+    #[error(
+        "credential {name} version {version} cannot be opened: its ciphertext was altered or moved from another row"
+    )]
+    CannotOpen {
+        /// The credential.
+        name: String,
+        /// The version.
+        version: i64,
+    },
+
+    /// A token id that is not in the vault.
+    #[error("no token with id {id}: see `keygate token list`")]
+    TokenNotFound {
+        /// The id asked for.
+        id: String,
+    },
+
+    /// Something given as a token id that is not one (never echoed: it may be a whole token).
+    #[error(
+        "that is not a token id: an id is 16 hex characters, as `keygate token list` shows; never pass a whole token on the command line"
+    )]
+    InvalidTokenId,
+
+    /// A token request that cannot be granted as asked.
+    #[error("invalid token request: {reason}")]
+    InvalidTokenRequest {
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// `config.toml` could not be read or parsed.
+    #[error("{}: {detail}", .path.display())]
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong and where.
+        detail: String,
+    },
+
+    /// A file system operation failed.
+    #[error("{action} {}: {source}", .path.display())]
+    Io {
+        /// What we were doing ("cannot create", "cannot read", ...).
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+
+    /// The OS random number generator failed.
+    #[error("the OS random number generator failed: {0}")]
+    Random(String),
+
+    /// Any other SQLite failure. SQLite messages carry no bound values, so no secrets.
+    #[error("vault database error: {0}")]
+    Database(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for VaultError {
+    fn from(err: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
+        match err.sqlite_error_code() {
+            Some(DatabaseBusy | DatabaseLocked) => VaultError::Busy,
+            _ => VaultError::Database(err),
+        }
+    }
+}
+
+/// The vault's result type.
+pub type Result<T, E = VaultError> = std::result::Result<T, E>;
+
+/// Helper to attach a path and an action to an I/O error.
+pub(crate) fn io_error(action: &'static str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> VaultError {
+    let path = path.to_path_buf();
+    move |source| VaultError::Io { action, path, source }
+}

@@ -1,0 +1,31 @@
+//! Keygate's vault: everything that holds a secret. The master key (OS keychain,
+//! `KEYGATE_MASTER_KEY`, or memory), AES-256-GCM sealing, the SQLite store of credentials,
+//! tokens, the rotation log and the audit. Knows nothing of HTTP, MCP, Tauri or terminals.
+
+mod audit;
+mod clock;
+mod config;
+mod credential;
+mod error;
+mod home;
+mod key_source;
+mod random;
+mod rotation;
+mod seal;
+mod store;
+mod token;
+mod vault;
+
+pub use audit::{AuditEntry, AuditId, AuditStart, Decision};
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use config::{DEFAULT_CONFIG, TokenPolicy, parse_ttl};
+pub use credential::{
+    CredentialInfo, DEFAULT_MAX_AGE_DAYS, MAX_VALUE_LEN, OpenedCredential, validate_name, validate_value,
+};
+pub use error::{Result, VaultError};
+pub use home::Home;
+pub use key_source::{KEYCHAIN_SERVICE, KeySource, MASTER_KEY_ENV, keychain_account};
+pub use rotation::{LogAction, LogEntry, due_at};
+pub use seal::{MASTER_KEY_LEN, MasterKey};
+pub use token::{Denial, IssuedToken, TokenDecision, TokenGrant, TokenInfo, TokenRequest, TokenStatus, is_token_id};
+pub use vault::{Actor, InitReport, Vault};

@@ -1,0 +1,117 @@
+//! The SQLite file: opening it without harming it, pragmas, and versioned migrations.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
+
+use crate::error::{Result, VaultError};
+
+/// How long a writer waits for another process's write lock before reporting `Busy`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Schema migrations; entry `i` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[include_str!("schema/001_initial.sql")];
+
+/// The schema version this build writes.
+pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Create a new, empty vault database at `path` (an empty file or none) with the full schema.
+pub(crate) fn create(path: &Path) -> Result<Connection> {
+    let mut conn = Connection::open(path)?;
+    configure(&conn)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    migrate(&mut conn, 0)?;
+    Ok(conn)
+}
+
+/// Open an existing vault. Nothing is written to a file that fails the checks.
+pub(crate) fn open_existing(path: &Path) -> Result<Connection> {
+    check_header(path)?;
+    let corrupt = |e: rusqlite::Error| corrupt_or_db(path, e);
+    let mut conn =
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(corrupt)?;
+    configure(&conn).map_err(corrupt)?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0)).map_err(corrupt)?;
+    if version == 0 {
+        return Err(corrupt_detail(path, "it has no Keygate schema"));
+    }
+    if version > SCHEMA_VERSION {
+        return Err(VaultError::NewerSchema { found: version, supported: SCHEMA_VERSION });
+    }
+    conn.query_row("SELECT count(*) FROM meta", [], |row| row.get::<_, i64>(0)).map_err(corrupt)?;
+    if version < SCHEMA_VERSION {
+        migrate(&mut conn, version)?;
+    }
+    Ok(conn)
+}
+
+/// Run `f` in a write transaction that takes the write lock up front, so two processes
+/// changing the vault queue behind each other (or one gets `Busy`) and never lose an update.
+pub(crate) fn write<T>(conn: &mut Connection, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let value = f(&tx)?;
+    tx.commit()?;
+    Ok(value)
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(())
+}
+
+/// Apply every migration after `from`, each in its own write transaction.
+fn migrate(conn: &mut Connection, from: i64) -> Result<()> {
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Check the SQLite header before SQLite touches the file: the magic string, and that the
+/// file is as long as the header says (a truncated copy fails here, untouched).
+fn check_header(path: &Path) -> Result<()> {
+    let mut header = [0u8; 100];
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(VaultError::NoVault { path: path.to_path_buf() });
+        }
+        Err(e) => return Err(crate::error::io_error("cannot open", path)(e)),
+    };
+    let len = file.metadata().map_err(crate::error::io_error("cannot read", path))?.len();
+    if file.read_exact(&mut header).is_err() || &header[..16] != b"SQLite format 3\0" {
+        return Err(corrupt_detail(path, "it is not an SQLite database"));
+    }
+    let page_size = match u16::from_be_bytes([header[16], header[17]]) {
+        1 => 65_536,
+        n => u64::from(n),
+    };
+    let change_counter = &header[24..28];
+    let valid_for = &header[92..96];
+    let pages = u64::from(u32::from_be_bytes([header[28], header[29], header[30], header[31]]));
+    if change_counter == valid_for && pages > 0 && len < pages * page_size {
+        return Err(corrupt_detail(path, "the file is truncated"));
+    }
+    Ok(())
+}
+
+fn corrupt_detail(path: &Path, detail: &str) -> VaultError {
+    VaultError::Corrupt { path: path.to_path_buf(), detail: detail.to_string() }
+}
+
+/// SQLite's "not a database" and "malformed" errors become `Corrupt`; the rest stay as they are.
+fn corrupt_or_db(path: &Path, err: rusqlite::Error) -> VaultError {
+    match err.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => corrupt_detail(path, &err.to_string()),
+        _ => VaultError::from(err),
+    }
+}

@@ -1,0 +1,336 @@
+//! Tokens: `kg_<id>_<secret>`, shown once. The vault keeps the id and the SHA-256 of the
+//! secret part; checks compare hashes in constant time and look at expiry, revocation and
+//! scope on every call.
+
+use std::fmt;
+use std::time::Duration;
+
+use rusqlite::{OptionalExtension, params};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::clock::Timestamp;
+use crate::error::{Result, VaultError};
+use crate::random::random_hex;
+use crate::store;
+use crate::vault::Vault;
+
+const PREFIX: &str = "kg_";
+const ID_HEX_LEN: usize = 16;
+/// 32 random bytes: 256 bits in the secret part.
+const SECRET_HEX_LEN: usize = 64;
+const MAX_LABEL_LEN: usize = 64;
+const MAX_TOOL_NAME_LEN: usize = 128;
+
+/// What a new token may do and for how long.
+#[derive(Debug, Clone, Default)]
+pub struct TokenRequest {
+    /// The MCP tool names it may call (at least one).
+    pub tools: Vec<String>,
+    /// Its lifetime; the policy's default if `None`.
+    pub ttl: Option<Duration>,
+    /// A note to recognise it by.
+    pub label: Option<String>,
+}
+
+/// A token just issued. The only time its secret exists outside the agent that holds it.
+pub struct IssuedToken {
+    /// The public id, for listing and revoking.
+    pub id: String,
+    /// The whole token, to hand to the agent once.
+    pub token: SecretString,
+    /// Tools it may call, sorted.
+    pub tools: Vec<String>,
+    /// Its label.
+    pub label: Option<String>,
+    /// When it stops working.
+    pub expires_at: Timestamp,
+}
+
+impl fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("id", &self.id)
+            .field("token", &"[redacted]")
+            .field("tools", &self.tools)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// A token's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenStatus {
+    /// Usable.
+    Active,
+    /// Past its expiry.
+    Expired,
+    /// Revoked.
+    Revoked,
+}
+
+/// What is shown of a token: never its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenInfo {
+    /// Public id.
+    pub id: String,
+    /// Label, if any.
+    pub label: Option<String>,
+    /// Tools it may call.
+    pub tools: Vec<String>,
+    /// When it was issued.
+    pub created_at: Timestamp,
+    /// When it expires.
+    pub expires_at: Timestamp,
+    /// When it was last used to call a tool.
+    pub last_used_at: Option<Timestamp>,
+    /// How many tool calls it has made.
+    pub uses: i64,
+    /// active, expired or revoked.
+    pub status: TokenStatus,
+}
+
+/// A token that checked out: who it is and what it may call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenGrant {
+    /// The token's id.
+    pub token_id: String,
+    /// Tools it may call.
+    pub tools: Vec<String>,
+    /// When it expires.
+    pub expires_at: Timestamp,
+}
+
+impl TokenGrant {
+    /// Whether this grant covers `tool`.
+    pub fn allows(&self, tool: &str) -> bool {
+        self.tools.iter().any(|t| t == tool)
+    }
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Denial {
+    /// Not of the form `kg_<id>_<secret>`.
+    #[error("the token is malformed")]
+    Malformed,
+    /// No such token, or the secret does not match.
+    #[error("the token is unknown")]
+    Unknown,
+    /// Past its expiry.
+    #[error("the token has expired")]
+    Expired,
+    /// Revoked.
+    #[error("the token has been revoked")]
+    Revoked,
+    /// Valid, but not for this tool.
+    #[error("the token does not allow this tool")]
+    OutOfScope,
+}
+
+/// The answer to a token check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenDecision {
+    /// The token may proceed.
+    Allowed(TokenGrant),
+    /// Refused; `token_id` is set when the token parsed (for the audit).
+    Denied {
+        /// The id part, if the token was well formed.
+        token_id: Option<String>,
+        /// Why.
+        reason: Denial,
+    },
+}
+
+/// Split a token into (id, secret) if it has the right shape.
+fn parse(token: &str) -> Option<(&str, &str)> {
+    let rest = token.strip_prefix(PREFIX)?;
+    let (id, secret) = rest.split_once('_')?;
+    let is_hex = |s: &str| s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    (id.len() == ID_HEX_LEN && secret.len() == SECRET_HEX_LEN && is_hex(id) && is_hex(secret)).then_some((id, secret))
+}
+
+/// Whether `id` has the shape of a token id.
+pub fn is_token_id(id: &str) -> bool {
+    id.len() == ID_HEX_LEN && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn hash_secret(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+fn validate_request(request: &TokenRequest, max_ttl: Duration) -> Result<Vec<String>> {
+    let invalid = |reason: String| Err(VaultError::InvalidTokenRequest { reason });
+    if request.tools.is_empty() {
+        return invalid("name at least one tool the token may call".into());
+    }
+    for tool in &request.tools {
+        let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+        if tool.is_empty() || tool.len() > MAX_TOOL_NAME_LEN || !tool.chars().all(ok_char) {
+            return invalid(format!(
+                "invalid tool name {tool:?}: use 1-128 characters of A-Z, a-z, 0-9, `_`, `-`, `.`"
+            ));
+        }
+    }
+    if let Some(label) = &request.label
+        && (label.chars().count() > MAX_LABEL_LEN || label.chars().any(char::is_control))
+    {
+        return invalid(format!("the label must be at most {MAX_LABEL_LEN} characters with no control characters"));
+    }
+    if let Some(ttl) = request.ttl
+        && ttl > max_ttl
+    {
+        return invalid(format!(
+            "ttl {} is longer than the maximum {} (raise [tokens] max_ttl in config.toml)",
+            humantime::format_duration(ttl),
+            humantime::format_duration(max_ttl)
+        ));
+    }
+    let mut tools = request.tools.clone();
+    tools.sort();
+    tools.dedup();
+    Ok(tools)
+}
+
+impl Vault {
+    /// Issue a new token. Its secret is returned once and never stored.
+    pub fn issue_token(&mut self, request: &TokenRequest) -> Result<IssuedToken> {
+        let tools = validate_request(request, self.token_policy.max_ttl)?;
+        let now = self.clock.now();
+        let expires_at = now.plus(request.ttl.unwrap_or(self.token_policy.default_ttl));
+        let id = random_hex(ID_HEX_LEN / 2)?;
+        let secret = SecretString::from(random_hex(SECRET_HEX_LEN / 2)?);
+        let hash = hash_secret(secret.expose_secret());
+        let label = request.label.clone().filter(|l| !l.is_empty());
+        store::write(&mut self.conn, |tx| {
+            tx.execute(
+                "INSERT INTO token (id, secret_hash, label, tools, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id, hash, label, tools.join(" "), now.unix_millis(), expires_at.unix_millis()],
+            )?;
+            Ok(())
+        })?;
+        let token = SecretString::from(format!("{PREFIX}{id}_{}", secret.expose_secret()));
+        Ok(IssuedToken { id, token, tools, label, expires_at })
+    }
+
+    /// Check a presented token, and if `tool` is given, that it may call that tool.
+    /// Expiry and revocation are read from the vault on every check.
+    pub fn check_token(&self, token: &str, tool: Option<&str>) -> Result<TokenDecision> {
+        let denied =
+            |token_id: Option<&str>, reason| TokenDecision::Denied { token_id: token_id.map(String::from), reason };
+        let Some((id, secret)) = parse(token) else { return Ok(denied(None, Denial::Malformed)) };
+        let mut stmt =
+            self.conn.prepare_cached("SELECT secret_hash, tools, expires_at, revoked_at FROM token WHERE id = ?1")?;
+        let row = stmt
+            .query_row([id], |row| {
+                Ok((
+                    row.get::<_, Vec<u8>>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, Option<i64>>(3)?,
+                ))
+            })
+            .optional()?;
+        let Some((stored_hash, tools, expires_at, revoked_at)) = row else {
+            return Ok(denied(None, Denial::Unknown));
+        };
+        if !bool::from(hash_secret(secret).ct_eq(stored_hash.as_slice())) {
+            return Ok(denied(None, Denial::Unknown));
+        }
+        let expires_at = Timestamp::from_unix_millis(expires_at);
+        let reason = if revoked_at.is_some() {
+            Denial::Revoked
+        } else if self.clock.now() >= expires_at {
+            Denial::Expired
+        } else if tool.is_some_and(|tool| !tools.split(' ').any(|t| t == tool)) {
+            Denial::OutOfScope
+        } else {
+            let tools = tools.split(' ').map(String::from).collect();
+            return Ok(TokenDecision::Allowed(TokenGrant { token_id: id.to_string(), tools, expires_at }));
+        };
+        Ok(denied(Some(id), reason))
+    }
+
+    /// Count one use of a token and stamp `last_used_at`.
+    pub fn record_token_use(&mut self, id: &str) -> Result<()> {
+        let now = self.clock.now();
+        store::write(&mut self.conn, |tx| {
+            tx.execute(
+                "UPDATE token SET uses = uses + 1, last_used_at = ?2 WHERE id = ?1",
+                params![id, now.unix_millis()],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Revoke a token at once. Returns false if it was already revoked.
+    pub fn revoke_token(&mut self, id: &str) -> Result<bool> {
+        if !is_token_id(id) {
+            return Err(VaultError::InvalidTokenId);
+        }
+        let now = self.clock.now();
+        store::write(&mut self.conn, |tx| {
+            let revoked: Option<Option<i64>> =
+                tx.query_row("SELECT revoked_at FROM token WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+            match revoked {
+                None => Err(VaultError::TokenNotFound { id: id.to_string() }),
+                Some(Some(_)) => Ok(false),
+                Some(None) => {
+                    tx.execute("UPDATE token SET revoked_at = ?2 WHERE id = ?1", params![id, now.unix_millis()])?;
+                    Ok(true)
+                }
+            }
+        })
+    }
+
+    /// Every token, newest first, with its status now.
+    pub fn list_tokens(&self) -> Result<Vec<TokenInfo>> {
+        let now = self.clock.now();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, label, tools, created_at, expires_at, revoked_at, last_used_at, uses
+             FROM token ORDER BY created_at DESC, id",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            let expires_at = Timestamp::from_unix_millis(row.get(4)?);
+            let revoked: Option<i64> = row.get(5)?;
+            let status = match revoked {
+                Some(_) => TokenStatus::Revoked,
+                None if now >= expires_at => TokenStatus::Expired,
+                None => TokenStatus::Active,
+            };
+            Ok(TokenInfo {
+                id: row.get(0)?,
+                label: row.get(1)?,
+                tools: row.get::<_, String>(2)?.split(' ').map(String::from).collect(),
+                created_at: Timestamp::from_unix_millis(row.get(3)?),
+                expires_at,
+                last_used_at: row.get::<_, Option<i64>>(6)?.map(Timestamp::from_unix_millis),
+                uses: row.get(7)?,
+                status,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_accepts_only_the_exact_shape() {
+        let id = "0123456789abcdef";
+        let secret = "a".repeat(64);
+        assert_eq!(parse(&format!("kg_{id}_{secret}")), Some((id, secret.as_str())));
+        assert_eq!(parse(&format!("kg_{id}_{secret}0")), None, "long secret");
+        assert_eq!(parse(&format!("kg_{id}_{}", &secret[1..])), None, "short secret");
+        assert_eq!(parse(&format!("kg_{}_{secret}", id.to_uppercase())), None, "upper case");
+        assert_eq!(parse(&format!("xx_{id}_{secret}")), None, "prefix");
+        assert_eq!(parse(""), None);
+        assert_eq!(parse("kg_"), None);
+        assert_eq!(parse(&format!("kg_{id}_{}é", &secret[2..])), None, "non-ascii");
+    }
+}

@@ -1,0 +1,160 @@
+//! The `Vault`: one open vault file with its master key. Creating and opening live here;
+//! the operations on it live in `credential.rs`, `token.rs`, `rotation.rs` and `audit.rs`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::clock::Clock;
+use crate::config::{DEFAULT_CONFIG, TokenPolicy};
+use crate::error::{Result, VaultError, io_error};
+use crate::home::{Home, write_new_file};
+use crate::key_source::{self, KeySource};
+use crate::random::random_hex;
+use crate::seal::{Binding, MasterKey, Sealer};
+use crate::store;
+
+/// A known plaintext sealed at `init`; if it opens, the key is right.
+const KEY_CHECK_PLAINTEXT: &[u8] = b"keygate key check v1";
+
+/// Who made a change, for the rotation log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Actor {
+    /// The `keygate` command line.
+    Cli,
+    /// The tray app.
+    App,
+    /// The MCP server.
+    Server,
+}
+
+impl Actor {
+    /// The word stored in the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Actor::Cli => "cli",
+            Actor::App => "app",
+            Actor::Server => "server",
+        }
+    }
+}
+
+/// What `init` made.
+#[derive(Debug, Clone)]
+pub struct InitReport {
+    /// The new vault file.
+    pub vault_path: PathBuf,
+    /// The vault's id (also its keychain account suffix).
+    pub vault_id: String,
+    /// Where the master key lives, in words.
+    pub key_location: String,
+    /// The config file, and whether `init` wrote it (false: one was there already).
+    pub config_path: PathBuf,
+    /// Whether a default config was written.
+    pub config_written: bool,
+}
+
+/// An open vault.
+#[derive(Debug)]
+pub struct Vault {
+    pub(crate) conn: Connection,
+    pub(crate) sealer: Sealer,
+    pub(crate) vault_id: String,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) actor: Actor,
+    pub(crate) token_policy: TokenPolicy,
+}
+
+impl Vault {
+    /// Create a new vault in `home` with a new master key (or the given one), and a default
+    /// config if there is none. Refuses if a vault exists. Leaves nothing behind on failure.
+    pub fn init(home: &Home, source: KeySource, clock: &dyn Clock) -> Result<InitReport> {
+        home.ensure_dir()?;
+        let vault_path = home.vault_path();
+        if vault_path.exists() {
+            return Err(VaultError::VaultExists { path: vault_path });
+        }
+        let key_location = source.describe().to_string();
+        let use_keychain = matches!(source, KeySource::Keychain);
+        let key = match source {
+            KeySource::Keychain => MasterKey::generate()?,
+            KeySource::Given(key) => key,
+        };
+        let vault_id = random_hex(8)?;
+        let temp = tempfile::Builder::new()
+            .prefix(".vault-")
+            .tempfile_in(home.dir())
+            .map_err(io_error("cannot create a file in", home.dir()))?
+            .into_temp_path();
+        write_new_vault(&temp, &vault_id, &key, clock)?;
+        if use_keychain {
+            key_source::store_in_keychain(&vault_id, &key)?;
+        }
+        if let Err(e) = std::fs::hard_link(&temp, &vault_path) {
+            if use_keychain {
+                let _ = key_source::delete_from_keychain(&vault_id);
+            }
+            return Err(match e.kind() {
+                std::io::ErrorKind::AlreadyExists => VaultError::VaultExists { path: vault_path },
+                _ => io_error("cannot create", &vault_path)(e),
+            });
+        }
+        let config_path = home.config_path();
+        let config_written = write_new_file(&config_path, DEFAULT_CONFIG.as_bytes())?;
+        Ok(InitReport { vault_path, vault_id, key_location, config_path, config_written })
+    }
+
+    /// Open the vault in `home`, checking the master key before anything is written.
+    pub fn open(home: &Home, source: KeySource, clock: Arc<dyn Clock>, actor: Actor) -> Result<Self> {
+        let conn = store::open_existing(&home.vault_path())?;
+        let vault_id = read_meta_text(&conn, "vault_id", home)?;
+        let key_check = read_meta(&conn, "key_check", home)?;
+        let key = match source {
+            KeySource::Keychain => key_source::load_from_keychain(&vault_id)?,
+            KeySource::Given(key) => key,
+        };
+        let sealer = Sealer::new(&key);
+        if sealer.open(Binding::KeyCheck { vault_id: &vault_id }, &key_check).is_none() {
+            return Err(VaultError::WrongMasterKey { vault_id });
+        }
+        let token_policy = TokenPolicy::load(&home.config_path())?;
+        Ok(Self { conn, sealer, vault_id, clock, actor, token_policy })
+    }
+
+    /// This vault's id.
+    pub fn id(&self) -> &str {
+        &self.vault_id
+    }
+
+    /// The token lifetimes in force.
+    pub fn token_policy(&self) -> TokenPolicy {
+        self.token_policy
+    }
+}
+
+fn write_new_vault(path: &std::path::Path, vault_id: &str, key: &MasterKey, clock: &dyn Clock) -> Result<()> {
+    let mut conn = store::create(path)?;
+    let key_check = Sealer::new(key).seal(Binding::KeyCheck { vault_id }, KEY_CHECK_PLAINTEXT)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut insert = tx.prepare("INSERT INTO meta (key, value) VALUES (?1, ?2)")?;
+    insert.execute(params!["vault_id", vault_id.as_bytes()])?;
+    insert.execute(params!["key_check", key_check])?;
+    insert.execute(params!["created_at", clock.now().unix_millis()])?;
+    drop(insert);
+    tx.commit()?;
+    // Closing checkpoints the WAL into the file, so the hard link carries everything.
+    conn.close().map_err(|(_, e)| VaultError::from(e))
+}
+
+fn read_meta(conn: &Connection, key: &str, home: &Home) -> Result<Vec<u8>> {
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get::<_, Vec<u8>>(0))
+        .optional()?
+        .ok_or_else(|| VaultError::Corrupt { path: home.vault_path(), detail: format!("its {key} is missing") })
+}
+
+fn read_meta_text(conn: &Connection, key: &str, home: &Home) -> Result<String> {
+    String::from_utf8(read_meta(conn, key, home)?)
+        .map_err(|_| VaultError::Corrupt { path: home.vault_path(), detail: format!("its {key} is not text") })
+}
