@@ -1,1 +1,77 @@
-fn main() {}
+//! `keygate`: the headless front to the vault. Parse, call the vault, print.
+
+mod cli;
+mod commands;
+mod output;
+mod secret_input;
+
+use std::io::{ErrorKind, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use clap::error::ErrorKind as ClapErrorKind;
+use keygate_vault::VaultError;
+
+/// Exit codes: 0 success, 1 error, 2 bad usage, 75 vault busy (retry).
+const EXIT_ERROR: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+const EXIT_BUSY: u8 = 75;
+
+/// A mistake in how the command was called (exit 2).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if matches!(err.kind(), ClapErrorKind::DisplayHelp | ClapErrorKind::DisplayVersion) => {
+            let _ = err.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            return fail(EXIT_USAGE, &format!("{} (see `keygate --help`)", clap_problem(&err)));
+        }
+    };
+    match commands::run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => report(&err),
+    }
+}
+
+/// clap's lines before the usage block name the problem; fold them into one line.
+fn clap_problem(err: &clap::Error) -> String {
+    let rendered = err.render().to_string();
+    let problem: Vec<&str> =
+        rendered.lines().map(str::trim).take_while(|line| !line.is_empty() && !line.starts_with("Usage:")).collect();
+    problem.join(" ").trim_start_matches("error: ").to_string()
+}
+
+fn report(err: &anyhow::Error) -> ExitCode {
+    if let Some(io) = err.downcast_ref::<std::io::Error>()
+        && io.kind() == ErrorKind::BrokenPipe
+    {
+        return ExitCode::SUCCESS;
+    }
+    let code = if err.is::<UsageError>() {
+        EXIT_USAGE
+    } else if matches!(err.downcast_ref::<VaultError>(), Some(VaultError::Busy)) {
+        EXIT_BUSY
+    } else {
+        EXIT_ERROR
+    };
+    let message = err.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ");
+    fail(code, &message)
+}
+
+fn fail(code: u8, message: &str) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "keygate: {message}");
+    ExitCode::from(code)
+}

@@ -73,6 +73,17 @@ pub fn parse_ttl(text: &str) -> std::result::Result<Duration, String> {
     Ok(duration)
 }
 
+/// A duration the way people write it here: `90s`, `15m`, `2h`, `30d`.
+pub fn format_ttl(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    match secs {
+        s if s >= 86_400 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s >= 3600 && s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s >= 60 && s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +106,14 @@ mod tests {
         std::fs::write(&path, "[tokens]\nmax_tll = \"1h\"\n").expect("write");
         let err = TokenPolicy::load(&path).expect_err("typo").to_string();
         assert!(err.contains("max_tll"), "{err}");
+    }
+
+    #[test]
+    fn ttl_formatting_uses_the_largest_whole_unit() {
+        assert_eq!(format_ttl(Duration::from_secs(90 * 86_400)), "90d");
+        assert_eq!(format_ttl(Duration::from_secs(7200)), "2h");
+        assert_eq!(format_ttl(Duration::from_secs(90)), "90s");
+        assert_eq!(format_ttl(Duration::from_secs(1800)), "30m");
     }
 
     #[test]

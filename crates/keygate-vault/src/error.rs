@@ -165,14 +165,14 @@ pub enum VaultError {
     },
 
     /// A file system operation failed.
-    #[error("{action} {}: {source}", .path.display())]
+    #[error("{action} {}: {cause}", .path.display())]
     Io {
         /// What we were doing ("cannot create", "cannot read", ...).
         action: &'static str,
         /// The path involved.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error (shown in the message, so not chained as a source).
+        cause: std::io::Error,
     },
 
     /// The OS random number generator failed.
@@ -200,5 +200,5 @@ pub type Result<T, E = VaultError> = std::result::Result<T, E>;
 /// Helper to attach a path and an action to an I/O error.
 pub(crate) fn io_error(action: &'static str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> VaultError {
     let path = path.to_path_buf();
-    move |source| VaultError::Io { action, path, source }
+    move |cause| VaultError::Io { action, path, cause }
 }

@@ -43,14 +43,6 @@ impl KeySource {
         );
         MasterKey::from_base64(&value).map(KeySource::Given).map_err(|reason| VaultError::BadMasterKeyEnv { reason })
     }
-
-    /// A short word for messages: where the key lives.
-    pub fn describe(&self) -> &'static str {
-        match self {
-            KeySource::Keychain => "the OS keychain",
-            KeySource::Given(_) => MASTER_KEY_ENV,
-        }
-    }
 }
 
 /// The keychain account for a vault, so two vaults on one machine never share an entry.

@@ -18,7 +18,7 @@ mod vault;
 
 pub use audit::{AuditEntry, AuditId, AuditStart, Decision};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
-pub use config::{DEFAULT_CONFIG, TokenPolicy, parse_ttl};
+pub use config::{DEFAULT_CONFIG, TokenPolicy, format_ttl, parse_ttl};
 pub use credential::{
     CredentialInfo, DEFAULT_MAX_AGE_DAYS, MAX_VALUE_LEN, OpenedCredential, validate_name, validate_value,
 };

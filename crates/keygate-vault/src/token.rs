@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::clock::Timestamp;
+use crate::config::format_ttl;
 use crate::error::{Result, VaultError};
 use crate::random::random_hex;
 use crate::store;
@@ -70,6 +71,17 @@ pub enum TokenStatus {
     Expired,
     /// Revoked.
     Revoked,
+}
+
+impl TokenStatus {
+    /// The word shown: `active`, `expired` or `revoked`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenStatus::Active => "active",
+            TokenStatus::Expired => "expired",
+            TokenStatus::Revoked => "revoked",
+        }
+    }
 }
 
 /// What is shown of a token: never its secret.
@@ -185,8 +197,8 @@ fn validate_request(request: &TokenRequest, max_ttl: Duration) -> Result<Vec<Str
     {
         return invalid(format!(
             "ttl {} is longer than the maximum {} (raise [tokens] max_ttl in config.toml)",
-            humantime::format_duration(ttl),
-            humantime::format_duration(max_ttl)
+            format_ttl(ttl),
+            format_ttl(max_ttl)
         ));
     }
     let mut tools = request.tools.clone();

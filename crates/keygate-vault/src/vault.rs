@@ -48,8 +48,8 @@ pub struct InitReport {
     pub vault_path: PathBuf,
     /// The vault's id (also its keychain account suffix).
     pub vault_id: String,
-    /// Where the master key lives, in words.
-    pub key_location: String,
+    /// The keychain account holding the master key; `None` when it came from the environment.
+    pub keychain_account: Option<String>,
     /// The config file, and whether `init` wrote it (false: one was there already).
     pub config_path: PathBuf,
     /// Whether a default config was written.
@@ -76,7 +76,6 @@ impl Vault {
         if vault_path.exists() {
             return Err(VaultError::VaultExists { path: vault_path });
         }
-        let key_location = source.describe().to_string();
         let use_keychain = matches!(source, KeySource::Keychain);
         let key = match source {
             KeySource::Keychain => MasterKey::generate()?,
@@ -103,7 +102,8 @@ impl Vault {
         }
         let config_path = home.config_path();
         let config_written = write_new_file(&config_path, DEFAULT_CONFIG.as_bytes())?;
-        Ok(InitReport { vault_path, vault_id, key_location, config_path, config_written })
+        let keychain_account = use_keychain.then(|| key_source::keychain_account(&vault_id));
+        Ok(InitReport { vault_path, vault_id, keychain_account, config_path, config_written })
     }
 
     /// Open the vault in `home`, checking the master key before anything is written.

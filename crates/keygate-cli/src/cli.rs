@@ -1,0 +1,103 @@
+//! The command surface: `keygate <noun> <verb>`.
+
+use clap::{Args, Parser, Subcommand};
+
+/// Keygate keeps your MCP tools' API keys in an encrypted vault and gives agents short-lived,
+/// scoped tokens instead.
+#[derive(Debug, Parser)]
+#[command(name = "keygate", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the vault and its master key (in the OS keychain, or KEYGATE_MASTER_KEY)
+    Init,
+    /// Add, rotate, list and remove credentials
+    #[command(subcommand)]
+    Cred(CredCommand),
+    /// Issue, list and revoke agent tokens
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Show the rotation log, oldest first
+    Log(JsonFlag),
+    /// Show audited tool calls, oldest first
+    Audit(JsonFlag),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredCommand {
+    /// Add a credential; its value is read from stdin, or typed at a hidden prompt
+    Add {
+        /// Credential name: a-z, 0-9, `_`, `.`, `-`
+        name: String,
+        /// Rotation policy: days a value may live before it is due
+        #[arg(long, value_name = "N")]
+        max_age_days: Option<i64>,
+        #[command(flatten)]
+        refused: RefusedSecret,
+    },
+    /// List credentials (never their values)
+    List(JsonFlag),
+    /// Give a credential a new value, read from stdin or a hidden prompt
+    Rotate {
+        /// Credential name
+        name: String,
+        #[command(flatten)]
+        refused: RefusedSecret,
+    },
+    /// Remove a credential and erase all its versions
+    Remove {
+        /// Credential name
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token scoped to the given tools; it is shown once
+    Create {
+        /// A tool the token may call (repeat for more)
+        #[arg(long = "tool", value_name = "T", required = true)]
+        tools: Vec<String>,
+        /// Lifetime, e.g. 30m, 1h, 7d (default from config.toml, 1h)
+        #[arg(long, value_name = "DURATION")]
+        ttl: Option<String>,
+        /// A note to recognise the token by
+        #[arg(long, value_name = "L")]
+        label: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tokens (never their secrets)
+    List(JsonFlag),
+    /// Revoke a token at once, by id
+    Revoke {
+        /// The token's id, as `keygate token list` shows it
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    /// Print stable, machine-readable JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Catches a secret typed on the command line, so it can be refused without echoing it.
+#[derive(Debug, Args)]
+pub struct RefusedSecret {
+    #[arg(hide = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub positional: Vec<String>,
+    #[arg(long = "value", hide = true, num_args = 0..)]
+    pub option: Option<Vec<String>>,
+}
+
+impl RefusedSecret {
+    pub fn is_present(&self) -> bool {
+        !self.positional.is_empty() || self.option.is_some()
+    }
+}

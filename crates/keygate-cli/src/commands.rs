@@ -1,0 +1,236 @@
+//! Each command: open the vault, call it, print. No logic of its own.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use keygate_vault::{
+    Actor, CredentialInfo, Home, KEYCHAIN_SERVICE, KeySource, MASTER_KEY_ENV, SystemClock, TokenRequest, Vault, parse_ttl,
+};
+use secrecy::ExposeSecret;
+use serde::Serialize;
+
+use crate::cli::{Command, CredCommand, RefusedSecret, TokenCommand};
+use crate::output::{self, or_dash};
+use crate::secret_input::read_value;
+use crate::UsageError;
+
+pub fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Init => init(),
+        Command::Cred(cred) => run_cred(cred),
+        Command::Token(token) => run_token(token),
+        Command::Log(flag) => show_log(flag.json),
+        Command::Audit(flag) => show_audit(flag.json),
+    }
+}
+
+fn open_vault() -> Result<Vault> {
+    let home = Home::from_env()?;
+    Ok(Vault::open(&home, KeySource::from_env()?, Arc::new(SystemClock), Actor::Cli)?)
+}
+
+fn init() -> Result<()> {
+    let home = Home::from_env()?;
+    let report = Vault::init(&home, KeySource::from_env()?, &SystemClock)?;
+    let key_line = match &report.keychain_account {
+        Some(account) => format!("master key: in the OS keychain (service `{KEYCHAIN_SERVICE}`, account `{account}`)"),
+        None => format!("master key: from {MASTER_KEY_ENV} (keep it safe: without it the vault cannot be opened)"),
+    };
+    let config_line = if report.config_written {
+        format!("config:     {} (default written)", report.config_path.display())
+    } else {
+        format!("config:     {} (kept as it was)", report.config_path.display())
+    };
+    output::lines([
+        format!("Created vault {} at {}", report.vault_id, report.vault_path.display()),
+        key_line,
+        config_line,
+        "Next: keygate cred add NAME   (the value is read from stdin or a hidden prompt)".to_string(),
+    ])?;
+    Ok(())
+}
+
+fn refuse_secret_in_argv(refused: &RefusedSecret) -> Result<()> {
+    if refused.is_present() {
+        return Err(UsageError(
+            "refusing a secret on the command line, where every process can read it: pipe it on stdin \
+             (e.g. `keygate cred add NAME < keyfile`) or run without it to type it at a hidden prompt"
+                .into(),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+fn run_cred(command: CredCommand) -> Result<()> {
+    match command {
+        CredCommand::Add { name, max_age_days, refused } => {
+            refuse_secret_in_argv(&refused)?;
+            keygate_vault::validate_name(&name)?;
+            let mut vault = open_vault()?;
+            let value = read_value(&name)?;
+            let info = vault.add_credential(&name, &value, max_age_days)?;
+            output::lines([format!(
+                "Added {} (version {}, due for rotation every {} days, next at {})",
+                info.name, info.version, info.max_age_days, info.due_at
+            )])?;
+        }
+        CredCommand::Rotate { name, refused } => {
+            refuse_secret_in_argv(&refused)?;
+            keygate_vault::validate_name(&name)?;
+            let mut vault = open_vault()?;
+            vault.credential_info(&name)?;
+            let value = read_value(&name)?;
+            let info = vault.rotate_credential(&name, &value)?;
+            output::lines([format!(
+                "Rotated {}: now version {} (previous version {} kept), next due at {}",
+                info.name,
+                info.version,
+                info.version - 1,
+                info.due_at
+            )])?;
+        }
+        CredCommand::Remove { name } => {
+            open_vault()?.remove_credential(&name)?;
+            output::lines([format!("Removed {name} and erased its stored values")])?;
+        }
+        CredCommand::List(flag) => list_credentials(&open_vault()?.list_credentials()?, flag.json)?,
+    }
+    Ok(())
+}
+
+fn list_credentials(credentials: &[CredentialInfo], json: bool) -> Result<()> {
+    if json {
+        return Ok(output::json(credentials)?);
+    }
+    let rows: Vec<Vec<String>> = credentials
+        .iter()
+        .map(|c| {
+            vec![
+                c.name.clone(),
+                c.version.to_string(),
+                c.created_at.to_string(),
+                or_dash(c.rotated_at),
+                format!("{}d", c.max_age_days),
+                if c.due { "due".to_string() } else { "ok".to_string() },
+                c.due_at.to_string(),
+            ]
+        })
+        .collect();
+    let headers = ["NAME", "VERSION", "CREATED", "ROTATED", "MAX AGE", "STATE", "DUE AT"];
+    Ok(output::table(&headers, &rows, "No credentials yet: add one with `keygate cred add NAME`.")?)
+}
+
+#[derive(Serialize)]
+struct CreatedToken<'a> {
+    id: &'a str,
+    token: &'a str,
+    tools: &'a [String],
+    label: Option<&'a str>,
+    expires_at: keygate_vault::Timestamp,
+}
+
+fn run_token(command: TokenCommand) -> Result<()> {
+    match command {
+        TokenCommand::Create { tools, ttl, label, json } => {
+            let ttl = ttl.map(|t| parse_ttl(&t)).transpose().map_err(|e| UsageError(format!("--ttl: {e}")))?;
+            let request = TokenRequest { tools, ttl, label };
+            let issued = open_vault()?.issue_token(&request)?;
+            let token = issued.token.expose_secret();
+            if json {
+                let created = CreatedToken {
+                    id: &issued.id,
+                    token,
+                    tools: &issued.tools,
+                    label: issued.label.as_deref(),
+                    expires_at: issued.expires_at,
+                };
+                return Ok(output::json(&created)?);
+            }
+            output::lines([
+                "Token (shown only this once; copy it now):".to_string(),
+                format!("  {token}"),
+                format!("id:      {}", issued.id),
+                format!("tools:   {}", issued.tools.join(", ")),
+                format!("label:   {}", or_dash(issued.label.as_deref())),
+                format!("expires: {}", issued.expires_at),
+            ])?;
+        }
+        TokenCommand::List(flag) => {
+            let tokens = open_vault()?.list_tokens()?;
+            if flag.json {
+                return Ok(output::json(&tokens)?);
+            }
+            let rows: Vec<Vec<String>> = tokens
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.id.clone(),
+                        or_dash(t.label.as_deref()),
+                        t.tools.join(","),
+                        t.status.as_str().to_string(),
+                        t.expires_at.to_string(),
+                        or_dash(t.last_used_at),
+                        t.uses.to_string(),
+                    ]
+                })
+                .collect();
+            let headers = ["ID", "LABEL", "TOOLS", "STATUS", "EXPIRES", "LAST USED", "USES"];
+            output::table(&headers, &rows, "No tokens yet: issue one with `keygate token create --tool T`.")?;
+        }
+        TokenCommand::Revoke { id } => {
+            if !keygate_vault::is_token_id(&id) {
+                return Err(keygate_vault::VaultError::InvalidTokenId.into());
+            }
+            let newly = open_vault()?.revoke_token(&id)?;
+            let message = if newly { "Revoked token" } else { "Already revoked: token" };
+            output::lines([format!("{message} {id}")])?;
+        }
+    }
+    Ok(())
+}
+
+fn show_log(json: bool) -> Result<()> {
+    let log = open_vault()?.rotation_log()?;
+    if json {
+        return Ok(output::json(&log)?);
+    }
+    let rows: Vec<Vec<String>> = log
+        .iter()
+        .map(|e| {
+            vec![
+                e.at.to_string(),
+                e.credential.clone(),
+                e.action.clone(),
+                or_dash(e.from_version),
+                or_dash(e.to_version),
+                e.actor.clone(),
+            ]
+        })
+        .collect();
+    let headers = ["AT", "CREDENTIAL", "ACTION", "FROM", "TO", "ACTOR"];
+    Ok(output::table(&headers, &rows, "The rotation log is empty.")?)
+}
+
+fn show_audit(json: bool) -> Result<()> {
+    let audit = open_vault()?.audit_log()?;
+    if json {
+        return Ok(output::json(&audit)?);
+    }
+    let rows: Vec<Vec<String>> = audit
+        .iter()
+        .map(|e| {
+            vec![
+                e.at.to_string(),
+                or_dash(e.token_id.as_deref()),
+                e.tool.clone(),
+                or_dash(e.credential.as_deref()),
+                e.decision.clone(),
+                or_dash(e.status.as_deref()),
+                or_dash(e.duration_ms),
+            ]
+        })
+        .collect();
+    let headers = ["AT", "TOKEN", "TOOL", "CREDENTIAL", "DECISION", "STATUS", "MS"];
+    Ok(output::table(&headers, &rows, "No tool calls audited yet.")?)
+}
