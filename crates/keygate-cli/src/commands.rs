@@ -4,15 +4,16 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use keygate_vault::{
-    Actor, CredentialInfo, Home, KEYCHAIN_SERVICE, KeySource, MASTER_KEY_ENV, SystemClock, TokenRequest, Vault, parse_ttl,
+    Actor, CredentialInfo, Home, KEYCHAIN_SERVICE, KeySource, MASTER_KEY_ENV, SystemClock, TokenRequest, Vault,
+    parse_ttl,
 };
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
+use crate::UsageError;
 use crate::cli::{Command, CredCommand, RefusedSecret, TokenCommand};
 use crate::output::{self, or_dash};
 use crate::secret_input::read_value;
-use crate::UsageError;
 
 pub fn run(command: Command) -> Result<()> {
     match command {

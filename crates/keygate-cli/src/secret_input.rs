@@ -17,11 +17,7 @@ pub fn read_value(name: &str) -> Result<SecretString> {
         return Ok(SecretString::from(typed));
     }
     let mut bytes = Zeroizing::new(Vec::new());
-    stdin
-        .lock()
-        .take(MAX_VALUE_LEN as u64 + 3)
-        .read_to_end(&mut bytes)
-        .context("cannot read the value from stdin")?;
+    stdin.lock().take(MAX_VALUE_LEN as u64 + 3).read_to_end(&mut bytes).context("cannot read the value from stdin")?;
     strip_one_newline(&mut bytes);
     if bytes.len() > MAX_VALUE_LEN {
         bail!("invalid credential value: it is longer than the {MAX_VALUE_LEN} bytes allowed");

@@ -1,0 +1,102 @@
+//! Runs the real `keygate` binary against a vault in a temp directory.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+
+use base64::Engine as _;
+
+/// A throwaway Keygate home and the environment to reach it.
+pub struct Kg {
+    pub dir: tempfile::TempDir,
+    /// `Some`: headless (KEYGATE_MASTER_KEY); `None`: the OS keychain.
+    pub master_key: Option<String>,
+}
+
+impl Kg {
+    /// A home whose key comes from KEYGATE_MASTER_KEY.
+    pub fn headless() -> Self {
+        let key = base64::engine::general_purpose::STANDARD.encode(rand_bytes());
+        Self { dir: tempfile::tempdir().expect("tempdir"), master_key: Some(key) }
+    }
+
+    /// A home whose key lives in the OS keychain.
+    pub fn keychain() -> Self {
+        Self { dir: tempfile::tempdir().expect("tempdir"), master_key: None }
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    pub fn vault_path(&self) -> PathBuf {
+        self.home().join("vault.db")
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keygate"));
+        cmd.args(args).env("KEYGATE_HOME", self.home()).env_remove("KEYGATE_MASTER_KEY");
+        if let Some(key) = &self.master_key {
+            cmd.env("KEYGATE_MASTER_KEY", key);
+        }
+        cmd
+    }
+
+    /// Run with `stdin` piped in.
+    pub fn run_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
+        let child = self.spawn(args, stdin);
+        child.wait_with_output().expect("wait for keygate")
+    }
+
+    /// Start with `stdin` piped in, without waiting.
+    pub fn spawn(&self, args: &[&str], stdin: &[u8]) -> Child {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start keygate");
+        child.stdin.take().expect("stdin").write_all(stdin).expect("write stdin");
+        child
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.run_with_stdin(args, b"")
+    }
+
+    /// Run and require success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        self.ok_with_stdin(args, b"")
+    }
+
+    pub fn ok_with_stdin(&self, args: &[&str], stdin: &[u8]) -> String {
+        let out = self.run_with_stdin(args, stdin);
+        assert!(out.status.success(), "keygate {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        serde_json::from_str(&self.ok(args)).expect("valid JSON")
+    }
+
+    pub fn init(&self) {
+        self.ok(&["init"]);
+    }
+}
+
+fn rand_bytes() -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("random");
+    bytes
+}
+
+/// Assert a failed run: the exit code, one line on stderr containing `needle`, nothing on stdout.
+pub fn assert_fails(out: &Output, code: i32, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
+    assert!(stderr.contains(needle), "stderr {stderr:?} lacks {needle:?}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "not one line: {stderr:?}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
