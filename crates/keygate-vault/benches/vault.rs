@@ -1,1 +1,65 @@
-fn main() {}
+//! Token checks against 1k, 10k and 100k live tokens, and opening a credential, on a real
+//! SQLite vault file. Run: `cargo bench -p keygate-vault --bench vault`.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use keygate_vault::{Actor, Home, KeySource, MasterKey, SystemClock, TokenDecision, TokenRequest, Vault};
+use secrecy::{ExposeSecret, SecretString};
+
+/// How many issued tokens the benchmark cycles through, so no single row stays hot.
+const SAMPLE: usize = 1000;
+
+fn vault_with_tokens(dir: &std::path::Path, count: usize) -> (Vault, Vec<String>) {
+    let home = Home::at(dir);
+    // init consumes its key, so build the same key twice from one set of random bytes.
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("random");
+    let key = || KeySource::Given(MasterKey::from_bytes(&bytes).expect("key"));
+    Vault::init(&home, key(), &SystemClock).expect("init");
+    let mut vault = Vault::open(&home, key(), Arc::new(SystemClock), Actor::Cli).expect("open");
+    let request = TokenRequest {
+        tools: vec!["web_search".into(), "github_issues".into()],
+        ttl: Some(Duration::from_secs(24 * 3600)),
+        label: Some("bench".into()),
+    };
+    let mut sample = Vec::with_capacity(SAMPLE);
+    for i in 0..count {
+        let issued = vault.issue_token(&request).expect("issue");
+        if i % (count / SAMPLE).max(1) == 0 && sample.len() < SAMPLE {
+            sample.push(issued.token.expose_secret().to_string());
+        }
+    }
+    (vault, sample)
+}
+
+fn check_token(c: &mut Criterion) {
+    let mut group = c.benchmark_group("check_token");
+    for count in [1_000usize, 10_000, 100_000] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (vault, sample) = vault_with_tokens(dir.path(), count);
+        let mut next = 0usize;
+        group.bench_with_input(BenchmarkId::from_parameter(count), &count, |b, _| {
+            b.iter(|| {
+                next = (next + 1) % sample.len();
+                let decision = vault.check_token(black_box(&sample[next]), Some("web_search")).expect("check");
+                assert!(matches!(decision, TokenDecision::Allowed(_)));
+            })
+        });
+    }
+    group.finish();
+}
+
+fn open_credential(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut vault, _) = vault_with_tokens(dir.path(), 1);
+    vault.add_credential("scavio_api_key", &SecretString::from("sk-live-0123456789abcdef"), None).expect("add");
+    c.bench_function("open_credential", |b| {
+        b.iter(|| black_box(vault.open_credential(black_box("scavio_api_key")).expect("open")))
+    });
+}
+
+criterion_group!(benches, check_token, open_credential);
+criterion_main!(benches);

@@ -235,25 +235,18 @@ impl Vault {
             |token_id: Option<&str>, reason| TokenDecision::Denied { token_id: token_id.map(String::from), reason };
         let Some((id, secret)) = parse(token) else { return Ok(denied(None, Denial::Malformed)) };
         let mut stmt =
-            self.conn.prepare_cached("SELECT secret_hash, tools, expires_at, revoked_at FROM token WHERE id = ?1")?;
-        let row = stmt
-            .query_row([id], |row| {
-                Ok((
-                    row.get::<_, Vec<u8>>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, i64>(2)?,
-                    row.get::<_, Option<i64>>(3)?,
-                ))
-            })
-            .optional()?;
-        let Some((stored_hash, tools, expires_at, revoked_at)) = row else {
-            return Ok(denied(None, Denial::Unknown));
-        };
-        if !bool::from(hash_secret(secret).ct_eq(stored_hash.as_slice())) {
+            self.conn.prepare_cached("SELECT secret_hash, expires_at, revoked_at, tools FROM token WHERE id = ?1")?;
+        let mut rows = stmt.query([id])?;
+        let Some(row) = rows.next()? else { return Ok(denied(None, Denial::Unknown)) };
+        // Borrow the row's bytes in place: the hot path allocates only for a grant.
+        let stored_hash = row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?;
+        if !bool::from(hash_secret(secret).ct_eq(stored_hash)) {
             return Ok(denied(None, Denial::Unknown));
         }
-        let expires_at = Timestamp::from_unix_millis(expires_at);
-        let reason = if revoked_at.is_some() {
+        let expires_at = Timestamp::from_unix_millis(row.get(1)?);
+        let revoked = row.get_ref(2)?.as_i64_or_null().map_err(rusqlite::Error::from)?.is_some();
+        let tools = row.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?;
+        let reason = if revoked {
             Denial::Revoked
         } else if self.clock.now() >= expires_at {
             Denial::Expired
