@@ -27,7 +27,7 @@ pub(crate) fn create(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-/// Open an existing vault. Nothing is written to a file that fails the checks.
+/// Open an existing vault without writing to it. Nothing is written to a file that fails the checks.
 pub(crate) fn open_existing(path: &Path) -> Result<Connection> {
     check_header(path)?;
     let corrupt = |e: rusqlite::Error| corrupt_or_db(path, e);
@@ -43,10 +43,13 @@ pub(crate) fn open_existing(path: &Path) -> Result<Connection> {
         return Err(VaultError::NewerSchema { found: version, supported: SCHEMA_VERSION });
     }
     conn.query_row("SELECT count(*) FROM meta", [], |row| row.get::<_, i64>(0)).map_err(corrupt)?;
-    if version < SCHEMA_VERSION {
-        migrate(&mut conn, version)?;
-    }
     Ok(conn)
+}
+
+/// Bring an opened vault's schema up to date. Called only after the master key is verified.
+pub(crate) fn upgrade(conn: &mut Connection) -> Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if version < SCHEMA_VERSION { migrate(conn, version) } else { Ok(()) }
 }
 
 /// Run `f` in a write transaction that takes the write lock up front, so two processes
@@ -77,10 +80,11 @@ fn migrate(conn: &mut Connection, from: i64) -> Result<()> {
     Ok(())
 }
 
-/// Check the SQLite header before SQLite touches the file: the magic string, and that the
-/// file is as long as the header says (a truncated copy fails here, untouched).
+/// Check the SQLite magic before SQLite touches the file, so garbage is refused untouched.
+/// (No length check here: mid-checkpoint, a healthy WAL vault is briefly shorter than its
+/// header says. SQLite itself refuses a truncated file when no WAL holds the missing pages.)
 fn check_header(path: &Path) -> Result<()> {
-    let mut header = [0u8; 100];
+    let mut magic = [0u8; 16];
     let mut file = match File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -88,19 +92,8 @@ fn check_header(path: &Path) -> Result<()> {
         }
         Err(e) => return Err(crate::error::io_error("cannot open", path)(e)),
     };
-    let len = file.metadata().map_err(crate::error::io_error("cannot read", path))?.len();
-    if file.read_exact(&mut header).is_err() || &header[..16] != b"SQLite format 3\0" {
+    if file.read_exact(&mut magic).is_err() || &magic != b"SQLite format 3\0" {
         return Err(corrupt_detail(path, "it is not an SQLite database"));
-    }
-    let page_size = match u16::from_be_bytes([header[16], header[17]]) {
-        1 => 65_536,
-        n => u64::from(n),
-    };
-    let change_counter = &header[24..28];
-    let valid_for = &header[92..96];
-    let pages = u64::from(u32::from_be_bytes([header[28], header[29], header[30], header[31]]));
-    if change_counter == valid_for && pages > 0 && len < pages * page_size {
-        return Err(corrupt_detail(path, "the file is truncated"));
     }
     Ok(())
 }

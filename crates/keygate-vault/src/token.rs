@@ -148,9 +148,10 @@ pub enum Denial {
 pub enum TokenDecision {
     /// The token may proceed.
     Allowed(TokenGrant),
-    /// Refused; `token_id` is set when the token parsed (for the audit).
+    /// Refused. `token_id` is set only once the token is proven genuine (known id and matching
+    /// secret), so an audit never attributes a guess to a real token.
     Denied {
-        /// The id part, if the token was well formed.
+        /// The token's id, if the token is genuine.
         token_id: Option<String>,
         /// Why.
         reason: Denial,
@@ -191,6 +192,11 @@ fn validate_request(request: &TokenRequest, max_ttl: Duration) -> Result<Vec<Str
         && (label.chars().count() > MAX_LABEL_LEN || label.chars().any(char::is_control))
     {
         return invalid(format!("the label must be at most {MAX_LABEL_LEN} characters with no control characters"));
+    }
+    if let Some(ttl) = request.ttl
+        && ttl < Duration::from_secs(1)
+    {
+        return invalid("ttl must be at least one second".into());
     }
     if let Some(ttl) = request.ttl
         && ttl > max_ttl

@@ -108,7 +108,7 @@ impl Vault {
 
     /// Open the vault in `home`, checking the master key before anything is written.
     pub fn open(home: &Home, source: KeySource, clock: Arc<dyn Clock>, actor: Actor) -> Result<Self> {
-        let conn = store::open_existing(&home.vault_path())?;
+        let mut conn = store::open_existing(&home.vault_path())?;
         let vault_id = read_meta_text(&conn, "vault_id", home)?;
         let key_check = read_meta(&conn, "key_check", home)?;
         let key = match source {
@@ -119,6 +119,7 @@ impl Vault {
         if sealer.open(Binding::KeyCheck { vault_id: &vault_id }, &key_check).is_none() {
             return Err(VaultError::WrongMasterKey { vault_id });
         }
+        store::upgrade(&mut conn)?;
         let token_policy = TokenPolicy::load(&home.config_path())?;
         Ok(Self { conn, sealer, vault_id, clock, actor, token_policy })
     }

@@ -1,0 +1,124 @@
+//! Shared fixture for the vault integration tests: a temp home, a fixed master key that can
+//! be handed out again for each open, and a manual clock shared with every vault opened.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use keygate_vault::{
+    Actor, Clock, Home, InitReport, KeySource, ManualClock, MasterKey, Timestamp, TokenRequest, Vault, VaultError,
+};
+use secrecy::SecretString;
+
+/// 2025-10-09T08:53:20Z: a fixed start so timestamps are predictable.
+pub const T0: Timestamp = Timestamp::from_unix_millis(1_760_000_000_000);
+
+pub const HOUR: Duration = Duration::from_secs(3600);
+pub const DAY: Duration = Duration::from_secs(24 * 3600);
+
+/// A temp home with a known master key and a clock moved by hand.
+pub struct Fixture {
+    /// Held so the directory lives as long as the fixture, and is removed after.
+    _dir: tempfile::TempDir,
+    pub home: Home,
+    pub clock: Arc<ManualClock>,
+    pub key_bytes: [u8; 32],
+}
+
+impl Fixture {
+    /// A fresh home (not yet initialised) inside a new temp dir.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("create a temp dir");
+        let home = Home::at(dir.path().join("home"));
+        let mut key_bytes = [0u8; 32];
+        getrandom::fill(&mut key_bytes).expect("OS random");
+        Self { _dir: dir, home, clock: Arc::new(ManualClock::new(T0)), key_bytes }
+    }
+
+    /// A fresh home with a vault already made.
+    pub fn with_vault() -> Self {
+        let fixture = Self::new();
+        fixture.init().expect("init a new vault");
+        fixture
+    }
+
+    /// This fixture's master key, given directly (never the OS keychain).
+    pub fn key(&self) -> KeySource {
+        KeySource::Given(MasterKey::from_bytes(&self.key_bytes).expect("32-byte key"))
+    }
+
+    pub fn init(&self) -> Result<InitReport, VaultError> {
+        Vault::init(&self.home, self.key(), self.clock.as_ref())
+    }
+
+    pub fn try_open(&self) -> Result<Vault, VaultError> {
+        let clock: Arc<dyn Clock> = self.clock.clone();
+        Vault::open(&self.home, self.key(), clock, Actor::Cli)
+    }
+
+    pub fn open(&self) -> Vault {
+        self.try_open().expect("open the vault")
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub fn vault_path(&self) -> PathBuf {
+        self.home.vault_path()
+    }
+
+    pub fn wal_path(&self) -> PathBuf {
+        sidecar(&self.vault_path(), "-wal")
+    }
+
+    /// The bytes of `vault.db`.
+    pub fn vault_bytes(&self) -> Vec<u8> {
+        std::fs::read(self.vault_path()).expect("read vault.db")
+    }
+
+    /// The bytes of `vault.db` followed by those of `vault.db-wal` if there is one: everything
+    /// the vault has put on disk.
+    pub fn disk_bytes(&self) -> Vec<u8> {
+        let mut bytes = self.vault_bytes();
+        match std::fs::read(self.wal_path()) {
+            Ok(wal) => bytes.extend_from_slice(&wal),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => panic!("read vault.db-wal: {e}"),
+        }
+        bytes
+    }
+
+    /// A plain SQLite connection to the vault file, for looking under the hood.
+    pub fn raw(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.vault_path()).expect("open vault.db with rusqlite")
+    }
+}
+
+/// `path` with `suffix` appended to its file name (`vault.db` -> `vault.db-wal`).
+pub fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+pub fn secret(value: &str) -> SecretString {
+    SecretString::from(value)
+}
+
+/// A request for a token that may call `tools`.
+pub fn request(tools: &[&str], ttl: Option<Duration>) -> TokenRequest {
+    TokenRequest { tools: tools.iter().map(|t| (*t).to_string()).collect(), ttl, label: None }
+}
+
+/// Whether `needle` occurs anywhere in `haystack`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The secret part of a token `kg_<id>_<secret>`: everything after the second `_`.
+pub fn token_secret(token: &str) -> &str {
+    let rest = token.strip_prefix("kg_").expect("token starts with kg_");
+    let (_, secret) = rest.split_once('_').expect("token has a second _");
+    secret
+}

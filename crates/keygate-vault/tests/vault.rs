@@ -1,0 +1,15 @@
+//! Integration tests of the vault against real SQLite files in a temp dir, with a master key
+//! given in memory and a clock moved by hand. One test binary; the tests live in `vault/`.
+
+mod common;
+
+#[path = "vault/audit.rs"]
+mod audit;
+#[path = "vault/credentials.rs"]
+mod credentials;
+#[path = "vault/opening.rs"]
+mod opening;
+#[path = "vault/redaction.rs"]
+mod redaction;
+#[path = "vault/tokens.rs"]
+mod tokens;
