@@ -269,10 +269,13 @@ impl Vault {
     pub fn record_token_use(&mut self, id: &str) -> Result<()> {
         let now = self.clock.now();
         store::write(&mut self.conn, |tx| {
-            tx.execute(
+            let changed = tx.execute(
                 "UPDATE token SET uses = uses + 1, last_used_at = ?2 WHERE id = ?1",
                 params![id, now.unix_millis()],
             )?;
+            if changed == 0 {
+                return Err(VaultError::TokenNotFound { id: id.to_string() });
+            }
             Ok(())
         })
     }
