@@ -31,9 +31,8 @@ pub(crate) fn create(path: &Path) -> Result<Connection> {
 pub(crate) fn open_existing(path: &Path) -> Result<Connection> {
     check_header(path)?;
     let corrupt = |e: rusqlite::Error| corrupt_or_db(path, e);
-    let mut conn =
-        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .map_err(corrupt)?;
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(corrupt)?;
     configure(&conn).map_err(corrupt)?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0)).map_err(corrupt)?;
     if version == 0 {
