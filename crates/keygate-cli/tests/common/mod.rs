@@ -58,8 +58,11 @@ impl Kg {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start keygate");
-        child.stdin.take().expect("stdin").write_all(stdin).expect("write stdin");
-        child
+        // keygate may rightly exit before reading stdin (e.g. refusing its arguments).
+        match child.stdin.take().expect("stdin").write_all(stdin) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("write stdin: {e}"),
+            _ => child,
+        }
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
