@@ -10,18 +10,20 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 
 use crate::clock::Timestamp;
 use crate::config::format_ttl;
 use crate::error::{Result, VaultError};
-use crate::random::random_hex;
+use crate::random::{fill_random, random_hex};
 use crate::store;
 use crate::vault::Vault;
 
 const PREFIX: &str = "kg_";
 const ID_HEX_LEN: usize = 16;
 /// 32 random bytes: 256 bits in the secret part.
-const SECRET_HEX_LEN: usize = 64;
+const SECRET_BYTES: usize = 32;
+const SECRET_HEX_LEN: usize = 2 * SECRET_BYTES;
 const MAX_LABEL_LEN: usize = 64;
 const MAX_TOOL_NAME_LEN: usize = 128;
 
@@ -171,8 +173,17 @@ pub fn is_token_id(id: &str) -> bool {
     id.len() == ID_HEX_LEN && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-fn hash_secret(secret: &str) -> [u8; 32] {
-    Sha256::digest(secret.as_bytes()).into()
+/// SHA-256 of the secret's 32 raw bytes (one compression block). The secret is 256 random
+/// bits, so a fast hash is enough: there is nothing to brute-force.
+fn hash_secret(raw: &[u8; SECRET_BYTES]) -> [u8; 32] {
+    Sha256::digest(raw).into()
+}
+
+/// The raw bytes of a secret written as hex, or `None` if it is not 64 hex digits.
+fn decode_secret(secret_hex: &str) -> Option<Zeroizing<[u8; SECRET_BYTES]>> {
+    let mut raw = Zeroizing::new([0u8; SECRET_BYTES]);
+    hex::decode_to_slice(secret_hex, raw.as_mut_slice()).ok()?;
+    Some(raw)
 }
 
 fn validate_request(request: &TokenRequest, max_ttl: Duration) -> Result<Vec<String>> {
@@ -220,8 +231,10 @@ impl Vault {
         let now = self.clock.now();
         let expires_at = now.plus(request.ttl.unwrap_or(self.token_policy.default_ttl));
         let id = random_hex(ID_HEX_LEN / 2)?;
-        let secret = SecretString::from(random_hex(SECRET_HEX_LEN / 2)?);
-        let hash = hash_secret(secret.expose_secret());
+        let mut raw = Zeroizing::new([0u8; SECRET_BYTES]);
+        fill_random(raw.as_mut_slice())?;
+        let hash = hash_secret(&raw);
+        let secret = SecretString::from(hex::encode(raw.as_slice()));
         let label = request.label.clone().filter(|l| !l.is_empty());
         store::write(&mut self.conn, |tx| {
             tx.execute(
@@ -246,7 +259,8 @@ impl Vault {
         let Some(row) = rows.next()? else { return Ok(denied(None, Denial::Unknown)) };
         // Borrow the row's bytes in place: the hot path allocates only for a grant.
         let stored_hash = row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?;
-        if !bool::from(hash_secret(secret).ct_eq(stored_hash)) {
+        let Some(raw) = decode_secret(secret) else { return Ok(denied(None, Denial::Malformed)) };
+        if !bool::from(hash_secret(&raw).ct_eq(stored_hash)) {
             return Ok(denied(None, Denial::Unknown));
         }
         let expires_at = Timestamp::from_unix_millis(row.get(1)?);

@@ -49,7 +49,8 @@ fn only_a_hash_of_the_token_is_stored() {
         .query_row("SELECT secret_hash, tools FROM token WHERE id = ?1", [&issued.id], |r| Ok((r.get(0)?, r.get(1)?)))
         .expect("token row");
     assert_eq!(hash.len(), 32);
-    assert_eq!(hash, Sha256::digest(secret_part.as_bytes()).as_slice());
+    let raw = hex::decode(secret_part).expect("hex secret");
+    assert_eq!(hash, Sha256::digest(&raw).as_slice());
     assert_eq!(tools, "web_search");
 }
 
