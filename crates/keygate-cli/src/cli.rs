@@ -25,6 +25,18 @@ pub enum Command {
     Log(JsonFlag),
     /// Show audited tool calls, oldest first
     Audit(JsonFlag),
+    /// Serve the local MCP server (Streamable HTTP on a loopback port) until Ctrl-C
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:7447 (default: [server] bind in config.toml)
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<String>,
+    },
+    /// Be a stdio MCP server that forwards to the local HTTP server (token from KEYGATE_TOKEN)
+    Connect {
+        /// The server's MCP endpoint (default: from [server] bind in config.toml)
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -68,6 +80,9 @@ pub enum TokenCommand {
         /// A note to recognise the token by
         #[arg(long, value_name = "L")]
         label: Option<String>,
+        /// Also print the config snippet for this agent: claude-desktop, claude-code, cursor, vscode
+        #[arg(long, value_name = "CLIENT")]
+        client: Option<keygate_mcp::Client>,
         #[arg(long)]
         json: bool,
     },

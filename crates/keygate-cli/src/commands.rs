@@ -22,6 +22,8 @@ pub fn run(command: Command) -> Result<()> {
         Command::Token(token) => run_token(token),
         Command::Log(flag) => show_log(flag.json),
         Command::Audit(flag) => show_audit(flag.json),
+        Command::Serve { bind } => crate::serve::serve(bind),
+        Command::Connect { url } => crate::serve::connect(url),
     }
 }
 
@@ -129,15 +131,24 @@ struct CreatedToken<'a> {
     tools: &'a [String],
     label: Option<&'a str>,
     expires_at: keygate_vault::Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_config: Option<&'a str>,
+}
+
+fn client_snippet(client: keygate_mcp::Client, home: &Home, token: &str) -> Result<(keygate_mcp::Client, String)> {
+    let keygate = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "keygate".into());
+    Ok((client, client.snippet(&crate::serve::endpoint_url(home), token, &keygate)))
 }
 
 fn run_token(command: TokenCommand) -> Result<()> {
     match command {
-        TokenCommand::Create { tools, ttl, label, json } => {
+        TokenCommand::Create { tools, ttl, label, client, json } => {
             let ttl = ttl.map(|t| parse_ttl(&t)).transpose().map_err(|e| UsageError(format!("--ttl: {e}")))?;
             let request = TokenRequest { tools, ttl, label };
+            let home = Home::from_env()?;
             let issued = open_vault()?.issue_token(&request)?;
             let token = issued.token.expose_secret();
+            let snippet = client.map(|client| client_snippet(client, &home, token)).transpose()?;
             if json {
                 let created = CreatedToken {
                     id: &issued.id,
@@ -145,6 +156,7 @@ fn run_token(command: TokenCommand) -> Result<()> {
                     tools: &issued.tools,
                     label: issued.label.as_deref(),
                     expires_at: issued.expires_at,
+                    client_config: snippet.as_ref().map(|(_, text)| text.as_str()),
                 };
                 return Ok(output::json(&created)?);
             }
@@ -156,6 +168,9 @@ fn run_token(command: TokenCommand) -> Result<()> {
                 format!("label:   {}", or_dash(issued.label.as_deref())),
                 format!("expires: {}", issued.expires_at),
             ])?;
+            if let Some((client, text)) = snippet {
+                output::lines([String::new(), format!("Paste into {}:", client.config_file()), text])?;
+            }
         }
         TokenCommand::List(flag) => {
             let tokens = open_vault()?.list_tokens()?;

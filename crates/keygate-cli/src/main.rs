@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod output;
 mod secret_input;
+mod serve;
 
 use std::io::{ErrorKind, Write};
 use std::process::ExitCode;

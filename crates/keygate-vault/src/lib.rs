@@ -27,5 +27,7 @@ pub use home::Home;
 pub use key_source::{KEYCHAIN_SERVICE, KeySource, MASTER_KEY_ENV, keychain_account};
 pub use rotation::{LogAction, LogEntry, due_at};
 pub use seal::{MASTER_KEY_LEN, MasterKey};
-pub use token::{Denial, IssuedToken, TokenDecision, TokenGrant, TokenInfo, TokenRequest, TokenStatus, is_token_id};
+pub use token::{
+    Denial, IssuedToken, TokenDecision, TokenGrant, TokenInfo, TokenRequest, TokenStatus, is_token_id, token_id,
+};
 pub use vault::{Actor, InitReport, Vault};

@@ -145,6 +145,19 @@ pub enum Denial {
     OutOfScope,
 }
 
+impl Denial {
+    /// A stable word for audits and logs: `malformed`, `unknown`, `expired`, `revoked`, `out_of_scope`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Denial::Malformed => "malformed",
+            Denial::Unknown => "unknown",
+            Denial::Expired => "expired",
+            Denial::Revoked => "revoked",
+            Denial::OutOfScope => "out_of_scope",
+        }
+    }
+}
+
 /// The answer to a token check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenDecision {
@@ -166,6 +179,11 @@ fn parse(token: &str) -> Option<(&str, &str)> {
     let (id, secret) = rest.split_once('_')?;
     let is_hex = |s: &str| s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     (id.len() == ID_HEX_LEN && secret.len() == SECRET_HEX_LEN && is_hex(id) && is_hex(secret)).then_some((id, secret))
+}
+
+/// The id part of a well-formed token (not a proof that the token is genuine).
+pub fn token_id(token: &str) -> Option<&str> {
+    parse(token).map(|(id, _)| id)
 }
 
 /// Whether `id` has the shape of a token id.

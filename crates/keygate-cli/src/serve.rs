@@ -1,0 +1,85 @@
+//! `keygate serve` and `keygate connect`: the MCP server, and the stdio bridge to it.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use keygate_mcp::Config;
+use keygate_vault::{Actor, Home, KeySource, SystemClock, Vault};
+use secrecy::SecretString;
+
+use crate::UsageError;
+
+/// The environment variable `keygate connect` reads its token from.
+const TOKEN_ENV: &str = "KEYGATE_TOKEN";
+
+pub fn serve(bind: Option<String>) -> Result<()> {
+    init_logging();
+    let home = Home::from_env()?;
+    let config = Config::load(&home.config_path())?;
+    let vault = Vault::open(&home, KeySource::from_env()?, Arc::new(SystemClock), Actor::Server)?;
+    runtime()?.block_on(async {
+        let server = keygate_mcp::start(config, vault, bind.as_deref()).await?;
+        // The first line on stdout names the endpoint, so scripts can bind port 0 and find it.
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "Keygate MCP server on {} (Ctrl-C to stop)", server.url())?;
+        out.flush()?;
+        drop(out);
+        let stop = server.stop_handle();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            stop.cancel();
+        });
+        server.wait().await?;
+        Ok(())
+    })
+}
+
+pub fn connect(url: Option<String>) -> Result<()> {
+    init_logging();
+    let token = std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()).ok_or_else(|| {
+        UsageError(format!(
+            "set {TOKEN_ENV} to a token from `keygate token create` (it is read from the environment so it never appears in argv)"
+        ))
+    })?;
+    let token = SecretString::from(token);
+    let url = match url {
+        Some(url) => url,
+        None => format!("http://{}/mcp", Config::load(&Home::from_env()?.config_path())?.bind),
+    };
+    runtime()?.block_on(keygate_mcp::run_bridge(&url, &token))?;
+    Ok(())
+}
+
+/// The MCP endpoint for snippets: from config.toml, or the default.
+pub fn endpoint_url(home: &Home) -> String {
+    let bind = Config::load(&home.config_path()).map(|c| c.bind.to_string());
+    format!("http://{}/mcp", bind.unwrap_or_else(|_| keygate_mcp::DEFAULT_BIND.to_string()))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+/// Logs go to stderr (stdout is the MCP channel for `connect`); RUST_LOG picks the level.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,220 @@
+//! Who may reach the MCP endpoint: loopback Host and Origin only (DNS rebinding), a valid
+//! bearer token on every request, a session bound to the token that opened it, and a limit
+//! on failed authentication so a flood of bad tokens cannot starve good ones.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use keygate_vault::{TokenDecision, TokenGrant};
+use rmcp::transport::streamable_http_server::session::SessionManager;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use secrecy::SecretString;
+
+use crate::gate::Gate;
+use crate::rate_limit::FailureLimiter;
+
+const SESSION_HEADER: &str = "mcp-session-id";
+
+/// What the handler learns about the caller: the checked grant and the token itself (kept
+/// secret, only to re-check scope on each call).
+#[derive(Clone)]
+pub struct Caller {
+    /// The grant as checked for this request.
+    pub grant: TokenGrant,
+    /// The presented token.
+    pub token: Arc<SecretString>,
+}
+
+/// State shared by every request through the access layer.
+#[derive(Clone)]
+pub struct AccessState {
+    pub(crate) gate: Gate,
+    pub(crate) limiter: Arc<FailureLimiter>,
+    pub(crate) resource_metadata_url: Arc<str>,
+    /// Session id -> the token id that opened it.
+    pub(crate) sessions: Arc<Mutex<HashMap<String, String>>>,
+    pub(crate) session_manager: Arc<LocalSessionManager>,
+}
+
+/// Refuse any request whose Host or Origin is not loopback: a web page on another origin must
+/// never reach the server, even through a DNS name rebound to 127.0.0.1.
+pub async fn check_host_and_origin(request: Request, next: Next) -> Response {
+    match host_and_origin_problem(request.headers()) {
+        Some(problem) => (StatusCode::FORBIDDEN, problem).into_response(),
+        None => next.run(request).await,
+    }
+}
+
+fn host_and_origin_problem(headers: &HeaderMap) -> Option<&'static str> {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    if !host.is_some_and(is_loopback_authority) {
+        return Some("Forbidden: the Host header must name this machine (127.0.0.1, [::1] or localhost)");
+    }
+    match headers.get(header::ORIGIN).map(|o| o.to_str().ok()) {
+        None => None,
+        Some(Some(origin)) if is_loopback_origin(origin) => None,
+        Some(_) => Some("Forbidden: requests from web pages on other origins are not served"),
+    }
+}
+
+/// `host[:port]` where host is localhost, 127.x.x.x or [::1].
+fn is_loopback_authority(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map(|(h, _)| h),
+        None => Some(authority.rsplit_once(':').map_or(authority, |(h, _)| h)),
+    };
+    host.is_some_and(|h| {
+        h.eq_ignore_ascii_case("localhost") || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    })
+}
+
+fn is_loopback_origin(origin: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(origin) else { return false };
+    let host = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    host && matches!(url.scheme(), "http" | "https")
+}
+
+/// Check the bearer token on every request; expiry and revocation are read from the vault
+/// each time, so a revoked token fails on its very next request, open session or not.
+pub async fn require_token(State(state): State<AccessState>, mut request: Request, next: Next) -> Response {
+    let token = bearer_token(request.headers()).map(str::to_owned);
+    let session = request.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let token_id = token.as_deref().and_then(keygate_vault::token_id).map(str::to_owned);
+    if state.limiter.is_flooded() && !token_id.as_deref().is_some_and(|id| state.limiter.recently_good(id)) {
+        return too_many_failures();
+    }
+    let Some(token) = token else {
+        state.limiter.record_failure();
+        return unauthorized(&state, "a bearer token is required");
+    };
+    let check = {
+        let token = token.clone();
+        state.gate.run(move |vault| vault.check_token(&token, None)).await
+    };
+    let grant = match check {
+        Ok(Ok(TokenDecision::Allowed(grant))) => grant,
+        Ok(Ok(TokenDecision::Denied { reason, .. })) => {
+            state.limiter.record_failure();
+            if let Some(session) = &session {
+                close_session(&state, session).await;
+            }
+            return unauthorized(&state, &reason.to_string());
+        }
+        Ok(Err(e)) => return unavailable(&e.to_string()),
+        Err(e) => return unavailable(&e.to_string()),
+    };
+    if let Some(session) = &session
+        && !session_belongs_to(&state, session, &grant.token_id)
+    {
+        state.limiter.record_failure();
+        return unauthorized(&state, "this session was opened with another token");
+    }
+    state.limiter.record_success(&grant.token_id);
+    let token_id = grant.token_id.clone();
+    request.extensions_mut().insert(Caller { grant, token: Arc::new(SecretString::from(token)) });
+    let response = next.run(request).await;
+    if let Some(new_session) = response.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
+        lock(&state.sessions).insert(new_session.to_string(), token_id);
+    }
+    response
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
+
+/// A session may only be used by the token that opened it. Unknown sessions pass through
+/// for rmcp to answer (404).
+fn session_belongs_to(state: &AccessState, session: &str, token_id: &str) -> bool {
+    lock(&state.sessions).get(session).is_none_or(|owner| owner == token_id)
+}
+
+/// A session must not outlive its token: close it as soon as the token is refused.
+async fn close_session(state: &AccessState, session: &str) {
+    if lock(&state.sessions).remove(session).is_some() {
+        let _ = state.session_manager.close_session(&session.into()).await;
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn unauthorized(state: &AccessState, description: &str) -> Response {
+    let challenge = format!(
+        "Bearer error=\"invalid_token\", error_description=\"{description}\", resource_metadata=\"{}\"",
+        state.resource_metadata_url
+    );
+    let mut response = (StatusCode::UNAUTHORIZED, format!("Unauthorized: {description}")).into_response();
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+fn too_many_failures() -> Response {
+    let mut response =
+        (StatusCode::TOO_MANY_REQUESTS, "Too many failed authentications: retry in a second").into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+fn unavailable(detail: &str) -> Response {
+    tracing::error!(%detail, "vault unavailable during authentication");
+    (StatusCode::SERVICE_UNAVAILABLE, "The vault is unavailable; retry shortly").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_authorities() {
+        for ok in ["127.0.0.1:7447", "127.0.0.1", "localhost:7447", "LOCALHOST", "[::1]:7447", "[::1]", "127.1.2.3:80"]
+        {
+            assert!(is_loopback_authority(ok), "{ok}");
+        }
+        for bad in
+            ["evil.example", "evil.example:7447", "10.0.0.1:7447", "[::2]:1", "localhost.evil.example", "", "[::1"]
+        {
+            assert!(!is_loopback_authority(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn loopback_origins() {
+        for ok in ["http://localhost:3000", "http://127.0.0.1:7447", "https://[::1]:8443", "http://localhost"] {
+            assert!(is_loopback_origin(ok), "{ok}");
+        }
+        for bad in
+            ["null", "https://evil.example", "http://127.0.0.1.evil.example", "file:///etc", "chrome-extension://x"]
+        {
+            assert!(!is_loopback_origin(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bearer_parsing() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(bearer_token(&headers), None);
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer kg_abc"));
+        assert_eq!(bearer_token(&headers), Some("kg_abc"));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer  kg_abc "));
+        assert_eq!(bearer_token(&headers), Some("kg_abc"));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic a2c="));
+        assert_eq!(bearer_token(&headers), None);
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer "));
+        assert_eq!(bearer_token(&headers), None);
+    }
+}

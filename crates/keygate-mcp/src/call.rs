@@ -1,0 +1,187 @@
+//! One tool call, straight through: check the token for this tool, validate the arguments,
+//! open the credential, audit, call upstream, finish the audit. The agent never sees the key.
+
+use std::time::Instant;
+
+use keygate_vault::{AuditId, AuditStart, Decision, Denial, TokenDecision, Vault, VaultError};
+use rmcp::ErrorData;
+use rmcp::model::{CallToolResult, ContentBlock};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
+
+use crate::access::Caller;
+use crate::config::ToolConfig;
+use crate::handler::Shared;
+
+/// A call in flight.
+pub(crate) struct ToolCall<'a> {
+    shared: &'a Shared,
+    caller: Caller,
+    name: String,
+    arguments: Option<Map<String, Value>>,
+}
+
+/// Everything needed to go upstream, gathered under one vault lock.
+struct Ready {
+    audit: AuditId,
+    credential: SecretString,
+    arguments: Map<String, Value>,
+}
+
+/// Why a call stopped before going upstream.
+enum Refusal {
+    /// Not in scope, or no such tool: one answer for both, so scope cannot be probed.
+    NotAvailable,
+    /// The token stopped being valid since the request was let in.
+    Token(Denial),
+    /// A tool error the agent can act on (bad arguments, missing credential, no audit).
+    Tool(String),
+}
+
+impl<'a> ToolCall<'a> {
+    pub(crate) fn new(shared: &'a Shared, caller: Caller, name: String, arguments: Option<Map<String, Value>>) -> Self {
+        Self { shared, caller, name, arguments }
+    }
+
+    pub(crate) async fn run(mut self) -> Result<CallToolResult, ErrorData> {
+        let started = Instant::now();
+        let tool = self.shared.config.tool(&self.name).cloned();
+        let (token, name, arguments) = (self.caller.token.clone(), self.name.clone(), self.arguments.take());
+        let prepared = self
+            .shared
+            .gate
+            .run(move |vault| prepare(vault, token.expose_secret(), &name, tool.as_ref(), arguments))
+            .await
+            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let ready = match prepared {
+            Ok(ready) => ready,
+            Err(Refusal::NotAvailable) => {
+                return Err(ErrorData::invalid_params(format!("unknown tool: {}", self.name), None));
+            }
+            Err(Refusal::Token(denial)) => return Err(ErrorData::invalid_request(denial.to_string(), None)),
+            Err(Refusal::Tool(message)) => return Ok(tool_error(message)),
+        };
+        let Some(tool) = self.shared.config.tool(&self.name) else {
+            return Err(ErrorData::invalid_params(format!("unknown tool: {}", self.name), None));
+        };
+        let outcome = self.shared.upstream.call(tool, &ready.credential, &ready.arguments).await;
+        drop(ready.credential);
+        let (status, result) = match outcome {
+            Ok(reply) if (200..300).contains(&reply.status) => (reply.status.to_string(), text_result(reply.body)),
+            Ok(reply) => (
+                reply.status.to_string(),
+                tool_error(format!(
+                    "{} answered HTTP {}: {}",
+                    tool.url.origin().ascii_serialization(),
+                    reply.status,
+                    reply.body
+                )),
+            ),
+            Err(e) => ("upstream_error".to_string(), tool_error(e.to_string())),
+        };
+        self.finish(ready.audit, status, started).await;
+        Ok(result)
+    }
+
+    /// Complete the audit row and count the use. The call already happened, so a failure
+    /// here is logged, not turned into a failed call.
+    async fn finish(&self, audit: AuditId, status: String, started: Instant) {
+        let token_id = self.caller.grant.token_id.clone();
+        let finished = self
+            .shared
+            .gate
+            .run(move |vault| {
+                vault.finish_audit(audit, &status, started.elapsed())?;
+                vault.record_token_use(&token_id)
+            })
+            .await;
+        if !matches!(finished, Ok(Ok(()))) {
+            tracing::error!(tool = %self.name, "could not finish the audit row of a completed call");
+        }
+    }
+}
+
+/// Under one vault lock: re-check the token for this tool, validate arguments, open the
+/// credential and write the audit row. Every refusal is audited too.
+fn prepare(
+    vault: &mut Vault,
+    token: &str,
+    name: &str,
+    tool: Option<&ToolConfig>,
+    arguments: Option<Map<String, Value>>,
+) -> Result<Ready, Refusal> {
+    let (token_id, denial) = match vault.check_token(token, Some(name)) {
+        Ok(TokenDecision::Allowed(grant)) => (grant.token_id, None),
+        Ok(TokenDecision::Denied { token_id, reason }) => (token_id.unwrap_or_default(), Some(reason)),
+        Err(e) => return Err(Refusal::Tool(format!("refused: the vault could not check the token ({e})"))),
+    };
+    let audit_refusal = |vault: &mut Vault, status: &str, credential: Option<&str>| {
+        let start = AuditStart {
+            token_id: Some(&token_id),
+            tool: name,
+            credential,
+            credential_version: None,
+            decision: Decision::Denied,
+            status: Some(status),
+        };
+        if let Err(e) = vault.begin_audit(&start) {
+            tracing::error!(tool = name, error = %e, "could not audit a refused call");
+        }
+    };
+    let tool = match (denial, tool) {
+        (Some(Denial::OutOfScope), _) => {
+            audit_refusal(vault, "out_of_scope", None);
+            return Err(Refusal::NotAvailable);
+        }
+        (Some(reason), _) => {
+            audit_refusal(vault, reason.as_str(), None);
+            return Err(Refusal::Token(reason));
+        }
+        (None, None) => {
+            audit_refusal(vault, "unknown_tool", None);
+            return Err(Refusal::NotAvailable);
+        }
+        (None, Some(tool)) => tool,
+    };
+    let arguments = match tool.arguments.prepare(arguments) {
+        Ok(arguments) => arguments,
+        Err(message) => {
+            audit_refusal(vault, "invalid_arguments", Some(&tool.credential));
+            return Err(Refusal::Tool(message));
+        }
+    };
+    let opened = match vault.open_credential(&tool.credential) {
+        Ok(opened) => opened,
+        Err(VaultError::CredentialNotFound { .. }) => {
+            audit_refusal(vault, "missing_credential", Some(&tool.credential));
+            return Err(Refusal::Tool(format!(
+                "credential {0} is not in the vault yet: add it with `keygate cred add {0}`",
+                tool.credential
+            )));
+        }
+        Err(e) => {
+            audit_refusal(vault, "credential_error", Some(&tool.credential));
+            return Err(Refusal::Tool(format!("refused: {e}")));
+        }
+    };
+    let start = AuditStart {
+        token_id: Some(&token_id),
+        tool: name,
+        credential: Some(&tool.credential),
+        credential_version: Some(opened.version),
+        decision: Decision::Allowed,
+        status: None,
+    };
+    let audit = vault
+        .begin_audit(&start)
+        .map_err(|e| Refusal::Tool(format!("refused: the call could not be audited ({e}), so it was not made")))?;
+    Ok(Ready { audit, credential: opened.value, arguments })
+}
+
+fn text_result(text: String) -> CallToolResult {
+    CallToolResult::success(vec![ContentBlock::text(text)])
+}
+
+fn tool_error(message: String) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(message)])
+}

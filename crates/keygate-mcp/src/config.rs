@@ -1,0 +1,201 @@
+//! `config.toml` as the server reads it: `[server]`, `[tokens]` (the vault's) and `[[tool]]`.
+//! Every mistake is reported with the file, the line and what to write instead.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::arguments::ArgumentSchema;
+use crate::error::McpError;
+
+/// The address served when config.toml names none.
+pub const DEFAULT_BIND: &str = "127.0.0.1:7447";
+const DEFAULT_TIMEOUT_SECS: u64 = 15;
+const MAX_TIMEOUT_SECS: u64 = 300;
+
+/// The whole server configuration, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the server listens (always loopback).
+    pub bind: SocketAddr,
+    /// The tools, in file order.
+    pub tools: Vec<ToolConfig>,
+}
+
+/// HTTP method of an upstream call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    /// Arguments go in the query string.
+    Get,
+    /// Arguments are the JSON body.
+    Post,
+}
+
+/// One MCP tool: an HTTP API whose key stays in the vault.
+#[derive(Debug, Clone)]
+pub struct ToolConfig {
+    /// The MCP tool name.
+    pub name: String,
+    /// Shown to the agent.
+    pub description: String,
+    /// The vault credential injected into each call.
+    pub credential: String,
+    /// GET or POST.
+    pub method: Method,
+    /// The upstream URL; no argument can change it.
+    pub url: reqwest::Url,
+    /// The header that carries the credential.
+    pub credential_header: reqwest::header::HeaderName,
+    /// Text put before the credential in that header, e.g. `Bearer `.
+    pub credential_prefix: String,
+    /// Upstream timeout.
+    pub timeout: Duration,
+    /// The JSON Schema of the arguments, as the agent sees it.
+    pub input_schema: Map<String, Value>,
+    /// The compiled schema that checks arguments and applies defaults.
+    pub arguments: ArgumentSchema,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    server: RawServer,
+    /// Owned and checked by the vault; accepted here as is.
+    #[serde(default)]
+    #[allow(dead_code)]
+    tokens: Option<toml::Table>,
+    #[serde(default)]
+    tool: Vec<toml::Spanned<RawTool>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    bind: Option<toml::Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTool {
+    name: String,
+    description: String,
+    credential: String,
+    method: Method,
+    url: String,
+    credential_header: String,
+    #[serde(default)]
+    credential_prefix: String,
+    timeout_secs: Option<u64>,
+    input_schema: Map<String, Value>,
+}
+
+impl Config {
+    /// Read and validate `path`. A missing file is an error that says how to create one.
+    pub fn load(path: &Path) -> Result<Self, McpError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            let fix = if e.kind() == std::io::ErrorKind::NotFound { " (run `keygate init` to write one)" } else { "" };
+            McpError::Config { path: path.to_path_buf(), line: None, message: format!("cannot read it: {e}{fix}") }
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Validate config text; `path` is only for messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, McpError> {
+        let at = |offset: usize, message: String| McpError::Config {
+            path: path.to_path_buf(),
+            line: Some(line_of(text, offset)),
+            message,
+        };
+        let raw: RawFile = toml::from_str(text).map_err(|e| McpError::Config {
+            path: path.to_path_buf(),
+            line: e.span().map(|span| line_of(text, span.start)),
+            message: e.message().trim_end().to_string(),
+        })?;
+        let bind = match raw.server.bind {
+            None => DEFAULT_BIND.parse().map_err(|_| at(0, "internal: bad default bind".into()))?,
+            Some(bind) => parse_bind(bind.get_ref()).map_err(|m| at(bind.span().start, m))?,
+        };
+        let mut names = HashSet::new();
+        let mut tools = Vec::with_capacity(raw.tool.len());
+        for spanned in raw.tool {
+            let offset = spanned.span().start;
+            let tool = validate_tool(spanned.into_inner()).map_err(|m| at(offset, m))?;
+            if !names.insert(tool.name.clone()) {
+                return Err(at(
+                    offset,
+                    format!("tool {:?} is defined twice: give each [[tool]] its own name", tool.name),
+                ));
+            }
+            tools.push(tool);
+        }
+        Ok(Self { bind, tools })
+    }
+
+    /// The tool with this name.
+    pub fn tool(&self, name: &str) -> Option<&ToolConfig> {
+        self.tools.iter().find(|t| t.name == name)
+    }
+}
+
+/// Parse a bind address and refuse anything but loopback.
+pub fn parse_bind(text: &str) -> Result<SocketAddr, String> {
+    let addr: SocketAddr =
+        text.parse().map_err(|_| format!("bind {text:?} is not an address: write e.g. bind = \"{DEFAULT_BIND}\""))?;
+    if !addr.ip().is_loopback() {
+        return Err(format!(
+            "bind {text:?} is not a loopback address: Keygate serves only this machine; use 127.0.0.1 or [::1]"
+        ));
+    }
+    Ok(addr)
+}
+
+fn validate_tool(raw: RawTool) -> Result<ToolConfig, String> {
+    let name_ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    if raw.name.is_empty() || raw.name.len() > 128 || !raw.name.chars().all(name_ok) {
+        return Err(format!("tool name {:?} is invalid: use 1-128 characters of A-Z a-z 0-9 _ - .", raw.name));
+    }
+    let tool = &raw.name;
+    keygate_vault::validate_name(&raw.credential)
+        .map_err(|_| format!("tool {tool}: credential {:?} is not a valid credential name", raw.credential))?;
+    let url = reqwest::Url::parse(&raw.url).map_err(|e| {
+        format!("tool {tool}: url {:?} is not a URL ({e}): write e.g. https://api.example.com/v1/search", raw.url)
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!("tool {tool}: url {:?} must be an http:// or https:// URL with a host", raw.url));
+    }
+    let credential_header =
+        reqwest::header::HeaderName::from_bytes(raw.credential_header.as_bytes()).map_err(|_| {
+            format!("tool {tool}: credential_header {:?} is not an HTTP header name", raw.credential_header)
+        })?;
+    if reqwest::header::HeaderValue::from_str(&raw.credential_prefix).is_err() {
+        return Err(format!("tool {tool}: credential_prefix must be printable text"));
+    }
+    let timeout_secs = raw.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS);
+    if !(1..=MAX_TIMEOUT_SECS).contains(&timeout_secs) {
+        return Err(format!("tool {tool}: timeout_secs {timeout_secs} is out of range: use 1 to {MAX_TIMEOUT_SECS}"));
+    }
+    let arguments = ArgumentSchema::compile(&raw.input_schema).map_err(|e| format!("tool {tool}: input_schema {e}"))?;
+    Ok(ToolConfig {
+        name: raw.name,
+        description: raw.description,
+        credential: raw.credential,
+        method: raw.method,
+        url,
+        credential_header,
+        credential_prefix: raw.credential_prefix,
+        timeout: Duration::from_secs(timeout_secs),
+        input_schema: raw.input_schema,
+        arguments,
+    })
+}
+
+/// 1-based line number of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes().iter().take(offset).filter(|&&b| b == b'\n').count() + 1
+}

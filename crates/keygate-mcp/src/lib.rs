@@ -1,0 +1,24 @@
+//! Keygate's local MCP server: agents connect with scoped tokens; each tool call is checked,
+//! audited, and sent upstream with a credential the agent never sees. Knows nothing of Tauri
+//! or terminals.
+
+mod access;
+mod arguments;
+mod bridge;
+mod call;
+mod clients;
+mod config;
+mod error;
+mod gate;
+mod handler;
+mod rate_limit;
+mod server;
+mod upstream;
+
+pub use arguments::ArgumentSchema;
+pub use bridge::{BridgeError, run_bridge};
+pub use clients::Client;
+pub use config::{Config, DEFAULT_BIND, Method, ToolConfig, parse_bind};
+pub use error::McpError;
+pub use server::{RunningServer, start};
+pub use upstream::{Upstream, UpstreamError, UpstreamReply};

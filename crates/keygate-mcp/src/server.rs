@@ -1,0 +1,187 @@
+//! The HTTP server: axum on a loopback port, rmcp's Streamable HTTP service behind the access
+//! layer at `/mcp`, and the RFC 9728 resource metadata beside it.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use http::StatusCode;
+use keygate_vault::Vault;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt as _;
+
+use crate::access::{self, AccessState};
+use crate::config::{Config, parse_bind};
+use crate::error::McpError;
+use crate::gate::Gate;
+use crate::handler::KeygateHandler;
+use crate::rate_limit::FailureLimiter;
+use crate::upstream::Upstream;
+
+/// Largest request body accepted (rmcp's own default).
+const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
+
+type Stateful = StreamableHttpService<KeygateHandler, LocalSessionManager>;
+type Stateless = StreamableHttpService<KeygateHandler, NeverSessionManager>;
+
+/// A server running in the background of this process.
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    stop: CancellationToken,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The MCP endpoint agents connect to.
+    pub fn url(&self) -> String {
+        format!("http://{}/mcp", self.addr)
+    }
+
+    /// Stop accepting, end open sessions, and wait for the server to finish.
+    pub async fn shutdown(self) -> Result<(), McpError> {
+        self.stop.cancel();
+        self.wait().await
+    }
+
+    /// Wait until the server stops (after `shutdown` from elsewhere, or an error).
+    pub async fn wait(self) -> Result<(), McpError> {
+        match self.task.await {
+            Ok(result) => result.map_err(McpError::Serve),
+            Err(e) => Err(McpError::Serve(std::io::Error::other(e))),
+        }
+    }
+
+    /// A handle that stops the server when cancelled.
+    pub fn stop_handle(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+}
+
+/// Start serving `config`'s tools from `vault` on `bind` (or the configured address).
+pub async fn start(config: Config, vault: Vault, bind: Option<&str>) -> Result<RunningServer, McpError> {
+    let addr = match bind {
+        Some(text) => {
+            parse_bind(text).map_err(|message| McpError::Config { path: "--bind".into(), line: None, message })?
+        }
+        None => config.bind,
+    };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|cause| McpError::Bind { addr, cause })?;
+    let addr = listener.local_addr().map_err(|cause| McpError::Bind { addr, cause })?;
+    let stop = CancellationToken::new();
+    let app = router(config, Gate::new(vault), Upstream::new()?, addr, stop.clone());
+    let shutdown = stop.clone();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
+    });
+    tracing::info!(%addr, "keygate MCP server listening");
+    Ok(RunningServer { addr, stop, task })
+}
+
+#[derive(Clone)]
+struct Services {
+    stateful: Stateful,
+    stateless: Stateless,
+}
+
+fn router(config: Config, gate: Gate, upstream: Upstream, addr: SocketAddr, stop: CancellationToken) -> Router {
+    let handler = KeygateHandler::new(config, gate.clone(), upstream);
+    let session_manager = Arc::new(LocalSessionManager::default());
+    let base =
+        StreamableHttpServerConfig::default().with_cancellation_token(stop).with_max_request_body_bytes(MAX_BODY_BYTES);
+    let factory = {
+        let handler = handler.clone();
+        move || Ok(handler.clone())
+    };
+    let services = Services {
+        stateful: StreamableHttpService::new(factory.clone(), Arc::clone(&session_manager), base.clone()),
+        stateless: StreamableHttpService::new(
+            factory,
+            Arc::new(NeverSessionManager::default()),
+            base.with_legacy_session_mode(false).with_json_response(true),
+        ),
+    };
+    let access = AccessState {
+        gate,
+        limiter: Arc::new(FailureLimiter::default()),
+        resource_metadata_url: format!("http://{addr}{METADATA_PATH}").into(),
+        sessions: Arc::new(Mutex::new(Default::default())),
+        session_manager,
+    };
+    let metadata = resource_metadata(addr);
+    Router::new()
+        .route(
+            "/mcp",
+            any(serve_mcp)
+                .with_state(services)
+                .layer(axum::middleware::from_fn_with_state(access, access::require_token)),
+        )
+        .route(METADATA_PATH, get(move || std::future::ready(axum::Json(metadata.clone()))))
+        .route(&format!("{METADATA_PATH}/mcp"), get(move || std::future::ready(axum::Json(resource_metadata(addr)))))
+        .layer(axum::middleware::from_fn(access::check_host_and_origin))
+}
+
+/// RFC 9728 protected resource metadata: tokens come from `keygate token create`, in a header.
+fn resource_metadata(addr: SocketAddr) -> serde_json::Value {
+    serde_json::json!({
+        "resource": format!("http://{addr}/mcp"),
+        "resource_name": "Keygate",
+        "bearer_methods_supported": ["header"],
+        "authorization_servers": [],
+    })
+}
+
+/// Clients that keep a session go to the session-keeping service: any request that carries a
+/// session id, and `initialize`, which opens one. Everything else is served without a session,
+/// so clients that never keep one work too, on every protocol version.
+async fn serve_mcp(State(services): State<Services>, request: Request) -> Response {
+    if request.headers().contains_key("mcp-session-id") || request.method() != http::Method::POST {
+        return respond(services.stateful.oneshot(request).await);
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "Request body too large").into_response(),
+    };
+    let opens_session = is_initialize(&bytes);
+    let request = Request::from_parts(parts, Body::from(bytes));
+    if opens_session {
+        respond(services.stateful.oneshot(request).await)
+    } else {
+        respond(services.stateless.oneshot(request).await)
+    }
+}
+
+fn is_initialize(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Probe<'a> {
+        #[serde(borrow)]
+        method: Option<&'a str>,
+    }
+    serde_json::from_slice::<Probe<'_>>(body).is_ok_and(|p| p.method == Some("initialize"))
+}
+
+fn respond<B>(result: Result<http::Response<B>, std::convert::Infallible>) -> Response
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    match result {
+        Ok(response) => response.map(Body::new),
+        Err(never) => match never {},
+    }
+}

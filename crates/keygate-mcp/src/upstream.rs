@@ -1,0 +1,352 @@
+//! Upstream calls: one shared HTTP client that puts a tool's credential in its configured header,
+//! never leaves the configured origin, reads at most [`MAX_RESPONSE_BYTES`] and redacts the
+//! credential from what comes back. The credential is exposed only in [`credential_value`] and
+//! [`redact`].
+
+use std::error::Error as _;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use reqwest::Url;
+use reqwest::header::HeaderValue;
+use reqwest::redirect::{Action, Attempt, Policy};
+use secrecy::zeroize::Zeroizing;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
+
+use crate::config::{Method, ToolConfig};
+use crate::error::McpError;
+
+/// The most response body read from an upstream; an agent has no use for more in one call.
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+/// Redirects followed per call (all on the configured origin).
+const MAX_REDIRECTS: usize = 5;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const REDACTED: &str = "[redacted]";
+
+/// The HTTP client for upstream calls. Cloning is cheap and shares the connection pool.
+#[derive(Clone)]
+pub struct Upstream {
+    client: reqwest::Client,
+}
+
+impl fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Upstream").finish_non_exhaustive()
+    }
+}
+
+/// What an upstream answered, whatever the status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamReply {
+    /// The HTTP status; non-2xx is not an error here, the caller decides.
+    pub status: u16,
+    /// The body as UTF-8 (invalid bytes replaced), the credential redacted.
+    pub body: String,
+}
+
+/// Why an upstream call gave no reply. Messages are meant for the agent and never hold the credential.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UpstreamError {
+    /// The stored credential cannot be sent as an HTTP header value.
+    #[error(
+        "the credential of tool {tool} contains characters not allowed in an HTTP header \
+         (e.g. a line break or control character); store it again without them"
+    )]
+    BadCredential {
+        /// The tool name.
+        tool: String,
+    },
+
+    /// The upstream did not answer (fully) within the tool's timeout.
+    #[error("the upstream did not answer within {secs}s (the tool's timeout_secs); try again or ask for less")]
+    Timeout {
+        /// The tool's timeout in seconds.
+        secs: u64,
+    },
+
+    /// No connection could be made (refused, DNS, TLS handshake, connect timeout).
+    #[error("cannot reach the upstream: {detail}")]
+    Unreachable {
+        /// The origin and the cause.
+        detail: String,
+    },
+
+    /// The upstream redirected to another origin; the redirect was not followed.
+    #[error("upstream redirected to another host ({to}); not followed so the credential is not sent there")]
+    Redirected {
+        /// The origin redirected to, e.g. `https://other.example:8443`.
+        to: String,
+    },
+
+    /// The upstream redirected more often than allowed.
+    #[error("upstream redirected more than {max} times; stopped")]
+    TooManyRedirects {
+        /// The limit.
+        max: usize,
+    },
+
+    /// The response body is larger than [`MAX_RESPONSE_BYTES`].
+    #[error(
+        "upstream response is larger than {MAX_RESPONSE_BYTES} bytes; not read (ask for less, e.g. a smaller page)"
+    )]
+    TooLarge,
+
+    /// Any other HTTP failure.
+    #[error("upstream request failed: {detail}")]
+    Http {
+        /// The cause, without the URL's query.
+        detail: String,
+    },
+}
+
+impl Upstream {
+    /// Build the shared client.
+    pub fn new() -> Result<Self, McpError> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("keygate/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(CONNECT_TIMEOUT)
+            // A proxy from HTTP(S)_PROXY would see every key; upstreams are reached directly.
+            .no_proxy()
+            .redirect(Policy::custom(same_origin_only))
+            .build()
+            .map_err(|e| McpError::Client(error_chain(&e)))?;
+        Ok(Self { client })
+    }
+
+    /// Send one tool call. `arguments` already validated. POST: arguments are the JSON body. GET: each
+    /// top-level argument becomes a query parameter (strings as-is, numbers/bools via to_string, arrays ->
+    /// repeated param, objects/null -> JSON text), appended to the configured URL's existing query. No
+    /// argument can change scheme, host, port or path.
+    pub async fn call(
+        &self,
+        tool: &ToolConfig,
+        credential: &SecretString,
+        arguments: &Map<String, Value>,
+    ) -> Result<UpstreamReply, UpstreamError> {
+        let started = Instant::now();
+        let result = self.send(tool, credential, arguments).await;
+        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        match &result {
+            Ok(reply) => tracing::debug!(tool = %tool.name, status = reply.status, elapsed_ms, "upstream replied"),
+            Err(error) => tracing::debug!(tool = %tool.name, %error, elapsed_ms, "upstream call failed"),
+        }
+        result
+    }
+
+    async fn send(
+        &self,
+        tool: &ToolConfig,
+        credential: &SecretString,
+        arguments: &Map<String, Value>,
+    ) -> Result<UpstreamReply, UpstreamError> {
+        let request = match tool.method {
+            Method::Get => self.client.get(query_url(&tool.url, arguments)),
+            Method::Post => self.client.post(tool.url.clone()).json(arguments),
+        };
+        let response = request
+            .header(tool.credential_header.clone(), credential_value(tool, credential)?)
+            .timeout(tool.timeout)
+            .send()
+            .await
+            .map_err(|e| classify(e, tool))?;
+        let status = response.status().as_u16();
+        let bytes = read_capped(response, tool).await?;
+        let body = redact(String::from_utf8_lossy(&bytes).into_owned(), credential);
+        Ok(UpstreamReply { status, body })
+    }
+}
+
+/// The header value `prefix + secret`, marked sensitive so it is never printed by http's Debug.
+fn credential_value(tool: &ToolConfig, credential: &SecretString) -> Result<HeaderValue, UpstreamError> {
+    let secret = credential.expose_secret();
+    // Sized up front so the joined copy is never reallocated, and zeroized when dropped.
+    let mut text = Zeroizing::new(String::with_capacity(tool.credential_prefix.len() + secret.len()));
+    text.push_str(&tool.credential_prefix);
+    text.push_str(secret);
+    let mut value =
+        HeaderValue::from_str(&text).map_err(|_| UpstreamError::BadCredential { tool: tool.name.clone() })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// Replace every occurrence of the secret (with or without the prefix, which contains it) by `[redacted]`.
+fn redact(body: String, credential: &SecretString) -> String {
+    let secret = credential.expose_secret();
+    if secret.is_empty() || !body.contains(secret) {
+        return body;
+    }
+    body.replace(secret, REDACTED)
+}
+
+/// The configured URL with arguments appended as query pairs; only the query can change.
+fn query_url(base: &Url, arguments: &Map<String, Value>) -> Url {
+    let mut url = base.clone();
+    if arguments.is_empty() {
+        return url; // query_pairs_mut would leave a bare `?`
+    }
+    let mut pairs = url.query_pairs_mut();
+    for (name, value) in arguments {
+        match value {
+            Value::Array(items) => {
+                for item in items {
+                    pairs.append_pair(name, &query_text(item));
+                }
+            }
+            other => {
+                pairs.append_pair(name, &query_text(other));
+            }
+        }
+    }
+    drop(pairs);
+    url
+}
+
+fn query_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Number(number) => number.to_string(),
+        Value::Bool(flag) => flag.to_string(),
+        Value::Null | Value::Array(_) | Value::Object(_) => value.to_string(),
+    }
+}
+
+/// Read the body, stopping as soon as it exceeds the cap.
+async fn read_capped(mut response: reqwest::Response, tool: &ToolConfig) -> Result<Vec<u8>, UpstreamError> {
+    if response.content_length().is_some_and(|len| len > MAX_RESPONSE_BYTES as u64) {
+        return Err(UpstreamError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| classify(e, tool))? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(UpstreamError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Redirect policy: follow only to the origin of the first request, so a header credential
+/// (which reqwest keeps unless it is `Authorization`) never reaches another host.
+fn same_origin_only(attempt: Attempt<'_>) -> Action {
+    let next = attempt.url();
+    let same = attempt.previous().first().is_some_and(|first| first.origin() == next.origin());
+    if !same {
+        let to = origin_text(next);
+        return attempt.error(OffOrigin(to));
+    }
+    // `previous` holds the first URL plus every redirect already followed.
+    if attempt.previous().len() > MAX_REDIRECTS {
+        return attempt.error(TooManyRedirects);
+    }
+    attempt.follow()
+}
+
+/// `scheme://host[:port]`, without path or query (which could carry data the agent sent).
+fn origin_text(url: &Url) -> String {
+    let origin = url.origin();
+    if origin.is_tuple() { origin.ascii_serialization() } else { format!("{}:", url.scheme()) }
+}
+
+#[derive(Debug)]
+struct OffOrigin(String);
+
+impl fmt::Display for OffOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "redirect to another origin ({})", self.0)
+    }
+}
+
+impl std::error::Error for OffOrigin {}
+
+#[derive(Debug)]
+struct TooManyRedirects;
+
+impl fmt::Display for TooManyRedirects {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "more than {MAX_REDIRECTS} redirects")
+    }
+}
+
+impl std::error::Error for TooManyRedirects {}
+
+/// Map a reqwest error to what the agent can act on. Connect errors are checked before timeouts
+/// so a connect timeout reads as unreachable rather than as the tool's (longer) timeout.
+fn classify(error: reqwest::Error, tool: &ToolConfig) -> UpstreamError {
+    if let Some(redirect) = redirect_error(&error) {
+        return redirect;
+    }
+    if error.is_connect() || error.is_dns() {
+        let origin = origin_text(&tool.url);
+        return UpstreamError::Unreachable { detail: format!("{origin}: {}", error_chain(&error.without_url())) };
+    }
+    if error.is_timeout() {
+        return UpstreamError::Timeout { secs: tool.timeout.as_secs() };
+    }
+    UpstreamError::Http { detail: error_chain(&error.without_url()) }
+}
+
+/// Our own redirect-policy errors, found in the error's source chain.
+fn redirect_error(error: &reqwest::Error) -> Option<UpstreamError> {
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if let Some(OffOrigin(to)) = cause.downcast_ref::<OffOrigin>() {
+            return Some(UpstreamError::Redirected { to: to.clone() });
+        }
+        if cause.is::<TooManyRedirects>() {
+            return Some(UpstreamError::TooManyRedirects { max: MAX_REDIRECTS });
+        }
+        source = cause.source();
+    }
+    None
+}
+
+/// An error and its causes as one line ("a: b: c"); reqwest's Display alone hides the cause.
+fn error_chain(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn query_values_are_encoded_and_appended() {
+        let base = Url::parse("https://api.example.com/v1/s?fixed=1").expect("url");
+        let Value::Object(args) = json!({"a": [1, "x y"], "n": null, "o": {"k": true}, "u": "../@evil#frag"}) else {
+            panic!("object")
+        };
+        let url = query_url(&base, &args);
+        assert_eq!(url.path(), "/v1/s");
+        assert_eq!(url.host_str(), Some("api.example.com"));
+        assert_eq!(url.fragment(), None);
+        let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        let expected = [("fixed", "1"), ("a", "1"), ("a", "x y"), ("n", "null"), ("o", r#"{"k":true}"#)];
+        for (name, value) in expected {
+            assert!(pairs.contains(&(name.into(), value.into())), "{name}={value} missing from {pairs:?}");
+        }
+        assert!(pairs.contains(&("u".into(), "../@evil#frag".into())));
+    }
+
+    #[test]
+    fn no_arguments_leave_the_url_alone() {
+        let base = Url::parse("https://api.example.com/v1/s").expect("url");
+        assert_eq!(query_url(&base, &Map::new()).as_str(), "https://api.example.com/v1/s");
+    }
+
+    #[test]
+    fn redaction_covers_every_occurrence() {
+        let key = SecretString::from("sk-123");
+        assert_eq!(redact("a sk-123 b Bearer sk-123".into(), &key), "a [redacted] b Bearer [redacted]");
+        assert_eq!(redact("nothing here".into(), &SecretString::from("")), "nothing here");
+    }
+}
