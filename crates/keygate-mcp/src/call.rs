@@ -129,17 +129,17 @@ fn prepare(
         }
     };
     let tool = match (denial, tool) {
-        (Some(Denial::OutOfScope), _) => {
+        (None | Some(Denial::OutOfScope), None) => {
+            audit_refusal(vault, "unknown_tool", None);
+            return Err(Refusal::NotAvailable);
+        }
+        (Some(Denial::OutOfScope), Some(_)) => {
             audit_refusal(vault, "out_of_scope", None);
             return Err(Refusal::NotAvailable);
         }
         (Some(reason), _) => {
             audit_refusal(vault, reason.as_str(), None);
             return Err(Refusal::Token(reason));
-        }
-        (None, None) => {
-            audit_refusal(vault, "unknown_tool", None);
-            return Err(Refusal::NotAvailable);
         }
         (None, Some(tool)) => tool,
     };
