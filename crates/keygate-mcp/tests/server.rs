@@ -154,8 +154,8 @@ async fn clients_with_and_without_sessions_and_every_protocol_version_work() {
     let h = Harness::start().await;
     let (_, token) = h.token(&["web_search"]);
     // No initialize, no session: plain JSON-RPC over POST.
-    let http = reqwest::Client::new();
-    let response = http
+    let response = h
+        .http
         .post(h.url())
         .bearer_auth(&token)
         .header("accept", "application/json, text/event-stream")

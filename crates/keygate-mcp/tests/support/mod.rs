@@ -141,6 +141,8 @@ pub struct Harness {
     pub clock: Arc<ManualClock>,
     pub upstream: TestUpstream,
     pub server: RunningServer,
+    /// One HTTP client per test: building one loads the system's certificates (slow).
+    pub http: reqwest::Client,
 }
 
 impl Harness {
@@ -159,7 +161,7 @@ impl Harness {
         let mut vault = Vault::open(&home, given(), clock.clone(), Actor::Server).expect("open");
         vault.add_credential("scavio_api_key", &SecretString::from(KEY_V1), None).expect("add key");
         let server = keygate_mcp::start(config, vault, None).await.expect("server starts");
-        Self { dir, home, key, clock, upstream, server }
+        Self { dir, home, key, clock, upstream, server, http: reqwest::Client::new() }
     }
 
     /// A second connection to the same vault file, as the CLI or the app would have.

@@ -1,0 +1,150 @@
+//! The access layer over raw HTTP: who gets 401, who gets 403, the resource metadata, sessions
+//! bound to their token, and a flood of bad tokens that must not starve a good one.
+
+mod support;
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::Harness;
+
+const ACCEPT: &str = "application/json, text/event-stream";
+
+fn list_request() -> Value {
+    json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+}
+
+async fn post(h: &Harness, token: Option<&str>, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut request = h.http.clone().post(h.url()).header("accept", ACCEPT).json(&list_request());
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.expect("send")
+}
+
+fn assert_invalid_token(response: &reqwest::Response, why: &str) {
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{why}");
+    let challenge = response.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert!(challenge.starts_with("Bearer ") && challenge.contains("error=\"invalid_token\""), "{why}: {challenge}");
+    assert!(challenge.contains("resource_metadata=\"http://127.0.0.1:"), "{why}: {challenge}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_malformed_unknown_expired_and_revoked_tokens_get_401() {
+    let h = Harness::start().await;
+    let (id, good) = h.token(&["web_search"]);
+    assert_eq!(post(&h, Some(&good), &[]).await.status(), StatusCode::OK);
+
+    assert_invalid_token(&post(&h, None, &[]).await, "missing");
+    assert_invalid_token(&post(&h, Some("not-a-token"), &[]).await, "malformed");
+    let wrong_secret = format!("{}{}", &good[..good.len() - 4], "0000");
+    assert_invalid_token(&post(&h, Some(&wrong_secret), &[]).await, "wrong secret");
+    let unknown = format!("kg_0123456789abcdef_{}", "ab".repeat(32));
+    assert_invalid_token(&post(&h, Some(&unknown), &[]).await, "unknown");
+    let basic = h.http.clone().post(h.url()).header("authorization", "Basic dXNlcjpwdw==").send().await;
+    assert_invalid_token(&basic.expect("send"), "basic auth");
+
+    h.other_vault().revoke_token(&id).expect("revoke");
+    assert_invalid_token(&post(&h, Some(&good), &[]).await, "revoked");
+    let (_, expiring) = h.token(&["web_search"]);
+    h.clock.advance(Duration::from_secs(3601));
+    assert_invalid_token(&post(&h, Some(&expiring), &[]).await, "expired");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_origins_and_hosts_get_403() {
+    let h = Harness::start().await;
+    let (_, token) = h.token(&["web_search"]);
+    let forbidden = [("origin", "https://evil.example"), ("origin", "null"), ("host", "evil.example:7447")];
+    for (name, value) in forbidden {
+        assert_eq!(post(&h, Some(&token), &[(name, value)]).await.status(), StatusCode::FORBIDDEN, "{name}: {value}");
+    }
+    for origin in ["http://localhost:3000", "http://127.0.0.1:8080"] {
+        assert_eq!(post(&h, Some(&token), &[("origin", origin)]).await.status(), StatusCode::OK, "{origin}");
+    }
+    // Host and Origin are checked before the token: a rebinding page learns nothing.
+    assert_eq!(post(&h, None, &[("origin", "https://evil.example")]).await.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_metadata_is_served_without_a_token() {
+    let h = Harness::start().await;
+    let url = format!("http://{}/.well-known/oauth-protected-resource", h.server.local_addr());
+    let response = reqwest::get(&url).await.expect("get");
+    assert_eq!(response.status(), StatusCode::OK);
+    let metadata: Value = response.json().await.expect("json");
+    assert_eq!(metadata["resource"], h.url());
+    assert_eq!(metadata["bearer_methods_supported"], json!(["header"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_cannot_change_its_token_or_outlive_it() {
+    let h = Harness::start().await;
+    let (owner_id, owner) = h.token(&["web_search"]);
+    let (_, other) = h.token(&["web_search", "echo"]);
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    let response = h
+        .http
+        .clone()
+        .post(h.url())
+        .bearer_auth(&owner)
+        .header("accept", ACCEPT)
+        .json(&init)
+        .send()
+        .await
+        .expect("initialize");
+    assert_eq!(response.status(), StatusCode::OK);
+    let session =
+        response.headers().get("mcp-session-id").and_then(|v| v.to_str().ok()).expect("a session").to_string();
+    let with_session = |token: String| {
+        let (session, url, http) = (session.clone(), h.url(), h.http.clone());
+        async move {
+            http.post(url)
+                .bearer_auth(token)
+                .header("accept", ACCEPT)
+                .header("mcp-session-id", session)
+                .header("mcp-protocol-version", "2025-06-18")
+                .json(&list_request())
+                .send()
+                .await
+                .expect("send")
+        }
+    };
+    assert_invalid_token(&with_session(other).await, "another token on the session");
+    assert_eq!(with_session(owner.clone()).await.status(), StatusCode::OK);
+    h.other_vault().revoke_token(&owner_id).expect("revoke");
+    assert_invalid_token(&with_session(owner).await, "revoked owner");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_bad_tokens_does_not_starve_a_good_one() {
+    let h = Harness::start().await;
+    let (_, good) = h.token(&["web_search"]);
+    assert_eq!(post(&h, Some(&good), &[]).await.status(), StatusCode::OK);
+    // All at once, as a flood arrives: far faster than the bucket refills.
+    let mut flood = tokio::task::JoinSet::new();
+    for i in 0..300 {
+        let bad = format!("kg_{:016x}_{}", i, "cd".repeat(32));
+        let (url, client) = (h.url(), h.http.clone());
+        flood.spawn(async move {
+            let request = client.post(url).header("accept", ACCEPT).bearer_auth(bad).json(&list_request());
+            request.send().await.expect("send").status()
+        });
+    }
+    let mut limited = 0;
+    while let Some(status) = flood.join_next().await {
+        match status.expect("join") {
+            StatusCode::TOO_MANY_REQUESTS => limited += 1,
+            status => assert_eq!(status, StatusCode::UNAUTHORIZED),
+        }
+    }
+    assert!(limited > 100, "the flood was not limited ({limited} of 300)");
+    for _ in 0..20 {
+        assert_eq!(post(&h, Some(&good), &[]).await.status(), StatusCode::OK, "good token starved");
+    }
+}
