@@ -199,3 +199,70 @@ fn validate_tool(raw: RawTool) -> Result<ToolConfig, String> {
 fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes().iter().take(offset).filter(|&&b| b == b'\n').count() + 1
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOOL: &str = "[[tool]]\nname = \"t\"\ndescription = \"d\"\ncredential = \"k\"\nmethod = \"GET\"\n\
+                        url = \"http://127.0.0.1:9/x\"\ncredential_header = \"x-api-key\"\ninput_schema = { type = \"object\" }\n";
+
+    fn error_of(text: &str) -> String {
+        Config::parse(text, Path::new("/home/me/config.toml")).expect_err("should be refused").to_string()
+    }
+
+    #[test]
+    fn the_default_config_serves_web_search_on_7447() {
+        let config = Config::parse(keygate_vault::DEFAULT_CONFIG, Path::new("config.toml")).expect("default parses");
+        assert_eq!(config.bind.to_string(), DEFAULT_BIND);
+        let tool = config.tool("web_search").expect("web_search");
+        assert_eq!(tool.credential, "scavio_api_key");
+        assert_eq!(tool.method, Method::Post);
+        assert_eq!(tool.credential_header.as_str(), "x-api-key");
+        assert_eq!(tool.timeout, Duration::from_secs(15));
+    }
+
+    #[test]
+    fn an_unknown_key_names_the_file_and_line() {
+        let err = error_of(&format!("[server]\nbind = \"127.0.0.1:7447\"\n\n{TOOL}urll = \"x\"\n"));
+        assert!(err.starts_with("/home/me/config.toml:12:"), "{err}");
+        assert!(err.contains("urll"), "{err}");
+    }
+
+    #[test]
+    fn each_mistake_is_named_with_its_line_and_fix() {
+        let cases = [
+            (TOOL.replace("http://127.0.0.1:9/x", "ftp://x/y"), "must be an http:// or https:// URL"),
+            (TOOL.replace("http://127.0.0.1:9/x", "not a url"), "is not a URL"),
+            (TOOL.replace("x-api-key", "bad header"), "not an HTTP header name"),
+            (TOOL.replace("\"GET\"", "\"PATCH\""), "PATCH"),
+            (TOOL.replace("credential = \"k\"", "credential = \"Bad Name\""), "not a valid credential name"),
+            (TOOL.replace("{ type = \"object\" }", "{ type = \"string\" }"), "must be an object schema"),
+            (
+                TOOL.replace("{ type = \"object\" }", "{ type = \"object\", properties = { q = { type = 5 } } }"),
+                "not a valid JSON Schema",
+            ),
+            (TOOL.replace("name = \"t\"", "name = \"has space\""), "tool name"),
+            (format!("{TOOL}timeout_secs = 0\n"), "timeout_secs 0"),
+            (format!("{TOOL}\n{TOOL}"), "defined twice"),
+        ];
+        for (text, needle) in cases {
+            let err = error_of(&text);
+            assert!(err.contains(needle), "{needle:?} not in {err:?}");
+            assert!(err.starts_with("/home/me/config.toml:"), "no file: {err}");
+            assert!(err.split(':').nth(1).is_some_and(|line| line.parse::<usize>().is_ok()), "no line: {err}");
+        }
+    }
+
+    #[test]
+    fn only_loopback_binds_are_accepted() {
+        assert!(parse_bind("127.0.0.1:7447").is_ok());
+        assert!(parse_bind("[::1]:7447").is_ok());
+        for bad in ["0.0.0.0:7447", "192.168.1.2:7447", "[::]:7447"] {
+            assert!(parse_bind(bad).expect_err(bad).contains("not a loopback address"), "{bad}");
+        }
+        assert!(parse_bind("localhost:7447").expect_err("names are not addresses").contains("not an address"));
+        let err = error_of("[server]\nbind = \"0.0.0.0:7447\"\n");
+        assert!(err.starts_with("/home/me/config.toml:2:") && err.contains("loopback"), "{err}");
+    }
+}
