@@ -14,7 +14,7 @@ use crate::UsageError;
 const TOKEN_ENV: &str = "KEYGATE_TOKEN";
 
 pub fn serve(bind: Option<String>) -> Result<()> {
-    init_logging();
+    init_logging("info");
     let home = Home::from_env()?;
     let config = Config::load(&home.config_path())?;
     let vault = Vault::open(&home, KeySource::from_env()?, Arc::new(SystemClock), Actor::Server)?;
@@ -36,7 +36,9 @@ pub fn serve(bind: Option<String>) -> Result<()> {
 }
 
 pub fn connect(url: Option<String>) -> Result<()> {
-    init_logging();
+    // The agent shows our stderr to the user; the one-line error says it all, so rmcp's own
+    // transport logs stay off unless RUST_LOG asks for them.
+    init_logging("warn,rmcp=off");
     let token = std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()).ok_or_else(|| {
         UsageError(format!(
             "set {TOKEN_ENV} to a token from `keygate token create` (it is read from the environment so it never appears in argv)"
@@ -61,11 +63,13 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
-/// Logs go to stderr (stdout is the MCP channel for `connect`); RUST_LOG picks the level.
-fn init_logging() {
+/// Logs go to stderr (stdout is the MCP channel for `connect`); RUST_LOG overrides `default`.
+fn init_logging(default: &str) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let ansi = std::io::stderr().is_terminal();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
 }
 
 async fn shutdown_signal() {

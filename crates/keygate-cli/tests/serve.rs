@@ -1,0 +1,128 @@
+//! `keygate serve`, `keygate connect` and the client snippets, as real processes.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdout, Stdio};
+
+use common::{Kg, assert_fails};
+use serde_json::{Value, json};
+
+/// A child process killed when the test ends, pass or fail.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_server(kg: &Kg) -> (Running, String) {
+    let mut child = kg
+        .command(&["serve", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start serve");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("read");
+    let url = first.split_whitespace().find(|w| w.starts_with("http://")).expect("a URL").to_string();
+    (Running(child), url)
+}
+
+fn send(stdin: &mut impl Write, message: Value) {
+    writeln!(stdin, "{message}").expect("write");
+    stdin.flush().expect("flush");
+}
+
+fn receive(lines: &mut std::io::Lines<BufReader<ChildStdout>>) -> Value {
+    let line = lines.next().expect("a reply").expect("read");
+    serde_json::from_str(&line).expect("JSON-RPC")
+}
+
+#[test]
+fn serve_refuses_a_non_loopback_address_and_a_broken_config() {
+    let kg = Kg::headless();
+    kg.init();
+    assert_fails(&kg.run(&["serve", "--bind", "0.0.0.0:7447"]), 1, "not a loopback address");
+    let config = kg.home().join("config.toml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(&config, text.replace("credential_header", "credential_heder")).expect("write");
+    let out = kg.run(&["serve"]);
+    assert_fails(&out, 1, "config.toml:");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("credential_heder"));
+}
+
+#[test]
+fn connect_bridges_stdio_to_the_server_with_a_token_from_the_environment() {
+    let kg = Kg::headless();
+    kg.init();
+    let (_server, url) = start_server(&kg);
+    let created = kg.json(&["token", "create", "--tool", "web_search", "--json"]);
+    let token = created["token"].as_str().expect("token");
+
+    let mut bridge = kg
+        .command(&["connect", "--url", &url])
+        .env("KEYGATE_TOKEN", token)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start connect");
+    let mut stdin = bridge.stdin.take().expect("stdin");
+    let mut lines = BufReader::new(bridge.stdout.take().expect("stdout")).lines();
+    let _bridge = Running(bridge);
+    send(
+        &mut stdin,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}}),
+    );
+    assert_eq!(receive(&mut lines)["result"]["serverInfo"]["name"], "keygate");
+    send(&mut stdin, json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    send(&mut stdin, json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}));
+    let tools = receive(&mut lines);
+    assert_eq!(tools["result"]["tools"][0]["name"], "web_search", "{tools}");
+    send(
+        &mut stdin,
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                           "params": {"name": "web_search", "arguments": {"query": "x"}}}),
+    );
+    let call = receive(&mut lines);
+    let text = call["result"]["content"][0]["text"].as_str().unwrap_or_default();
+    assert_eq!(call["result"]["isError"], true, "{call}");
+    assert!(text.contains("keygate cred add scavio_api_key"), "{text}");
+}
+
+#[test]
+fn connect_needs_a_token_in_the_environment_and_says_when_it_is_refused() {
+    let kg = Kg::headless();
+    kg.init();
+    assert_fails(&kg.run(&["connect", "--url", "http://127.0.0.1:9/mcp"]), 2, "set KEYGATE_TOKEN");
+    let (_server, url) = start_server(&kg);
+    let created = kg.json(&["token", "create", "--tool", "web_search", "--json"]);
+    kg.ok(&["token", "revoke", created["id"].as_str().expect("id")]);
+    let out = kg
+        .command(&["connect", "--url", &url])
+        .env("KEYGATE_TOKEN", created["token"].as_str().expect("token"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert_fails(&out, 1, "the token was refused");
+}
+
+#[test]
+fn token_create_prints_a_snippet_for_each_client() {
+    let kg = Kg::headless();
+    kg.init();
+    for client in ["claude-desktop", "claude-code", "cursor", "vscode"] {
+        let created = kg.json(&["token", "create", "--tool", "web_search", "--client", client, "--json"]);
+        let token = created["token"].as_str().expect("token");
+        let snippet: Value = serde_json::from_str(created["client_config"].as_str().expect("snippet")).expect("json");
+        let flat = snippet.to_string();
+        assert!(flat.contains(token) && flat.contains("http://127.0.0.1:7447/mcp"), "{client}: {flat}");
+    }
+    let human = kg.ok(&["token", "create", "--tool", "web_search", "--client", "claude-desktop"]);
+    assert!(human.contains("claude_desktop_config.json") && human.contains("KEYGATE_TOKEN"), "{human}");
+    assert_fails(&kg.run(&["token", "create", "--tool", "t", "--client", "emacs"]), 2, "unknown client");
+}
