@@ -96,20 +96,15 @@ pub async fn require_token(State(state): State<AccessState>, mut request: Reques
         state.limiter.record_failure();
         return unauthorized(&state, "a bearer token is required");
     };
-    let check = {
-        let token = token.clone();
-        state.gate.run(move |vault| vault.check_token(&token, None)).await
-    };
-    let grant = match check {
-        Ok(Ok(TokenDecision::Allowed(grant))) => grant,
-        Ok(Ok(TokenDecision::Denied { reason, .. })) => {
+    let grant = match state.gate.with(|vault| vault.check_token(&token, None)) {
+        Ok(TokenDecision::Allowed(grant)) => grant,
+        Ok(TokenDecision::Denied { reason, .. }) => {
             state.limiter.record_failure();
             if let Some(session) = &session {
                 close_session(&state, session).await;
             }
             return unauthorized(&state, &reason.to_string());
         }
-        Ok(Err(e)) => return unavailable(&e.to_string()),
         Err(e) => return unavailable(&e.to_string()),
     };
     if let Some(session) = &session

@@ -46,13 +46,9 @@ impl<'a> ToolCall<'a> {
     pub(crate) async fn run(mut self) -> Result<CallToolResult, ErrorData> {
         let started = Instant::now();
         let tool = self.shared.config.tool(&self.name).cloned();
-        let (token, name, arguments) = (self.caller.token.clone(), self.name.clone(), self.arguments.take());
-        let prepared = self
-            .shared
-            .gate
-            .run(move |vault| prepare(vault, token.expose_secret(), &name, tool.as_ref(), arguments))
-            .await
-            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let (token, arguments) = (self.caller.token.clone(), self.arguments.take());
+        let prepared =
+            self.shared.gate.with(|vault| prepare(vault, token.expose_secret(), &self.name, tool.as_ref(), arguments));
         let ready = match prepared {
             Ok(ready) => ready,
             Err(Refusal::NotAvailable) => {
@@ -79,24 +75,17 @@ impl<'a> ToolCall<'a> {
             ),
             Err(e) => ("upstream_error".to_string(), tool_error(e.to_string())),
         };
-        self.finish(ready.audit, status, started).await;
+        self.finish(ready.audit, &status, started);
         Ok(result)
     }
 
     /// Complete the audit row and count the use. The call already happened, so a failure
     /// here is logged, not turned into a failed call.
-    async fn finish(&self, audit: AuditId, status: String, started: Instant) {
-        let token_id = self.caller.grant.token_id.clone();
-        let finished = self
-            .shared
-            .gate
-            .run(move |vault| {
-                vault.finish_audit(audit, &status, started.elapsed())?;
-                vault.record_token_use(&token_id)
-            })
-            .await;
-        if !matches!(finished, Ok(Ok(()))) {
-            tracing::error!(tool = %self.name, "could not finish the audit row of a completed call");
+    fn finish(&self, audit: AuditId, status: &str, started: Instant) {
+        let token_id = &self.caller.grant.token_id;
+        let finished = self.shared.gate.with(|vault| vault.finish_call(audit, token_id, status, started.elapsed()));
+        if let Err(e) = finished {
+            tracing::error!(tool = %self.name, error = %e, "could not finish the audit row of a completed call");
         }
     }
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use keygate_vault::{Actor, Home, KeySource, MasterKey, SystemClock, TokenDecision, TokenRequest, Vault};
+use keygate_vault::{
+    Actor, AuditStart, Decision, Home, KeySource, MasterKey, SystemClock, TokenDecision, TokenRequest, Vault,
+};
 use secrecy::{ExposeSecret, SecretString};
 
 /// How many issued tokens the benchmark cycles through, so no single row stays hot.
@@ -61,5 +63,27 @@ fn open_credential(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, check_token, open_credential);
+/// The writes of one tool call: the audit row before the upstream request, then its outcome
+/// and the token's use count after.
+fn audit_call(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut vault, sample) = vault_with_tokens(dir.path(), 1);
+    let token_id = keygate_vault::token_id(&sample[0]).expect("id").to_string();
+    c.bench_function("audit_call", |b| {
+        b.iter(|| {
+            let start = AuditStart {
+                token_id: Some(&token_id),
+                tool: "web_search",
+                credential: Some("scavio_api_key"),
+                credential_version: Some(1),
+                decision: Decision::Allowed,
+                status: None,
+            };
+            let id = vault.begin_audit(&start).expect("begin");
+            vault.finish_call(id, &token_id, "200", Duration::from_millis(3)).expect("finish");
+        })
+    });
+}
+
+criterion_group!(benches, audit_call, check_token, open_credential);
 criterion_main!(benches);

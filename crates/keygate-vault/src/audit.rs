@@ -71,34 +71,46 @@ pub struct AuditEntry {
     pub duration_ms: Option<i64>,
 }
 
+fn finish_row(tx: &rusqlite::Transaction<'_>, id: AuditId, status: &str, duration: Duration) -> Result<()> {
+    let millis = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+    tx.prepare_cached("UPDATE audit SET status = ?2, duration_ms = ?3 WHERE id = ?1")?
+        .execute(params![id.0, status, millis])?;
+    Ok(())
+}
+
 impl Vault {
     /// Write the first half of an audit row. A call must not proceed if this fails.
     pub fn begin_audit(&mut self, start: &AuditStart<'_>) -> Result<AuditId> {
         let now = self.clock.now();
         store::write(&mut self.conn, |tx| {
-            tx.execute(
+            let mut insert = tx.prepare_cached(
                 "INSERT INTO audit (at, token_id, tool, credential, credential_version, decision, status)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    now.unix_millis(),
-                    start.token_id,
-                    start.tool,
-                    start.credential,
-                    start.credential_version,
-                    start.decision.as_str(),
-                    start.status
-                ],
             )?;
+            insert.execute(params![
+                now.unix_millis(),
+                start.token_id,
+                start.tool,
+                start.credential,
+                start.credential_version,
+                start.decision.as_str(),
+                start.status
+            ])?;
             Ok(AuditId(tx.last_insert_rowid()))
         })
     }
 
     /// Complete an audit row with the call's outcome and duration.
     pub fn finish_audit(&mut self, id: AuditId, status: &str, duration: Duration) -> Result<()> {
-        let millis = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+        store::write(&mut self.conn, |tx| finish_row(tx, id, status, duration))
+    }
+
+    /// Complete an audit row and count the token's use, in one transaction (the hot path).
+    pub fn finish_call(&mut self, id: AuditId, token_id: &str, status: &str, duration: Duration) -> Result<()> {
+        let now = self.clock.now();
         store::write(&mut self.conn, |tx| {
-            tx.execute("UPDATE audit SET status = ?2, duration_ms = ?3 WHERE id = ?1", params![id.0, status, millis])?;
-            Ok(())
+            finish_row(tx, id, status, duration)?;
+            crate::token::count_use(tx, token_id, now)
         })
     }
 
