@@ -103,25 +103,19 @@ fn run_cred(command: CredCommand) -> Result<()> {
 }
 
 fn list_credentials(credentials: &[CredentialInfo], json: bool) -> Result<()> {
-    if json {
-        return Ok(output::json(credentials)?);
-    }
-    let rows: Vec<Vec<String>> = credentials
-        .iter()
-        .map(|c| {
-            vec![
-                c.name.clone(),
-                c.version.to_string(),
-                c.created_at.to_string(),
-                or_dash(c.rotated_at),
-                format!("{}d", c.max_age_days),
-                if c.due { "due".to_string() } else { "ok".to_string() },
-                c.due_at.to_string(),
-            ]
-        })
-        .collect();
     let headers = ["NAME", "VERSION", "CREATED", "ROTATED", "MAX AGE", "STATE", "DUE AT"];
-    Ok(output::table(&headers, &rows, "No credentials yet: add one with `keygate cred add NAME`.")?)
+    let empty = "No credentials yet: add one with `keygate cred add NAME`.";
+    Ok(output::listing(credentials, json, &headers, empty, |c| {
+        vec![
+            c.name.clone(),
+            c.version.to_string(),
+            c.created_at.to_string(),
+            or_dash(c.rotated_at),
+            format!("{}d", c.max_age_days),
+            if c.due { "due".to_string() } else { "ok".to_string() },
+            c.due_at.to_string(),
+        ]
+    })?)
 }
 
 #[derive(Serialize)]
@@ -173,26 +167,19 @@ fn run_token(command: TokenCommand) -> Result<()> {
             }
         }
         TokenCommand::List(flag) => {
-            let tokens = open_vault()?.list_tokens()?;
-            if flag.json {
-                return Ok(output::json(&tokens)?);
-            }
-            let rows: Vec<Vec<String>> = tokens
-                .iter()
-                .map(|t| {
-                    vec![
-                        t.id.clone(),
-                        or_dash(t.label.as_deref()),
-                        t.tools.join(","),
-                        t.status.as_str().to_string(),
-                        t.expires_at.to_string(),
-                        or_dash(t.last_used_at),
-                        t.uses.to_string(),
-                    ]
-                })
-                .collect();
             let headers = ["ID", "LABEL", "TOOLS", "STATUS", "EXPIRES", "LAST USED", "USES"];
-            output::table(&headers, &rows, "No tokens yet: issue one with `keygate token create --tool T`.")?;
+            let empty = "No tokens yet: issue one with `keygate token create --tool T`.";
+            output::listing(&open_vault()?.list_tokens()?, flag.json, &headers, empty, |t| {
+                vec![
+                    t.id.clone(),
+                    or_dash(t.label.as_deref()),
+                    t.tools.join(","),
+                    t.status.as_str().to_string(),
+                    t.expires_at.to_string(),
+                    or_dash(t.last_used_at),
+                    t.uses.to_string(),
+                ]
+            })?;
         }
         TokenCommand::Revoke { id } => {
             if !keygate_vault::is_token_id(&id) {
@@ -207,46 +194,30 @@ fn run_token(command: TokenCommand) -> Result<()> {
 }
 
 fn show_log(json: bool) -> Result<()> {
-    let log = open_vault()?.rotation_log()?;
-    if json {
-        return Ok(output::json(&log)?);
-    }
-    let rows: Vec<Vec<String>> = log
-        .iter()
-        .map(|e| {
-            vec![
-                e.at.to_string(),
-                e.credential.clone(),
-                e.action.clone(),
-                or_dash(e.from_version),
-                or_dash(e.to_version),
-                e.actor.clone(),
-            ]
-        })
-        .collect();
     let headers = ["AT", "CREDENTIAL", "ACTION", "FROM", "TO", "ACTOR"];
-    Ok(output::table(&headers, &rows, "The rotation log is empty.")?)
+    Ok(output::listing(&open_vault()?.rotation_log()?, json, &headers, "The rotation log is empty.", |e| {
+        vec![
+            e.at.to_string(),
+            e.credential.clone(),
+            e.action.clone(),
+            or_dash(e.from_version),
+            or_dash(e.to_version),
+            e.actor.clone(),
+        ]
+    })?)
 }
 
 fn show_audit(json: bool) -> Result<()> {
-    let audit = open_vault()?.audit_log()?;
-    if json {
-        return Ok(output::json(&audit)?);
-    }
-    let rows: Vec<Vec<String>> = audit
-        .iter()
-        .map(|e| {
-            vec![
-                e.at.to_string(),
-                or_dash(e.token_id.as_deref()),
-                e.tool.clone(),
-                or_dash(e.credential.as_deref()),
-                e.decision.clone(),
-                or_dash(e.status.as_deref()),
-                or_dash(e.duration_ms),
-            ]
-        })
-        .collect();
     let headers = ["AT", "TOKEN", "TOOL", "CREDENTIAL", "DECISION", "STATUS", "MS"];
-    Ok(output::table(&headers, &rows, "No tool calls audited yet.")?)
+    Ok(output::listing(&open_vault()?.audit_log()?, json, &headers, "No tool calls audited yet.", |e| {
+        vec![
+            e.at.to_string(),
+            or_dash(e.token_id.as_deref()),
+            e.tool.clone(),
+            or_dash(e.credential.as_deref()),
+            e.decision.clone(),
+            or_dash(e.status.as_deref()),
+            or_dash(e.duration_ms),
+        ]
+    })?)
 }

@@ -40,6 +40,21 @@ pub fn table(headers: &[&str], rows: &[Vec<String>], empty: &str) -> io::Result<
     lines(std::iter::once(header).chain(body))
 }
 
+/// Print `items` as JSON, or as a table with one `row(item)` per item under `headers`.
+pub fn listing<T: Serialize>(
+    items: &[T],
+    json: bool,
+    headers: &[&str],
+    empty: &str,
+    row: impl Fn(&T) -> Vec<String>,
+) -> io::Result<()> {
+    if json {
+        return self::json(items);
+    }
+    let rows: Vec<Vec<String>> = items.iter().map(row).collect();
+    table(headers, &rows, empty)
+}
+
 /// `-` for a missing value.
 pub fn or_dash<T: ToString>(value: Option<T>) -> String {
     value.map_or_else(|| "-".to_string(), |v| v.to_string())
