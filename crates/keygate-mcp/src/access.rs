@@ -116,9 +116,12 @@ pub async fn require_token(State(state): State<AccessState>, mut request: Reques
     state.limiter.record_success(&grant.token_id);
     let token_id = grant.token_id.clone();
     request.extensions_mut().insert(Caller { grant, token: Arc::new(SecretString::from(token)) });
+    let ends_session = request.method() == http::Method::DELETE;
     let response = next.run(request).await;
     if let Some(new_session) = response.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
         lock(&state.sessions).insert(new_session.to_string(), token_id);
+    } else if let Some(ended) = session.filter(|_| ends_session && response.status().is_success()) {
+        lock(&state.sessions).remove(&ended);
     }
     response
 }

@@ -1,6 +1,7 @@
 //! The HTTP server: axum on a loopback port, rmcp's Streamable HTTP service behind the access
 //! layer at `/mcp`, and the RFC 9728 resource metadata beside it.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -38,6 +39,7 @@ type Stateless = StreamableHttpService<KeygateHandler, NeverSessionManager>;
 pub struct RunningServer {
     addr: SocketAddr,
     stop: CancellationToken,
+    sessions: Arc<Mutex<HashMap<String, String>>>,
     task: JoinHandle<std::io::Result<()>>,
 }
 
@@ -66,6 +68,11 @@ impl RunningServer {
         }
     }
 
+    /// How many MCP sessions are open (each bound to the token that opened it).
+    pub fn sessions_open(&self) -> usize {
+        self.sessions.lock().map_or(0, |sessions| sessions.len())
+    }
+
     /// A handle that stops the server when cancelled.
     pub fn stop_handle(&self) -> CancellationToken {
         self.stop.clone()
@@ -83,13 +90,14 @@ pub async fn start(config: Config, vault: Vault, bind: Option<&str>) -> Result<R
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|cause| McpError::Bind { addr, cause })?;
     let addr = listener.local_addr().map_err(|cause| McpError::Bind { addr, cause })?;
     let stop = CancellationToken::new();
-    let app = router(config, Gate::new(vault), Upstream::new()?, addr, stop.clone());
+    let sessions = Arc::new(Mutex::new(HashMap::new()));
+    let app = router(config, Gate::new(vault), Upstream::new()?, addr, stop.clone(), Arc::clone(&sessions));
     let shutdown = stop.clone();
     let task = tokio::spawn(async move {
         axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
     });
     tracing::info!(%addr, "keygate MCP server listening");
-    Ok(RunningServer { addr, stop, task })
+    Ok(RunningServer { addr, stop, sessions, task })
 }
 
 #[derive(Clone)]
@@ -98,7 +106,14 @@ struct Services {
     stateless: Stateless,
 }
 
-fn router(config: Config, gate: Gate, upstream: Upstream, addr: SocketAddr, stop: CancellationToken) -> Router {
+fn router(
+    config: Config,
+    gate: Gate,
+    upstream: Upstream,
+    addr: SocketAddr,
+    stop: CancellationToken,
+    sessions: Arc<Mutex<HashMap<String, String>>>,
+) -> Router {
     let handler = KeygateHandler::new(config, gate.clone(), upstream);
     let session_manager = Arc::new(LocalSessionManager::default());
     let base =
@@ -119,7 +134,7 @@ fn router(config: Config, gate: Gate, upstream: Upstream, addr: SocketAddr, stop
         gate,
         limiter: Arc::new(FailureLimiter::default()),
         resource_metadata_url: format!("http://{addr}{METADATA_PATH}").into(),
-        sessions: Arc::new(Mutex::new(Default::default())),
+        sessions,
         session_manager,
     };
     let metadata = resource_metadata(addr);

@@ -117,8 +117,18 @@ async fn a_session_cannot_change_its_token_or_outlive_it() {
     };
     assert_invalid_token(&with_session(other).await, "another token on the session");
     assert_eq!(with_session(owner.clone()).await.status(), StatusCode::OK);
+    assert_eq!(h.server.sessions_open(), 1);
     h.other_vault().revoke_token(&owner_id).expect("revoke");
     assert_invalid_token(&with_session(owner).await, "revoked owner");
+    assert_eq!(h.server.sessions_open(), 0, "the session outlived its token");
+
+    let (_, ender) = h.token(&["web_search"]);
+    let response = h.http.post(h.url()).bearer_auth(&ender).header("accept", ACCEPT).json(&init).send().await;
+    let ended = response.expect("initialize").headers().get("mcp-session-id").cloned().expect("a session");
+    assert_eq!(h.server.sessions_open(), 1);
+    let delete = h.http.delete(h.url()).bearer_auth(&ender).header("mcp-session-id", ended).send().await;
+    assert!(delete.expect("delete").status().is_success());
+    assert_eq!(h.server.sessions_open(), 0, "an ended session is still bound");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
