@@ -61,10 +61,10 @@ impl ArgumentSchema {
         if !problems.is_empty() {
             return Err(format!("invalid arguments: {}", problems.join("; ")));
         }
-        match instance {
-            Value::Object(arguments) => Ok(arguments),
-            _ => unreachable!("built from an object above"),
-        }
+        let Value::Object(arguments) = instance else {
+            return Err("invalid arguments: they must be a JSON object".into());
+        };
+        Ok(arguments)
     }
 }
 
