@@ -48,12 +48,35 @@ struct Path {
 impl Path {
     async fn call(&self) -> Duration {
         let started = Instant::now();
+        // In a session, answers are routed by JSON-RPC id, so calls in flight need their own.
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let mut body = self.body.clone();
+        if body.get("id").is_some() {
+            body["id"] = json!(NEXT_ID.fetch_add(1, Ordering::Relaxed));
+        }
         let response =
-            self.client.post(&self.url).headers(self.headers.clone()).json(&self.body).send().await.expect("send");
+            self.client.post(&self.url).headers(self.headers.clone()).json(&body).send().await.expect("send");
         assert!(response.status().is_success(), "{}: HTTP {}", self.name, response.status());
         let body = response.bytes().await.expect("body");
         assert!(!body.windows(5).any(|w| w == b"error") || self.name == "direct", "{}: {:?}", self.name, body);
         started.elapsed()
+    }
+}
+
+impl Path {
+    /// The same path inside an MCP session: initialize, then every call carries the session id.
+    async fn with_session(mut self) -> Self {
+        let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "load", "version": "1"}}});
+        let response =
+            self.client.post(&self.url).headers(self.headers.clone()).json(&init).send().await.expect("init");
+        let session = response.headers().get("mcp-session-id").cloned().expect("a session id");
+        response.bytes().await.expect("init body");
+        self.headers.insert("mcp-session-id", session);
+        self.headers.insert("mcp-protocol-version", "2025-06-18".parse().expect("header"));
+        let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        self.client.post(&self.url).headers(self.headers.clone()).json(&initialized).send().await.expect("initialized");
+        self
     }
 }
 
@@ -158,6 +181,8 @@ async fn main() {
         ..keygate.clone()
     };
 
+    let session = Path { name: "keygate (session)", ..keygate.clone() }.with_session().await;
+
     println!("single client, {calls} sequential calls per path (after {} warm-up calls):", calls / 10);
     let (direct_median, direct_p99) = single_client(&direct, calls).await;
     let (keygate_median, keygate_p99) = single_client(&keygate, calls).await;
@@ -168,11 +193,14 @@ async fn main() {
         micros(keygate_median.saturating_sub(direct_median)),
         micros(keygate_p99.saturating_sub(direct_p99))
     );
+    let (session_median, session_p99) = single_client(&session, calls).await;
+    println!("  keygate with a session (SSE answers)  median {}  p99 {}", micros(session_median), micros(session_p99));
     let (list_median, list_p99) = single_client(&listing, calls).await;
     println!("  keygate tools/list (auth + MCP, no call)  median {}  p99 {}", micros(list_median), micros(list_p99));
     println!("{CLIENTS} concurrent clients, {seconds} s per path:");
     println!("  direct   {:.0} calls/s", concurrent(&direct, seconds).await);
     println!("  keygate  {:.0} calls/s", concurrent(&keygate, seconds).await);
+    println!("  keygate with a session  {:.0} calls/s", concurrent(&session, seconds).await);
     println!("  keygate tools/list  {:.0} calls/s", concurrent(&listing, seconds).await);
     server.shutdown().await.expect("shutdown");
 }

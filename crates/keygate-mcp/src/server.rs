@@ -10,6 +10,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
+use axum::serve::ListenerExt as _;
 use http::StatusCode;
 use keygate_vault::Vault;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -93,6 +94,13 @@ pub async fn start(config: Config, vault: Vault, bind: Option<&str>) -> Result<R
     let sessions = Arc::new(Mutex::new(HashMap::new()));
     let app = router(config, Gate::new(vault), Upstream::new()?, addr, stop.clone(), Arc::clone(&sessions));
     let shutdown = stop.clone();
+    // MCP answers in small writes (SSE events); without TCP_NODELAY each one can wait ~40 ms
+    // for the client's delayed ACK.
+    let listener = listener.tap_io(|stream| {
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let task = tokio::spawn(async move {
         axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
     });

@@ -184,3 +184,27 @@ async fn clients_with_and_without_sessions_and_every_protocol_version_work() {
     // And the session-keeping client (initialize, 2025-11-25) is covered by every other test.
     assert_eq!(h.hits(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_calls_in_one_session_all_complete() {
+    let h = Harness::start().await;
+    let (_, token) = h.token(&["web_search"]);
+    let client = std::sync::Arc::new(h.client(&token).await);
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let client = client.clone();
+        calls.spawn(async move { client.call_tool(call("web_search", json!({"query": format!("q{i}")}))).await });
+    }
+    let all = tokio::time::timeout(Duration::from_secs(20), async {
+        let mut ok = 0;
+        while let Some(result) = calls.join_next().await {
+            let result = result.expect("join").expect("call");
+            assert!(!is_error(&result), "{}", text(&result));
+            ok += 1;
+        }
+        ok
+    })
+    .await
+    .expect("parallel calls in one session hung");
+    assert_eq!(all, 16);
+}
