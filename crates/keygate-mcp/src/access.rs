@@ -72,15 +72,10 @@ fn is_loopback_authority(authority: &str) -> bool {
     })
 }
 
+/// An origin such as `http://localhost:3000` whose host is loopback.
 fn is_loopback_origin(origin: &str) -> bool {
-    let Ok(url) = reqwest::Url::parse(origin) else { return false };
-    let host = match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    host && matches!(url.scheme(), "http" | "https")
+    reqwest::Url::parse(origin)
+        .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(is_loopback_authority))
 }
 
 /// Check the bearer token on every request; expiry and revocation are read from the vault

@@ -22,7 +22,8 @@ pub(crate) struct ToolCall<'a> {
 }
 
 /// Everything needed to go upstream, gathered under one vault lock.
-struct Ready {
+struct Ready<'t> {
+    tool: &'t ToolConfig,
     audit: AuditId,
     credential: SecretString,
     arguments: Map<String, Value>,
@@ -45,10 +46,11 @@ impl<'a> ToolCall<'a> {
 
     pub(crate) async fn run(mut self) -> Result<CallToolResult, ErrorData> {
         let started = Instant::now();
-        let tool = self.shared.config.tool(&self.name).cloned();
-        let (token, arguments) = (self.caller.token.clone(), self.arguments.take());
-        let prepared =
-            self.shared.gate.with(|vault| prepare(vault, token.expose_secret(), &self.name, tool.as_ref(), arguments));
+        let shared = self.shared;
+        let tool = shared.config.tool(&self.name);
+        let arguments = self.arguments.take();
+        let token = self.caller.token.expose_secret();
+        let prepared = shared.gate.with(|vault| prepare(vault, token, &self.name, tool, arguments));
         let ready = match prepared {
             Ok(ready) => ready,
             Err(Refusal::NotAvailable) => {
@@ -57,10 +59,7 @@ impl<'a> ToolCall<'a> {
             Err(Refusal::Token(denial)) => return Err(ErrorData::invalid_request(denial.to_string(), None)),
             Err(Refusal::Tool(message)) => return Ok(tool_error(message)),
         };
-        let Some(tool) = self.shared.config.tool(&self.name) else {
-            return Err(ErrorData::invalid_params(format!("unknown tool: {}", self.name), None));
-        };
-        let outcome = self.shared.upstream.call(tool, &ready.credential, &ready.arguments).await;
+        let outcome = shared.upstream.call(ready.tool, &ready.credential, &ready.arguments).await;
         drop(ready.credential);
         let (status, result) = match outcome {
             Ok(reply) if (200..300).contains(&reply.status) => (reply.status.to_string(), text_result(reply.body)),
@@ -68,7 +67,7 @@ impl<'a> ToolCall<'a> {
                 reply.status.to_string(),
                 tool_error(format!(
                     "{} answered HTTP {}: {}",
-                    tool.url.origin().ascii_serialization(),
+                    ready.tool.url.origin().ascii_serialization(),
                     reply.status,
                     reply.body
                 )),
@@ -92,13 +91,13 @@ impl<'a> ToolCall<'a> {
 
 /// Under one vault lock: re-check the token for this tool, validate arguments, open the
 /// credential and write the audit row. Every refusal is audited too.
-fn prepare(
+fn prepare<'t>(
     vault: &mut Vault,
     token: &str,
     name: &str,
-    tool: Option<&ToolConfig>,
+    tool: Option<&'t ToolConfig>,
     arguments: Option<Map<String, Value>>,
-) -> Result<Ready, Refusal> {
+) -> Result<Ready<'t>, Refusal> {
     let (token_id, denial) = match vault.check_token(token, Some(name)) {
         Ok(TokenDecision::Allowed(grant)) => (grant.token_id, None),
         Ok(TokenDecision::Denied { token_id, reason }) => (token_id.unwrap_or_default(), Some(reason)),
@@ -164,7 +163,7 @@ fn prepare(
     let audit = vault
         .begin_audit(&start)
         .map_err(|e| Refusal::Tool(format!("refused: the call could not be audited ({e}), so it was not made")))?;
-    Ok(Ready { audit, credential: opened.value, arguments })
+    Ok(Ready { tool, audit, credential: opened.value, arguments })
 }
 
 fn text_result(text: String) -> CallToolResult {

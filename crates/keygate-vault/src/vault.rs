@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::clock::Clock;
 use crate::config::{DEFAULT_CONFIG, TokenPolicy};
@@ -138,13 +138,13 @@ impl Vault {
 fn write_new_vault(path: &std::path::Path, vault_id: &str, key: &MasterKey, clock: &dyn Clock) -> Result<()> {
     let mut conn = store::create(path)?;
     let key_check = Sealer::new(key).seal(Binding::KeyCheck { vault_id }, KEY_CHECK_PLAINTEXT)?;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut insert = tx.prepare("INSERT INTO meta (key, value) VALUES (?1, ?2)")?;
-    insert.execute(params!["vault_id", vault_id.as_bytes()])?;
-    insert.execute(params!["key_check", key_check])?;
-    insert.execute(params!["created_at", clock.now().unix_millis()])?;
-    drop(insert);
-    tx.commit()?;
+    store::write(&mut conn, |tx| {
+        let mut insert = tx.prepare("INSERT INTO meta (key, value) VALUES (?1, ?2)")?;
+        insert.execute(params!["vault_id", vault_id.as_bytes()])?;
+        insert.execute(params!["key_check", key_check])?;
+        insert.execute(params!["created_at", clock.now().unix_millis()])?;
+        Ok(())
+    })?;
     // Closing checkpoints the WAL into the file, so the hard link carries everything.
     conn.close().map_err(|(_, e)| VaultError::from(e))
 }
