@@ -182,9 +182,6 @@ fn run_token(command: TokenCommand) -> Result<()> {
             })?;
         }
         TokenCommand::Revoke { id } => {
-            if !keygate_vault::is_token_id(&id) {
-                return Err(keygate_vault::VaultError::InvalidTokenId.into());
-            }
             let newly = open_vault()?.revoke_token(&id)?;
             let message = if newly { "Revoked token" } else { "Already revoked: token" };
             output::lines([format!("{message} {id}")])?;

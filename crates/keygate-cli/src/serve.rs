@@ -47,7 +47,7 @@ pub fn connect(url: Option<String>) -> Result<()> {
     let token = SecretString::from(token);
     let url = match url {
         Some(url) => url,
-        None => format!("http://{}/mcp", Config::load(&Home::from_env()?.config_path())?.bind),
+        None => keygate_mcp::endpoint_url(Config::load(&Home::from_env()?.config_path())?.bind),
     };
     runtime()?.block_on(keygate_mcp::run_bridge(&url, &token))?;
     Ok(())
@@ -55,8 +55,10 @@ pub fn connect(url: Option<String>) -> Result<()> {
 
 /// The MCP endpoint for snippets: from config.toml, or the default.
 pub fn endpoint_url(home: &Home) -> String {
-    let bind = Config::load(&home.config_path()).map(|c| c.bind.to_string());
-    format!("http://{}/mcp", bind.unwrap_or_else(|_| keygate_mcp::DEFAULT_BIND.to_string()))
+    match Config::load(&home.config_path()) {
+        Ok(config) => keygate_mcp::endpoint_url(config.bind),
+        Err(_) => keygate_mcp::endpoint_url(keygate_mcp::DEFAULT_BIND),
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

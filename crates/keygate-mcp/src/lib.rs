@@ -20,5 +20,5 @@ pub use bridge::{BridgeError, run_bridge};
 pub use clients::Client;
 pub use config::{Config, DEFAULT_BIND, Method, ToolConfig, parse_bind};
 pub use error::McpError;
-pub use server::{RunningServer, start};
+pub use server::{RunningServer, endpoint_url, start};
 pub use upstream::{Upstream, UpstreamError, UpstreamReply};

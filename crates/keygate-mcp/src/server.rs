@@ -30,7 +30,13 @@ use crate::upstream::Upstream;
 
 /// Largest request body accepted (rmcp's own default).
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+const MCP_PATH: &str = "/mcp";
 const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
+
+/// The MCP endpoint agents connect to for a server on `addr` (`127.0.0.1:7447`).
+pub fn endpoint_url(addr: impl std::fmt::Display) -> String {
+    format!("http://{addr}{MCP_PATH}")
+}
 
 type Stateful = StreamableHttpService<KeygateHandler, LocalSessionManager>;
 type Stateless = StreamableHttpService<KeygateHandler, NeverSessionManager>;
@@ -52,7 +58,7 @@ impl RunningServer {
 
     /// The MCP endpoint agents connect to.
     pub fn url(&self) -> String {
-        format!("http://{}/mcp", self.addr)
+        endpoint_url(self.addr)
     }
 
     /// Stop accepting, end open sessions, and wait for the server to finish.
@@ -145,23 +151,25 @@ fn router(
         sessions,
         session_manager,
     };
-    let metadata = resource_metadata(addr);
+    let metadata = axum::Json(resource_metadata(addr));
+    let metadata = move || std::future::ready(metadata.clone());
     Router::new()
         .route(
-            "/mcp",
+            MCP_PATH,
             any(serve_mcp)
                 .with_state(services)
                 .layer(axum::middleware::from_fn_with_state(access, access::require_token)),
         )
-        .route(METADATA_PATH, get(move || std::future::ready(axum::Json(metadata.clone()))))
-        .route(&format!("{METADATA_PATH}/mcp"), get(move || std::future::ready(axum::Json(resource_metadata(addr)))))
+        // RFC 9728 allows the metadata at the bare well-known path or suffixed with the resource's.
+        .route(METADATA_PATH, get(metadata.clone()))
+        .route(&format!("{METADATA_PATH}{MCP_PATH}"), get(metadata))
         .layer(axum::middleware::from_fn(access::check_host_and_origin))
 }
 
 /// RFC 9728 protected resource metadata: tokens come from `keygate token create`, in a header.
 fn resource_metadata(addr: SocketAddr) -> serde_json::Value {
     serde_json::json!({
-        "resource": format!("http://{addr}/mcp"),
+        "resource": endpoint_url(addr),
         "resource_name": "Keygate",
         "bearer_methods_supported": ["header"],
         "authorization_servers": [],

@@ -177,8 +177,7 @@ pub enum TokenDecision {
 fn parse(token: &str) -> Option<(&str, &str)> {
     let rest = token.strip_prefix(PREFIX)?;
     let (id, secret) = rest.split_once('_')?;
-    let is_hex = |s: &str| s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    (id.len() == ID_HEX_LEN && secret.len() == SECRET_HEX_LEN && is_hex(id) && is_hex(secret)).then_some((id, secret))
+    (is_token_id(id) && secret.len() == SECRET_HEX_LEN && is_lower_hex(secret)).then_some((id, secret))
 }
 
 /// The id part of a well-formed token (not a proof that the token is genuine).
@@ -188,7 +187,11 @@ pub fn token_id(token: &str) -> Option<&str> {
 
 /// Whether `id` has the shape of a token id.
 pub fn is_token_id(id: &str) -> bool {
-    id.len() == ID_HEX_LEN && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    id.len() == ID_HEX_LEN && is_lower_hex(id)
+}
+
+fn is_lower_hex(text: &str) -> bool {
+    text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// SHA-256 of the secret's 32 raw bytes (one compression block). The secret is 256 random
