@@ -116,10 +116,21 @@ impl Vault {
 
     /// Every audited call, oldest first.
     pub fn audit_log(&self) -> Result<Vec<AuditEntry>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT at, token_id, tool, credential, credential_version, decision, status, duration_ms FROM audit ORDER BY id",
-        )?;
-        let rows = stmt.query_map([], |row| {
+        self.query_audit("ORDER BY id", [])
+    }
+
+    /// The newest `limit` audited calls, newest first.
+    pub fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.query_audit("ORDER BY id DESC LIMIT ?1", [limit])
+    }
+
+    fn query_audit(&self, order: &str, params: impl rusqlite::Params) -> Result<Vec<AuditEntry>> {
+        let sql = format!(
+            "SELECT at, token_id, tool, credential, credential_version, decision, status, duration_ms FROM audit {order}"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params, |row| {
             Ok(AuditEntry {
                 at: Timestamp::from_unix_millis(row.get(0)?),
                 token_id: row.get(1)?,

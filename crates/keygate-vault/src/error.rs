@@ -194,6 +194,38 @@ impl From<rusqlite::Error> for VaultError {
     }
 }
 
+impl VaultError {
+    /// A stable, machine-readable name for the kind of error, for fronts (the app's UI) that
+    /// must act on the kind without matching message text.
+    pub fn code(&self) -> &'static str {
+        match self {
+            VaultError::NoHome => "no_home",
+            VaultError::NoVault { .. } => "no_vault",
+            VaultError::VaultExists { .. } => "vault_exists",
+            VaultError::Corrupt { .. } => "corrupt",
+            VaultError::NewerSchema { .. } => "newer_schema",
+            VaultError::BadMasterKeyEnv { .. } => "bad_master_key_env",
+            VaultError::KeychainUnavailable { .. } => "keychain_unavailable",
+            VaultError::MasterKeyMissing { .. } => "master_key_missing",
+            VaultError::WrongMasterKey { .. } => "wrong_master_key",
+            VaultError::Busy => "busy",
+            VaultError::InvalidName { .. } => "invalid_name",
+            VaultError::InvalidValue { .. } => "invalid_value",
+            VaultError::InvalidMaxAge { .. } => "invalid_max_age",
+            VaultError::CredentialExists { .. } => "credential_exists",
+            VaultError::CredentialNotFound { .. } => "credential_not_found",
+            VaultError::CannotOpen { .. } => "cannot_open",
+            VaultError::TokenNotFound { .. } => "token_not_found",
+            VaultError::InvalidTokenId => "invalid_token_id",
+            VaultError::InvalidTokenRequest { .. } => "invalid_token_request",
+            VaultError::Config { .. } => "config",
+            VaultError::Io { .. } => "io",
+            VaultError::Random(_) => "random",
+            VaultError::Database(_) => "database",
+        }
+    }
+}
+
 /// The vault's result type.
 pub type Result<T, E = VaultError> = std::result::Result<T, E>;
 

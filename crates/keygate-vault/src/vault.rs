@@ -133,6 +133,13 @@ impl Vault {
     pub fn token_policy(&self) -> TokenPolicy {
         self.token_policy
     }
+
+    /// A number that changes whenever another connection commits to the vault (another
+    /// process, or another `Vault` in this one), so a front can poll it cheaply and refresh
+    /// what it shows. This connection's own writes do not change it.
+    pub fn change_marker(&self) -> Result<i64> {
+        Ok(self.conn.query_row("PRAGMA data_version", [], |row| row.get(0))?)
+    }
 }
 
 fn write_new_vault(path: &std::path::Path, vault_id: &str, key: &MasterKey, clock: &dyn Clock) -> Result<()> {

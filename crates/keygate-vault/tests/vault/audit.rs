@@ -69,3 +69,24 @@ fn audit_rows_are_written_and_finished_in_order() {
     assert_eq!(fx.open().audit_log().expect("audit"), log);
     assert!(!contains(&fx.disk_bytes(), token_secret(issued.token.expose_secret()).as_bytes()));
 }
+
+#[test]
+fn recent_audit_is_newest_first_and_limited() {
+    let fx = Fixture::with_vault();
+    let mut vault = fx.open();
+    for tool in ["first", "second", "third"] {
+        let start = AuditStart {
+            token_id: None,
+            tool,
+            credential: None,
+            credential_version: None,
+            decision: Decision::Denied,
+            status: Some("unknown_token"),
+        };
+        vault.begin_audit(&start).expect("begin");
+    }
+    let tools = |entries: Vec<keygate_vault::AuditEntry>| entries.into_iter().map(|e| e.tool).collect::<Vec<_>>();
+    assert_eq!(tools(vault.recent_audit(2).expect("recent")), ["third", "second"]);
+    assert_eq!(tools(vault.recent_audit(10).expect("recent")), ["third", "second", "first"]);
+    assert!(vault.recent_audit(0).expect("recent").is_empty());
+}

@@ -315,3 +315,28 @@ fn a_newer_schema_is_refused_untouched() {
     assert!(matches!(err, VaultError::NewerSchema { found: 99, supported: 1 }), "{err:?}");
     assert_eq!(fx.vault_bytes(), before, "vault.db changed by a refused open");
 }
+
+#[test]
+fn change_marker_moves_when_another_connection_writes() {
+    let fx = Fixture::with_vault();
+    let watcher = fx.open();
+    let mut writer = fx.open();
+    let before = watcher.change_marker().expect("marker");
+    assert_eq!(watcher.change_marker().expect("marker"), before, "stable while nothing changes");
+    writer.add_credential("a", &secret("value-a"), None).expect("add");
+    let after = watcher.change_marker().expect("marker");
+    assert_ne!(after, before, "another connection's commit is seen");
+    writer.issue_token(&request(&["t"], None)).expect("issue");
+    assert_ne!(watcher.change_marker().expect("marker"), after, "and every later one");
+}
+
+#[test]
+fn errors_carry_stable_codes() {
+    let fx = Fixture::new();
+    let missing = fx.try_open().expect_err("no vault yet");
+    assert_eq!(missing.code(), "no_vault");
+    fx.init().expect("init");
+    let mut vault = fx.open();
+    assert_eq!(vault.remove_credential("nope").expect_err("absent").code(), "credential_not_found");
+    assert_eq!(vault.revoke_token("zz").expect_err("bad id").code(), "invalid_token_id");
+}
