@@ -1,0 +1,268 @@
+//! The commands the window invokes. Each is a short delegation to keygate-vault or the
+//! server; the logic lives there, shared with the CLI.
+
+use keygate_mcp::{Client, Config};
+use keygate_vault::{AuditEntry, CredentialInfo, LogEntry, TokenInfo, TokenRequest, parse_ttl};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use tauri::State;
+
+use crate::error::AppError;
+use crate::reminders::{DUE_SOON, reminders_for};
+use crate::server::{self, ServerStatus};
+use crate::state::{AppState, lock};
+
+/// The most audit rows the Activity view shows.
+const ACTIVITY_ROWS: usize = 200;
+
+type CommandResult<T> = Result<T, AppError>;
+
+/// Everything the window's header and banners show.
+#[derive(Debug, Serialize)]
+pub struct AppStatus {
+    home: String,
+    vault_error: Option<AppError>,
+    created_notice: Option<String>,
+    server: ServerStatus,
+    reminders: Vec<ReminderView>,
+    notifications_unavailable: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct ReminderView {
+    credential: String,
+    overdue: bool,
+    message: String,
+}
+
+/// The status of the vault, the server and the reminders.
+#[tauri::command]
+pub async fn app_status(state: State<'_, AppState>) -> CommandResult<AppStatus> {
+    Ok(status_of(&state))
+}
+
+/// Try to open (or create) the vault again, e.g. after unlocking the keychain, then start the
+/// server if it is not running.
+#[tauri::command]
+pub async fn retry_vault(state: State<'_, AppState>) -> CommandResult<AppStatus> {
+    if state.open_vault().is_ok() {
+        server::start_server(&state).await;
+        state.mark_changed();
+    }
+    Ok(status_of(&state))
+}
+
+/// Start the MCP server if it is stopped (e.g. once its port is free again).
+#[tauri::command]
+pub async fn start_server(state: State<'_, AppState>) -> CommandResult<ServerStatus> {
+    let status = server::start_server(&state).await;
+    state.mark_changed();
+    Ok(status)
+}
+
+fn status_of(state: &AppState) -> AppStatus {
+    let now = state.clock().now();
+    let reminders = state
+        .with_vault(|vault| vault.list_credentials())
+        .map(|credentials| reminders_for(&credentials, now))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| ReminderView { message: r.message(now), credential: r.credential, overdue: r.overdue })
+        .collect();
+    AppStatus {
+        home: state.home().dir().display().to_string(),
+        vault_error: state.vault_error(),
+        created_notice: state.created_notice(),
+        server: server::server_status(state),
+        reminders,
+        notifications_unavailable: lock(&state.reminders).notifications_unavailable.clone(),
+    }
+}
+
+/// A credential as the Credentials view lists it.
+#[derive(Debug, Serialize)]
+pub struct CredentialRow {
+    #[serde(flatten)]
+    info: CredentialInfo,
+    /// Not due yet, but within the reminder window.
+    due_soon: bool,
+    /// Whole days since the current version was set.
+    version_age_days: u64,
+}
+
+/// The credentials, by name; never their values.
+#[tauri::command]
+pub async fn list_credentials(state: State<'_, AppState>) -> CommandResult<Vec<CredentialRow>> {
+    let now = state.clock().now();
+    let credentials = state.with_vault(|vault| vault.list_credentials())?;
+    Ok(credentials
+        .into_iter()
+        .map(|info| {
+            let since = info.rotated_at.unwrap_or(info.created_at);
+            CredentialRow {
+                due_soon: !info.due && info.due_at <= now.plus(DUE_SOON),
+                version_age_days: now.since(since).as_secs() / 86_400,
+                info,
+            }
+        })
+        .collect())
+}
+
+/// Add a credential. The value goes into a zeroizing secret at once and never comes back.
+#[tauri::command]
+pub async fn add_credential(
+    state: State<'_, AppState>,
+    name: String,
+    value: String,
+    max_age_days: Option<i64>,
+) -> CommandResult<CredentialInfo> {
+    let value = SecretString::from(value);
+    let info = state.with_vault(|vault| vault.add_credential(&name, &value, max_age_days))?;
+    state.mark_changed();
+    Ok(info)
+}
+
+/// Give a credential a new value; the previous version is kept.
+#[tauri::command]
+pub async fn rotate_credential(
+    state: State<'_, AppState>,
+    name: String,
+    value: String,
+) -> CommandResult<CredentialInfo> {
+    let value = SecretString::from(value);
+    let info = state.with_vault(|vault| vault.rotate_credential(&name, &value))?;
+    state.mark_changed();
+    Ok(info)
+}
+
+/// Remove a credential and erase its stored values.
+#[tauri::command]
+pub async fn remove_credential(state: State<'_, AppState>, name: String) -> CommandResult<()> {
+    state.with_vault(|vault| vault.remove_credential(&name))?;
+    state.mark_changed();
+    Ok(())
+}
+
+/// A configured tool, for choosing a token's scope.
+#[derive(Debug, Serialize)]
+pub struct ToolView {
+    name: String,
+    description: String,
+    credential: String,
+}
+
+/// The tools in config.toml.
+#[tauri::command]
+pub async fn list_tools(state: State<'_, AppState>) -> CommandResult<Vec<ToolView>> {
+    let config = Config::load(&state.home().config_path())?;
+    Ok(config
+        .tools
+        .into_iter()
+        .map(|t| ToolView { name: t.name, description: t.description, credential: t.credential })
+        .collect())
+}
+
+/// Every token: active, expired and revoked.
+#[tauri::command]
+pub async fn list_tokens(state: State<'_, AppState>) -> CommandResult<Vec<TokenInfo>> {
+    state.with_vault(|vault| vault.list_tokens())
+}
+
+/// A new token, shown once, with the config snippet for each agent.
+#[derive(Serialize)]
+pub struct CreatedToken {
+    id: String,
+    token: String,
+    tools: Vec<String>,
+    expires_at: keygate_vault::Timestamp,
+    snippets: Vec<Snippet>,
+}
+
+impl std::fmt::Debug for CreatedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CreatedToken {{ id: {}, token: [redacted], tools: {:?} }}", self.id, self.tools)
+    }
+}
+
+#[derive(Serialize)]
+struct Snippet {
+    client: &'static str,
+    file: &'static str,
+    text: String,
+}
+
+/// Issue a token for `tools`, living `ttl` (e.g. `8h`; the configured default if empty).
+#[tauri::command]
+pub async fn create_token(
+    state: State<'_, AppState>,
+    label: Option<String>,
+    tools: Vec<String>,
+    ttl: Option<String>,
+) -> CommandResult<CreatedToken> {
+    let ttl = ttl.filter(|t| !t.trim().is_empty());
+    let ttl = ttl.map(|t| parse_ttl(t.trim())).transpose().map_err(|e| AppError::new("invalid_ttl", e))?;
+    let label = label.filter(|l| !l.trim().is_empty());
+    let issued = state.with_vault(|vault| vault.issue_token(&TokenRequest { tools, ttl, label }))?;
+    state.mark_changed();
+    let url = endpoint_url(&state);
+    let keygate = keygate_binary();
+    let token = issued.token.expose_secret();
+    let snippets = Client::ALL
+        .into_iter()
+        .map(|client| Snippet {
+            client: client.id(),
+            file: client.config_file(),
+            text: client.snippet(&url, token, &keygate),
+        })
+        .collect();
+    Ok(CreatedToken {
+        id: issued.id,
+        token: token.to_string(),
+        tools: issued.tools,
+        expires_at: issued.expires_at,
+        snippets,
+    })
+}
+
+/// Revoke a token by id; its next request is refused.
+#[tauri::command]
+pub async fn revoke_token(state: State<'_, AppState>, id: String) -> CommandResult<()> {
+    state.with_vault(|vault| vault.revoke_token(&id).map(drop))?;
+    state.mark_changed();
+    Ok(())
+}
+
+/// The rotation log, newest first.
+#[tauri::command]
+pub async fn rotation_log(state: State<'_, AppState>) -> CommandResult<Vec<LogEntry>> {
+    let mut log = state.with_vault(|vault| vault.rotation_log())?;
+    log.reverse();
+    Ok(log)
+}
+
+/// The newest audited tool calls, newest first.
+#[tauri::command]
+pub async fn activity(state: State<'_, AppState>) -> CommandResult<Vec<AuditEntry>> {
+    state.with_vault(|vault| vault.recent_audit(ACTIVITY_ROWS))
+}
+
+/// The endpoint agents use: the running server's, else the configured one.
+fn endpoint_url(state: &AppState) -> String {
+    if let ServerStatus::Running { url, .. } = server::server_status(state) {
+        return url;
+    }
+    match Config::load(&state.home().config_path()) {
+        Ok(config) => keygate_mcp::endpoint_url(config.bind),
+        Err(_) => keygate_mcp::endpoint_url(keygate_mcp::DEFAULT_BIND),
+    }
+}
+
+/// The `keygate` CLI for the stdio bridge: beside this app if it is there, else from PATH.
+fn keygate_binary() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.join("keygate")))
+        .filter(|path| path.is_file())
+        .map(|path| path.display().to_string())
+        .unwrap_or_else(|| "keygate".to_string())
+}

@@ -1,0 +1,137 @@
+//! Rotation reminders: which credentials are due or due soon, and an OS notification for each,
+//! at most once per credential per day. Without a notification service the window and tray
+//! still show every reminder.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use keygate_vault::{CredentialInfo, Timestamp};
+use serde::Serialize;
+
+const DAY: Duration = Duration::from_secs(24 * 3600);
+/// A credential due within this long gets a reminder before it is due.
+pub const DUE_SOON: Duration = Duration::from_secs(3 * 24 * 3600);
+
+/// One credential that needs rotating soon or now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reminder {
+    /// The credential's name.
+    pub credential: String,
+    /// When its current version is (or was) due.
+    pub due_at: Timestamp,
+    /// Whether that time has passed.
+    pub overdue: bool,
+}
+
+impl Reminder {
+    /// The sentence a notification or banner shows.
+    pub fn message(&self, now: Timestamp) -> String {
+        let date = self.due_at.rfc3339();
+        let date = date.get(..10).unwrap_or(&date);
+        let when = if self.overdue {
+            format!("is due for rotation (since {date})")
+        } else {
+            let days = self.due_at.since(now).as_secs().div_ceil(DAY.as_secs()).max(1);
+            let plural = if days == 1 { "" } else { "s" };
+            format!("is due for rotation in {days} day{plural} ({date})")
+        };
+        format!("{} {when}. Rotate it in Keygate or with `keygate cred rotate {}`.", self.credential, self.credential)
+    }
+}
+
+/// The credentials that are due, or due within [`DUE_SOON`], most urgent first.
+pub fn reminders_for(credentials: &[CredentialInfo], now: Timestamp) -> Vec<Reminder> {
+    let horizon = now.plus(DUE_SOON);
+    let mut reminders: Vec<Reminder> = credentials
+        .iter()
+        .filter(|c| c.due || c.due_at <= horizon)
+        .map(|c| Reminder { credential: c.name.clone(), due_at: c.due_at, overdue: c.due || c.due_at <= now })
+        .collect();
+    reminders.sort_by_key(|r| r.due_at);
+    reminders
+}
+
+/// What was notified, and whether notifications work.
+#[derive(Debug, Default)]
+pub struct ReminderLog {
+    last_sent: HashMap<String, Timestamp>,
+    /// Why the last notification failed, if it did; cleared by one that succeeds.
+    pub notifications_unavailable: Option<String>,
+}
+
+impl ReminderLog {
+    /// The reminders not notified in the last day, marked as notified now.
+    pub fn take_unsent(&mut self, reminders: &[Reminder], now: Timestamp) -> Vec<Reminder> {
+        let fresh: Vec<Reminder> = reminders
+            .iter()
+            .filter(|r| self.last_sent.get(&r.credential).is_none_or(|&sent| now.since(sent) >= DAY))
+            .cloned()
+            .collect();
+        for reminder in &fresh {
+            self.last_sent.insert(reminder.credential.clone(), now);
+        }
+        fresh
+    }
+}
+
+/// Show one OS notification.
+pub fn notify(reminder: &Reminder, now: Timestamp) -> Result<(), String> {
+    notify_rust::Notification::new()
+        .appname("Keygate")
+        .summary(&format!("Rotate {}", reminder.credential))
+        .body(&reminder.message(now))
+        .icon("dialog-password")
+        .show()
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Timestamp = Timestamp::from_unix_millis(1_800_000_000_000);
+
+    fn credential(name: &str, due_in: i64) -> CredentialInfo {
+        let due_at = Timestamp::from_unix_millis(NOW.unix_millis() + due_in * 3_600_000);
+        CredentialInfo {
+            name: name.into(),
+            version: 1,
+            created_at: NOW,
+            rotated_at: None,
+            max_age_days: 30,
+            due: due_in <= 0,
+            due_at,
+        }
+    }
+
+    #[test]
+    fn due_and_due_within_three_days_are_reminded_most_urgent_first() {
+        let credentials = [credential("later", 24 * 4), credential("soon", 48), credential("late", -5)];
+        let reminders = reminders_for(&credentials, NOW);
+        let names: Vec<_> = reminders.iter().map(|r| r.credential.as_str()).collect();
+        assert_eq!(names, ["late", "soon"]);
+        assert!(reminders[0].overdue && !reminders[1].overdue);
+    }
+
+    #[test]
+    fn at_most_one_notification_per_credential_per_day() {
+        let mut log = ReminderLog::default();
+        let reminders = reminders_for(&[credential("a", 1), credential("b", 2)], NOW);
+        assert_eq!(log.take_unsent(&reminders, NOW).len(), 2);
+        let later = NOW.plus(Duration::from_secs(23 * 3600));
+        assert!(log.take_unsent(&reminders, later).is_empty(), "not again within the day");
+        let next_day = NOW.plus(DAY);
+        assert_eq!(log.take_unsent(&reminders, next_day).len(), 2);
+    }
+
+    #[test]
+    fn messages_say_when_and_how_to_rotate() {
+        let soon = &reminders_for(&[credential("scavio_api_key", 30)], NOW)[0];
+        let text = soon.message(NOW);
+        assert!(text.starts_with("scavio_api_key is due for rotation in 2 days"), "{text}");
+        assert!(text.contains("keygate cred rotate scavio_api_key"), "{text}");
+        let late = &reminders_for(&[credential("k", -1)], NOW)[0];
+        assert!(late.message(NOW).starts_with("k is due for rotation (since "), "{}", late.message(NOW));
+    }
+}

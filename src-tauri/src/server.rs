@@ -1,0 +1,112 @@
+//! The MCP server from keygate-mcp, run inside the app with its own vault connection. If it
+//! cannot start (port taken, config wrong), the app keeps running and says why.
+
+use std::sync::Arc;
+
+use keygate_mcp::{Config, McpError, RunningServer};
+use keygate_vault::{Actor, Vault};
+use serde::Serialize;
+
+use crate::error::AppError;
+use crate::state::{AppState, lock};
+
+/// The server as the window and tray show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ServerStatus {
+    /// Serving MCP at `url`.
+    Running {
+        /// host:port it listens on.
+        address: String,
+        /// The MCP endpoint for agents.
+        url: String,
+    },
+    /// Not serving, and why, in words that say what to do.
+    Stopped {
+        /// Why it is not running.
+        reason: String,
+    },
+}
+
+impl ServerStatus {
+    /// The tray's line for it.
+    pub fn tray_line(&self) -> String {
+        match self {
+            ServerStatus::Running { address, .. } => format!("MCP server running on {address}"),
+            ServerStatus::Stopped { .. } => "MCP server stopped (open Keygate for why)".to_string(),
+        }
+    }
+}
+
+/// The running server, if any, and its status.
+#[derive(Debug)]
+pub struct ServerSlot {
+    /// What to show.
+    pub status: ServerStatus,
+    running: Option<RunningServer>,
+}
+
+impl Default for ServerSlot {
+    fn default() -> Self {
+        Self { status: ServerStatus::Stopped { reason: "not started yet".into() }, running: None }
+    }
+}
+
+/// Start the server unless it runs already; the status says how it went.
+pub async fn start_server(state: &AppState) -> ServerStatus {
+    if let Some(status) = running_status(state) {
+        return status;
+    }
+    let status = match launch(state).await {
+        Ok(server) => {
+            let status = ServerStatus::Running { address: server.local_addr().to_string(), url: server.url() };
+            let mut slot = lock(&state.server);
+            slot.running = Some(server);
+            slot.status = status.clone();
+            return status;
+        }
+        Err(reason) => ServerStatus::Stopped { reason },
+    };
+    tracing::warn!("MCP server not started: {status:?}");
+    lock(&state.server).status = status.clone();
+    status
+}
+
+/// Stop the server and wait until it has closed its connections.
+pub async fn stop_server(state: &AppState, reason: &str) {
+    let running = {
+        let mut slot = lock(&state.server);
+        slot.status = ServerStatus::Stopped { reason: reason.to_string() };
+        slot.running.take()
+    };
+    if let Some(server) = running
+        && let Err(e) = server.shutdown().await
+    {
+        tracing::warn!(error = %e, "the MCP server did not stop cleanly");
+    }
+}
+
+/// The status to show now.
+pub fn server_status(state: &AppState) -> ServerStatus {
+    lock(&state.server).status.clone()
+}
+
+fn running_status(state: &AppState) -> Option<ServerStatus> {
+    let slot = lock(&state.server);
+    slot.running.as_ref().map(|_| slot.status.clone())
+}
+
+async fn launch(state: &AppState) -> Result<RunningServer, String> {
+    let config_path = state.home().config_path();
+    let config = Config::load(&config_path).map_err(|e| AppError::from(e).message)?;
+    let key = state.key_source().map_err(|e| e.message)?;
+    let vault = Vault::open(state.home(), key, Arc::clone(state.clock()), Actor::Server).map_err(|e| e.to_string())?;
+    keygate_mcp::start(config, vault, None).await.map_err(|e| match e {
+        McpError::Bind { addr, cause } => format!(
+            "cannot listen on {addr} ({cause}): another program, maybe `keygate serve`, has the port. \
+             Stop it, or set another [server] bind in {}, then choose Start server.",
+            config_path.display()
+        ),
+        other => AppError::from(other).message,
+    })
+}

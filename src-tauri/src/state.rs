@@ -1,0 +1,132 @@
+//! What the app holds while it runs: its home, its own connection to the vault (or why there
+//! is none), the background server, and the rotation reminders already sent.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use keygate_vault::{Actor, Clock, Home, KEYCHAIN_SERVICE, KeySource, Vault};
+
+use crate::error::AppError;
+use crate::reminders::ReminderLog;
+use crate::server::ServerSlot;
+
+/// Where the master key comes from: the OS keychain (or `KEYGATE_MASTER_KEY`) in the app, a
+/// fixed key in tests. Asked again on every open, so a retry sees an unlocked keychain.
+pub type KeyProvider = Box<dyn Fn() -> keygate_vault::Result<KeySource> + Send + Sync>;
+
+/// The app's state, shared by commands, the tray and the watcher.
+pub struct AppState {
+    home: Home,
+    keys: KeyProvider,
+    clock: Arc<dyn Clock>,
+    vault: Mutex<Result<Vault, AppError>>,
+    created_notice: Mutex<Option<String>>,
+    /// The MCP server running inside the app, or why it is not.
+    pub server: Mutex<ServerSlot>,
+    /// Which credentials were already reminded of, and when.
+    pub reminders: Mutex<ReminderLog>,
+    changed_here: AtomicBool,
+}
+
+impl AppState {
+    /// State for `home`; the vault is not opened until [`AppState::open_vault`].
+    pub fn new(home: Home, keys: KeyProvider, clock: Arc<dyn Clock>) -> Self {
+        let not_yet = AppError::new("starting", "Keygate is opening the vault");
+        Self {
+            home,
+            keys,
+            clock,
+            vault: Mutex::new(Err(not_yet)),
+            created_notice: Mutex::new(None),
+            server: Mutex::new(ServerSlot::default()),
+            reminders: Mutex::new(ReminderLog::default()),
+            changed_here: AtomicBool::new(false),
+        }
+    }
+
+    /// The Keygate home (vault and config).
+    pub fn home(&self) -> &Home {
+        &self.home
+    }
+
+    /// The clock everything in the app reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// A fresh master key source.
+    pub fn key_source(&self) -> Result<KeySource, AppError> {
+        Ok((self.keys)()?)
+    }
+
+    /// Open the vault, creating it first (as `keygate init` does) if there is none. On failure
+    /// the app keeps running and shows the error until a retry succeeds.
+    pub fn open_vault(&self) -> Result<(), AppError> {
+        let opened = self
+            .create_if_missing()
+            .and_then(|()| Ok(Vault::open(&self.home, self.key_source()?, Arc::clone(&self.clock), Actor::App)?));
+        let outcome = opened.as_ref().map(|_| ()).map_err(Clone::clone);
+        if let Err(e) = &outcome {
+            tracing::warn!(code = %e.code, "vault not available: {}", e.message);
+        }
+        *lock(&self.vault) = opened;
+        outcome
+    }
+
+    fn create_if_missing(&self) -> Result<(), AppError> {
+        if self.home.vault_path().exists() {
+            return Ok(());
+        }
+        let report = Vault::init(&self.home, self.key_source()?, self.clock.as_ref())?;
+        let key = match &report.keychain_account {
+            Some(account) => {
+                format!("its master key is in the OS keychain (service {KEYCHAIN_SERVICE}, account {account})")
+            }
+            None => "its master key comes from KEYGATE_MASTER_KEY".to_string(),
+        };
+        let notice = format!("Created a new vault at {}; {key}.", report.vault_path.display());
+        tracing::info!("{notice}");
+        *lock(&self.created_notice) = Some(notice);
+        Ok(())
+    }
+
+    /// Whether the vault is open, or the error that keeps it closed.
+    pub fn vault_error(&self) -> Option<AppError> {
+        lock(&self.vault).as_ref().err().cloned()
+    }
+
+    /// What first start created, to tell the user once.
+    pub fn created_notice(&self) -> Option<String> {
+        lock(&self.created_notice).clone()
+    }
+
+    /// Run `f` on the open vault.
+    pub fn with_vault<T>(&self, f: impl FnOnce(&mut Vault) -> keygate_vault::Result<T>) -> Result<T, AppError> {
+        match &mut *lock(&self.vault) {
+            Ok(vault) => Ok(f(vault)?),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    /// Note a change made through the app, which the vault's change marker does not show to
+    /// the app's own connection; the watcher picks it up.
+    pub fn mark_changed(&self) {
+        self.changed_here.store(true, Ordering::Release);
+    }
+
+    /// Whether the app changed the vault since the last call.
+    pub fn take_changed(&self) -> bool {
+        self.changed_here.swap(false, Ordering::AcqRel)
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("home", &self.home.dir()).finish_non_exhaustive()
+    }
+}
+
+/// Lock a mutex; a panic elsewhere never leaves the app unable to go on.
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

@@ -1,0 +1,88 @@
+//! The tray icon and its menu: open, the server's state, rotation due, quit.
+
+use tauri::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem};
+use tauri::tray::TrayIconBuilder;
+use tauri::{AppHandle, Manager, Runtime};
+
+use crate::reminders::reminders_for;
+use crate::server::{self, stop_server};
+use crate::state::AppState;
+use crate::window::show_window;
+
+const TRAY: &str = "keygate";
+
+/// Put the icon in the tray. Succeeds even where no tray host runs.
+pub fn create_tray<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    let mut tray = TrayIconBuilder::with_id(TRAY)
+        .tooltip("Keygate")
+        .menu(&build_menu(app)?)
+        .show_menu_on_left_click(true)
+        .on_menu_event(on_menu_event);
+    if let Some(icon) = app.default_window_icon() {
+        tray = tray.icon(icon.clone());
+    }
+    tray.build(app)?;
+    Ok(())
+}
+
+/// Rebuild the menu from the current state.
+pub fn refresh_tray<R: Runtime>(app: &AppHandle<R>) {
+    let Some(tray) = app.tray_by_id(TRAY) else { return };
+    match build_menu(app) {
+        Ok(menu) => {
+            if let Err(e) = tray.set_menu(Some(menu)) {
+                tracing::warn!(error = %e, "cannot update the tray menu");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot build the tray menu"),
+    }
+}
+
+fn build_menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
+    let state = app.state::<AppState>();
+    let info = |text: String| MenuItem::new(app, text, false, None::<&str>);
+    let menu = Menu::new(app)?;
+    menu.append(&MenuItem::with_id(app, "open", "Open Keygate", true, None::<&str>)?)?;
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    menu.append(&info(server::server_status(&state).tray_line())?)?;
+    for line in rotation_lines(&state) {
+        menu.append(&info(line)?)?;
+    }
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    menu.append(&MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?)?;
+    Ok(menu)
+}
+
+/// "N credentials due for rotation" and "N due within 3 days", when there are any.
+fn rotation_lines(state: &AppState) -> Vec<String> {
+    let now = state.clock().now();
+    let Ok(credentials) = state.with_vault(|vault| vault.list_credentials()) else {
+        return vec!["Vault not open (open Keygate for why)".to_string()];
+    };
+    let reminders = reminders_for(&credentials, now);
+    let due = reminders.iter().filter(|r| r.overdue).count();
+    let soon = reminders.len() - due;
+    let mut lines = Vec::new();
+    if due > 0 {
+        lines.push(format!("{due} credential{} due for rotation", if due == 1 { "" } else { "s" }));
+    }
+    if soon > 0 {
+        lines.push(format!("{soon} credential{} due within 3 days", if soon == 1 { "" } else { "s" }));
+    }
+    lines
+}
+
+fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
+    match event.id().as_ref() {
+        "open" => show_window(app),
+        "quit" => quit(app),
+        _ => {}
+    }
+}
+
+/// Stop the server cleanly (open requests finish), then exit.
+pub fn quit<R: Runtime>(app: &AppHandle<R>) {
+    let state = app.state::<AppState>();
+    tauri::async_runtime::block_on(stop_server(&state, "Keygate quit"));
+    app.exit(0);
+}

@@ -1,0 +1,37 @@
+// The one module that talks to Tauri. Views call these functions and never `invoke` directly.
+// Every failure becomes an Error with `code` and `message` from the app (never a stack trace).
+
+const tauri = window.__TAURI__;
+
+async function call(command, args = {}) {
+  try {
+    return await tauri.core.invoke(command, args);
+  } catch (raw) {
+    const known = raw && typeof raw === "object" && typeof raw.message === "string";
+    const error = new Error(known ? raw.message : "Keygate could not do that. Try again, or restart the app.");
+    error.code = known ? raw.code : "unexpected";
+    throw error;
+  }
+}
+
+export const appStatus = () => call("app_status");
+export const retryVault = () => call("retry_vault");
+export const startServer = () => call("start_server");
+
+export const listCredentials = () => call("list_credentials");
+export const addCredential = (name, value, maxAgeDays) => call("add_credential", { name, value, maxAgeDays });
+export const rotateCredential = (name, value) => call("rotate_credential", { name, value });
+export const removeCredential = (name) => call("remove_credential", { name });
+
+export const listTools = () => call("list_tools");
+export const listTokens = () => call("list_tokens");
+export const createToken = (label, tools, ttl) => call("create_token", { label, tools, ttl });
+export const revokeToken = (id) => call("revoke_token", { id });
+
+export const rotationLog = () => call("rotation_log");
+export const activity = () => call("activity");
+
+// Calls `handler` whenever the vault or server changes, from any front.
+export function onChanged(handler) {
+  return tauri.event.listen("keygate://changed", () => handler());
+}

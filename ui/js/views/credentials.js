@@ -1,0 +1,121 @@
+// Credentials: name, version, age, policy and due state; add, rotate and remove. Values go
+// in through password fields and never come back.
+
+import * as api from "../api.js";
+import { el, errorBox, submitting, table, when } from "../dom.js";
+
+export function createCredentialsView(root) {
+  const errors = errorBox();
+  const listErrors = errorBox();
+  const list = el("div", { id: "cred-list" });
+  const form = addForm(errors, () => refresh());
+  const rotate = rotateDialog(() => refresh());
+  const remove = removeDialog(() => refresh());
+  root.append(
+    el("h2", {}, "Credentials"),
+    el("p", { class: "muted" }, "API keys live sealed in the vault. Agents never see them: Keygate adds them to each upstream call."),
+    list, listErrors.node, el("h3", {}, "Add a credential"), form, errors.node, rotate.node, remove.node);
+
+  async function refresh() {
+    try {
+      const credentials = await api.listCredentials();
+      listErrors.clear();
+      list.replaceChildren(table(
+        ["Name", "Version", "Age", "Rotate every", "State", ""],
+        credentials.map((c) => row(c, rotate, remove)),
+        "No credentials yet. Add the first one below."));
+    } catch (error) {
+      listErrors.show(error);
+    }
+  }
+  return { refresh };
+}
+
+function row(c, rotate, remove) {
+  const state = c.due ? el("span", { class: "badge due" }, "due")
+    : c.due_soon ? el("span", { class: "badge soon" }, "due soon") : el("span", { class: "badge ok" }, "ok");
+  return el("tr", { dataset: { name: c.name } },
+    el("td", {}, el("code", {}, c.name)),
+    el("td", {}, `v${c.version}`),
+    el("td", { title: `since ${when(c.rotated_at || c.created_at)}` }, `${c.version_age_days} d`),
+    el("td", {}, `${c.max_age_days} d`),
+    el("td", { title: `due ${when(c.due_at)}` }, state),
+    el("td", { class: "actions" },
+      el("button", { type: "button", class: "rotate", onclick: () => rotate.open(c.name) }, "Rotate"),
+      el("button", { type: "button", class: "remove danger", onclick: () => remove.open(c.name) }, "Remove")));
+}
+
+function addForm(errors, done) {
+  const name = el("input", { id: "cred-name", name: "name", required: true, autocomplete: "off", spellcheck: "false",
+    pattern: "[a-z0-9][a-z0-9_.\\-]{0,63}", placeholder: "scavio_api_key" });
+  const value = el("input", { id: "cred-value", name: "value", type: "password", required: true, autocomplete: "off" });
+  const maxAge = el("input", { id: "cred-max-age", name: "max_age_days", type: "number", min: 1, max: 3650, value: 30 });
+  const form = el("form", { id: "cred-add-form", class: "grid" },
+    el("label", { for: "cred-name" }, "Name"), name,
+    el("label", { for: "cred-value" }, "Value"), value,
+    el("label", { for: "cred-max-age" }, "Rotate every (days)"), maxAge,
+    el("span"), el("button", { type: "submit", id: "cred-add-submit", class: "primary" }, "Add credential"));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submitting(form, errors, async () => {
+      await api.addCredential(name.value.trim(), value.value, Number(maxAge.value) || null);
+      form.reset();
+      await done();
+    });
+  });
+  return form;
+}
+
+function rotateDialog(done) {
+  const errors = errorBox();
+  const title = el("h3", {});
+  const value = el("input", { id: "rotate-value", type: "password", required: true, autocomplete: "off" });
+  let target = "";
+  const form = el("form", { method: "dialog" },
+    title, el("label", { for: "rotate-value" }, "New value"), value, errors.node,
+    el("div", { class: "buttons" },
+      el("button", { type: "button", onclick: () => dialog.close() }, "Cancel"),
+      el("button", { type: "submit", id: "rotate-submit", class: "primary" }, "Rotate")));
+  const dialog = el("dialog", { id: "rotate-dialog" }, form);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submitting(form, errors, async () => {
+      await api.rotateCredential(target, value.value);
+      dialog.close();
+      await done();
+    });
+  });
+  dialog.addEventListener("close", () => { value.value = ""; errors.clear(); });
+  return {
+    node: dialog,
+    open(name) { target = name; title.textContent = `Rotate ${name}`; dialog.showModal(); value.focus(); },
+  };
+}
+
+function removeDialog(done) {
+  const errors = errorBox();
+  const text = el("p", {});
+  let target = "";
+  const confirm = el("button", { type: "button", id: "remove-confirm", class: "danger" }, "Remove");
+  const dialog = el("dialog", { id: "remove-dialog" },
+    el("h3", {}, "Remove credential"), text, errors.node,
+    el("div", { class: "buttons" }, el("button", { type: "button", onclick: () => dialog.close() }, "Cancel"), confirm));
+  confirm.addEventListener("click", async () => {
+    try {
+      await api.removeCredential(target);
+      dialog.close();
+      await done();
+    } catch (error) {
+      errors.show(error);
+    }
+  });
+  dialog.addEventListener("close", () => errors.clear());
+  return {
+    node: dialog,
+    open(name) {
+      target = name;
+      text.textContent = `Remove ${name} and erase every stored version? Tools that use it will fail until it is added again.`;
+      dialog.showModal();
+    },
+  };
+}
