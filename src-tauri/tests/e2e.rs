@@ -1,0 +1,103 @@
+//! The whole app, end to end, as a user drives it: the real binary under Xvfb through
+//! WebDriver (tauri-driver + WebKitWebDriver), the real keychain, a real upstream on
+//! 127.0.0.1, a real MCP client, the real CLI beside it, and notifications seen on D-Bus.
+//! Screenshots of each view are saved under target/e2e-screenshots.
+
+#[path = "e2e/support.rs"]
+mod support;
+#[path = "e2e/webdriver.rs"]
+mod webdriver;
+
+use std::time::Duration;
+
+use support::{NotificationWatch, Upstream, keygate_cli, mcp_client, result_text, search};
+use webdriver::{Session, TauriDriver};
+
+const KEY_V1: &str = "scavio-key-version-one-0001";
+const KEY_V2: &str = "scavio-key-version-two-0002";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_developer_keeps_a_key_in_keygate_and_an_agent_uses_it_without_seeing_it() {
+    support::require_desktop();
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let home = scratch.path().join("home");
+    let (upstream, upstream_url) = Upstream::start().await;
+    support::write_config(&home, &upstream_url);
+    let notifications = NotificationWatch::start(scratch.path().join("notify.log"));
+    let shots = support::screenshot_dir();
+
+    let driver = TauriDriver::start(&[("KEYGATE_HOME", &home)]);
+    let app = Session::start(&driver, std::path::Path::new(env!("CARGO_BIN_EXE_keygate-app"))).await;
+
+    // First start: the app made the vault (master key in the keychain) and runs the server.
+    app.wait_text("#notices", "Created a new vault").await;
+    assert!(home.join("vault.db").is_file());
+    let mcp_url = app.wait_attribute("#server-status[data-state=running]", "data-url").await;
+
+    // Add the key with a 2-day policy: it is due soon, so a reminder goes out on D-Bus.
+    app.type_into("#cred-name", "scavio_api_key").await;
+    app.type_into("#cred-value", KEY_V1).await;
+    app.type_into("#cred-max-age", "2").await;
+    app.click("#cred-add-submit").await;
+    let row = app.wait_text("tr[data-name=scavio_api_key]", "due soon").await;
+    assert!(row.contains("v1") && !row.contains(KEY_V1), "the value never comes back: {row}");
+    notifications.wait_for("Rotate scavio_api_key");
+    app.wait_text("#notices", "scavio_api_key is due for rotation in 2 days").await;
+    app.screenshot(&shots.join("credentials.png")).await;
+
+    // A token for web_search, shown once, with the agents' snippets.
+    app.click("#tab-tokens").await;
+    app.click("input[name=tool][value=web_search]").await;
+    app.type_into("#token-label", "e2e agent").await;
+    app.type_into("#token-ttl", "1h").await;
+    app.click("#token-submit").await;
+    let token = app.wait_text("#token-value", "kg_").await;
+    app.wait_text("#token-created details[data-client=claude-code]", ".mcp.json").await;
+    let token_id = token.split('_').nth(1).expect("token id").to_string();
+    app.wait_text(&format!("#tokens-active tr[data-id='{token_id}']"), "e2e agent").await;
+    app.screenshot(&shots.join("tokens.png")).await;
+
+    // An agent calls the tool through the app's server; the upstream gets the key, the agent
+    // gets the result, and the Activity view shows the call.
+    let agent = mcp_client(&mcp_url, &token).await;
+    let result = agent.call_tool(search("rust")).await.expect("tool call");
+    assert!(!result.is_error.unwrap_or(false), "{}", result_text(&result));
+    assert!(result_text(&result).contains("found"), "{}", result_text(&result));
+    assert!(!result_text(&result).contains(KEY_V1));
+    assert_eq!(upstream.keys(), [KEY_V1]);
+    app.click("#tab-activity").await;
+    app.wait_text("#activity-table tbody tr", "web_search").await;
+    app.wait_text("#activity-table tbody tr", "200").await;
+    app.screenshot(&shots.join("activity.png")).await;
+
+    // Rotate in the app: the next call carries the new key, without a restart.
+    app.click("#tab-credentials").await;
+    app.click("tr[data-name=scavio_api_key] button.rotate").await;
+    app.type_into("#rotate-value", KEY_V2).await;
+    app.click("#rotate-submit").await;
+    app.wait_text("tr[data-name=scavio_api_key]", "v2").await;
+    agent.call_tool(search("again")).await.expect("call after rotation");
+    assert_eq!(upstream.keys(), [KEY_V1, KEY_V2]);
+    app.click("#tab-rotation").await;
+    app.wait_text("#rotation-table tbody tr", "rotated").await;
+    app.screenshot(&shots.join("rotation-log.png")).await;
+
+    // One vault, two fronts: the CLI sees the app's rotation, and the app shows a credential
+    // the CLI adds within 2 seconds.
+    let listed = keygate_cli(&home, &["cred", "list", "--json"], "");
+    assert!(listed.contains("\"version\": 2") || listed.contains("\"version\":2"), "{listed}");
+    app.click("#tab-credentials").await;
+    keygate_cli(&home, &["cred", "add", "added_by_cli"], "cli-value-123");
+    app.wait_text_within("tr[data-name=added_by_cli]", "v1", Duration::from_secs(2)).await;
+
+    // Revoke in one click: the agent's very next call is refused.
+    app.click("#tab-tokens").await;
+    app.click(&format!("#tokens-active tr[data-id='{token_id}'] button.revoke")).await;
+    app.wait_text(&format!("#tokens-ended tr[data-id='{token_id}']"), "revoked").await;
+    let refused = agent.call_tool(search("after revoke")).await;
+    assert!(refused.is_err() || refused.is_ok_and(|r| r.is_error == Some(true)), "a revoked token must not call");
+    assert_eq!(upstream.keys().len(), 2, "nothing went upstream after the revoke");
+    let _ = agent.cancel().await;
+
+    app.end().await;
+}

@@ -1,0 +1,188 @@
+//! What the end-to-end test stands on: the desktop session it needs, a real upstream API on
+//! 127.0.0.1, a D-Bus monitor for notifications, the `keygate` CLI, and an MCP client.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::{Value, json};
+
+/// Fail with what to do when the desktop session the test needs is missing.
+pub fn require_desktop() {
+    for var in ["DISPLAY", "DBUS_SESSION_BUS_ADDRESS"] {
+        assert!(
+            std::env::var_os(var).is_some(),
+            "{var} is not set: run the tests with tests/run, which starts Xvfb, D-Bus, a keyring and a notification service"
+        );
+    }
+}
+
+/// A program from PATH or ~/.cargo/bin.
+pub fn tool(name: &str) -> PathBuf {
+    let cargo_bin = std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo/bin").join(name));
+    match cargo_bin {
+        Some(path) if path.is_file() => path,
+        _ => PathBuf::from(name),
+    }
+}
+
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
+}
+
+pub fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on port {port} after 20 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The keys the upstream received, in order.
+#[derive(Clone, Default)]
+pub struct Upstream {
+    pub keys: Arc<Mutex<Vec<String>>>,
+}
+
+impl Upstream {
+    /// A search API on 127.0.0.1 that answers only requests carrying a key, and records it.
+    pub async fn start() -> (Self, String) {
+        let upstream = Self::default();
+        let app = axum::Router::new().route("/search", axum::routing::post(answer_search)).with_state(upstream.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind upstream");
+        let url = format!("http://{}/search", listener.local_addr().expect("upstream address"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (upstream, url)
+    }
+
+    pub fn keys(&self) -> Vec<String> {
+        self.keys.lock().expect("keys").clone()
+    }
+}
+
+async fn answer_search(
+    State(upstream): State<Upstream>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) else {
+        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "no key"})));
+    };
+    upstream.keys.lock().expect("keys").push(key.to_string());
+    (StatusCode::OK, Json(json!({"results": [{"title": format!("found {}", body["query"])}]})))
+}
+
+/// The config the app starts with: a free port, and `web_search` pointed at the test upstream.
+pub fn write_config(home: &Path, upstream_url: &str) {
+    std::fs::create_dir_all(home).expect("home");
+    let config = format!(
+        r#"[server]
+bind = "127.0.0.1:0"
+
+[[tool]]
+name = "web_search"
+description = "Search the web"
+credential = "scavio_api_key"
+method = "POST"
+url = "{upstream_url}"
+credential_header = "x-api-key"
+input_schema = {{ type = "object", properties = {{ query = {{ type = "string" }}, num_results = {{ type = "integer", default = 5 }} }}, required = ["query"] }}
+"#
+    );
+    std::fs::write(home.join("config.toml"), config).expect("write config.toml");
+}
+
+/// `dbus-monitor` watching notification calls on the session bus.
+pub struct NotificationWatch {
+    child: Child,
+    log: PathBuf,
+}
+
+impl NotificationWatch {
+    pub fn start(log: PathBuf) -> Self {
+        let file = std::fs::File::create(&log).expect("monitor log");
+        let child = Command::new("dbus-monitor")
+            .arg("interface='org.freedesktop.Notifications',member='Notify'")
+            .stdout(file)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dbus-monitor");
+        // The monitor must be listening before anything is sent.
+        std::thread::sleep(Duration::from_millis(300));
+        Self { child, log }
+    }
+
+    /// Wait until a Notify call carrying `needle` was seen; return how many carried it.
+    pub fn wait_for(&self, needle: &str) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let seen = std::fs::read_to_string(&self.log).unwrap_or_default().matches(needle).count();
+            if seen > 0 {
+                return seen;
+            }
+            assert!(Instant::now() < deadline, "no notification with {needle:?} seen on D-Bus in 15 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for NotificationWatch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `keygate` CLI built beside the app.
+pub fn keygate_cli(home: &Path, args: &[&str], stdin: &str) -> String {
+    let app = Path::new(env!("CARGO_BIN_EXE_keygate-app"));
+    let cli = app.with_file_name("keygate");
+    assert!(cli.is_file(), "{} is missing: build the workspace (cargo test --workspace)", cli.display());
+    let mut child = Command::new(&cli)
+        .args(args)
+        .env("KEYGATE_HOME", home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run keygate");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    let out = child.wait_with_output().expect("keygate output");
+    assert!(out.status.success(), "keygate {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// An MCP client with the agent's token, over Streamable HTTP.
+pub async fn mcp_client(url: &str, token: &str) -> RunningService<RoleClient, ()> {
+    let config = StreamableHttpClientTransportConfig::with_uri(url.to_string()).auth_header(token.to_string());
+    ().serve(StreamableHttpClientTransport::from_config(config)).await.expect("MCP client connects")
+}
+
+pub fn search(query: &str) -> CallToolRequestParams {
+    let arguments = json!({ "query": query });
+    CallToolRequestParams::new("web_search").with_arguments(arguments.as_object().cloned().unwrap_or_default())
+}
+
+pub fn result_text(result: &CallToolResult) -> String {
+    result.content.iter().filter_map(|c| c.as_text().map(|t| t.text.clone())).collect::<Vec<_>>().join("\n")
+}
+
+/// Where screenshots go: `target/e2e-screenshots`, beside the build output.
+pub fn screenshot_dir() -> PathBuf {
+    let app = Path::new(env!("CARGO_BIN_EXE_keygate-app"));
+    let target = app.parent().and_then(Path::parent).expect("target dir");
+    let dir = target.join("e2e-screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    dir
+}
