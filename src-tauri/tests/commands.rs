@@ -1,0 +1,219 @@
+//! The app's commands through Tauri's own test runtime: the same IPC path the window uses,
+//! on a real vault file in a temp dir, with the master key given in memory.
+
+use std::sync::Arc;
+
+use keygate_app::{AppState, KeyProvider};
+use keygate_vault::{Home, KeySource, ManualClock, MasterKey, Timestamp, VaultError};
+use serde_json::{Value, json};
+use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets};
+use tauri::webview::InvokeRequest;
+use tauri::{App, WebviewWindow, WebviewWindowBuilder};
+
+const NOW: Timestamp = Timestamp::from_unix_millis(1_800_000_000_000);
+
+struct TestApp {
+    _app: App<MockRuntime>,
+    window: WebviewWindow<MockRuntime>,
+    dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// An app over a fresh home whose config binds `bind`, with the vault key from `keys`.
+    fn with_keys(bind: &str, keys: KeyProvider) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&home).expect("home");
+        std::fs::write(home.join("config.toml"), config(bind)).expect("config");
+        let state = AppState::new(Home::at(&home), keys, Arc::new(ManualClock::new(NOW)));
+        let app = keygate_app::with_commands(mock_builder(), state).build(mock_context(noop_assets())).expect("app");
+        let window = WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("window");
+        Self { _app: app, window, dir }
+    }
+
+    fn new() -> Self {
+        Self::with_keys("127.0.0.1:0", given_key(TEST_KEY))
+    }
+
+    /// Invoke `command` as the window would.
+    fn invoke(&self, command: &str, args: Value) -> Result<Value, Value> {
+        let request = InvokeRequest {
+            cmd: command.into(),
+            callback: tauri::ipc::CallbackFn(0),
+            error: tauri::ipc::CallbackFn(1),
+            url: "tauri://localhost".parse().expect("url"),
+            body: tauri::ipc::InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        };
+        get_ipc_response(&self.window, request).map(|body| body.deserialize::<Value>().expect("json reply"))
+    }
+
+    fn ok(&self, command: &str, args: Value) -> Value {
+        self.invoke(command, args).unwrap_or_else(|e| panic!("{command} failed: {e}"))
+    }
+
+    /// The error a command answers, which must be exactly `{code, message}`.
+    fn error(&self, command: &str, args: Value) -> (String, String) {
+        let error = self.invoke(command, args).expect_err(command);
+        let object = error.as_object().unwrap_or_else(|| panic!("not an object: {error}"));
+        assert_eq!(object.len(), 2, "only code and message: {error}");
+        (error["code"].as_str().expect("code").into(), error["message"].as_str().expect("message").into())
+    }
+
+    fn home(&self) -> std::path::PathBuf {
+        self.dir.path().join("home")
+    }
+}
+
+/// Any fixed 32 bytes: each test has a vault of its own.
+const TEST_KEY: [u8; 32] = [0x5a; 32];
+
+fn given_key(key: [u8; 32]) -> KeyProvider {
+    Box::new(move || Ok(KeySource::Given(MasterKey::from_bytes(&key).expect("32 bytes"))))
+}
+
+fn config(bind: &str) -> String {
+    format!(
+        r#"[server]
+bind = "{bind}"
+
+[[tool]]
+name = "web_search"
+description = "Search the web"
+credential = "scavio_api_key"
+method = "POST"
+url = "http://127.0.0.1:9/search"
+credential_header = "x-api-key"
+input_schema = {{ type = "object", properties = {{ query = {{ type = "string" }} }}, required = ["query"] }}
+"#
+    )
+}
+
+fn names(list: &Value) -> Vec<&str> {
+    list.as_array().expect("list").iter().map(|c| c["name"].as_str().unwrap_or_default()).collect()
+}
+
+#[test]
+fn first_start_creates_the_vault_says_so_and_starts_the_server() {
+    let app = TestApp::new();
+    assert!(!app.home().join("vault.db").exists());
+    let status = app.ok("retry_vault", json!({}));
+    assert_eq!(status["vault_error"], Value::Null, "{status}");
+    assert!(app.home().join("vault.db").is_file());
+    let notice = status["created_notice"].as_str().expect("notice");
+    assert!(notice.starts_with("Created a new vault at "), "{notice}");
+    assert_eq!(status["server"]["state"], "running", "{status}");
+    assert!(status["server"]["url"].as_str().expect("url").ends_with("/mcp"));
+}
+
+#[test]
+fn credentials_are_added_rotated_and_removed_and_their_values_never_come_back() {
+    let app = TestApp::new();
+    app.ok("retry_vault", json!({}));
+    let added = app.ok("add_credential", json!({"name": "scavio_api_key", "value": "secret-value-1", "maxAgeDays": 2}));
+    assert_eq!(added["version"], 1);
+    let listed = app.ok("list_credentials", json!({}));
+    assert_eq!(names(&listed), ["scavio_api_key"]);
+    assert_eq!(listed[0]["due_soon"], true, "due in 2 days: {listed}");
+    app.ok("rotate_credential", json!({"name": "scavio_api_key", "value": "secret-value-2"}));
+    let listed = app.ok("list_credentials", json!({}));
+    assert_eq!(listed[0]["version"], 2);
+    for reply in [&added, &listed, &app.ok("rotation_log", json!({})), &app.ok("app_status", json!({}))] {
+        assert!(!reply.to_string().contains("secret-value"), "a value came back: {reply}");
+    }
+    let log = app.ok("rotation_log", json!({}));
+    assert_eq!(log[0]["action"], "rotated", "newest first: {log}");
+    assert_eq!(log[0]["actor"], "app");
+    app.ok("remove_credential", json!({"name": "scavio_api_key"}));
+    assert!(names(&app.ok("list_credentials", json!({}))).is_empty());
+}
+
+#[test]
+fn bad_input_gets_a_code_and_a_message_and_changes_nothing() {
+    let app = TestApp::new();
+    app.ok("retry_vault", json!({}));
+    app.ok("add_credential", json!({"name": "a", "value": "v1"}));
+    let (code, message) = app.error("add_credential", json!({"name": "a", "value": "v2"}));
+    assert_eq!(code, "credential_exists");
+    assert!(message.contains("already exists"), "{message}");
+    assert_eq!(app.error("add_credential", json!({"name": "Bad Name!", "value": "v"})).0, "invalid_name");
+    assert_eq!(app.error("add_credential", json!({"name": "empty", "value": ""})).0, "invalid_value");
+    assert_eq!(app.error("rotate_credential", json!({"name": "nope", "value": "v"})).0, "credential_not_found");
+    assert_eq!(app.error("create_token", json!({"tools": ["web_search"], "ttl": "forever"})).0, "invalid_ttl");
+    assert_eq!(app.error("create_token", json!({"tools": []})).0, "invalid_token_request");
+    assert_eq!(app.error("revoke_token", json!({"id": "not-an-id"})).0, "invalid_token_id");
+    let listed = app.ok("list_credentials", json!({}));
+    assert_eq!(names(&listed), ["a"]);
+    assert_eq!(listed[0]["version"], 1);
+    assert!(app.ok("list_tokens", json!({})).as_array().expect("tokens").is_empty());
+}
+
+#[test]
+fn a_token_is_shown_once_with_every_agent_snippet_and_revoked_in_one_call() {
+    let app = TestApp::new();
+    app.ok("retry_vault", json!({}));
+    let tools = app.ok("list_tools", json!({}));
+    assert_eq!(tools[0]["name"], "web_search");
+    let created = app.ok("create_token", json!({"label": "laptop", "tools": ["web_search"], "ttl": "2h"}));
+    let token = created["token"].as_str().expect("token");
+    assert!(token.starts_with("kg_"));
+    let snippets = created["snippets"].as_array().expect("snippets");
+    let clients: Vec<_> = snippets.iter().map(|s| s["client"].as_str().unwrap_or_default()).collect();
+    assert_eq!(clients, ["claude-desktop", "claude-code", "cursor", "vscode"]);
+    assert!(snippets.iter().all(|s| s["text"].as_str().unwrap_or_default().contains(token)));
+    let listed = app.ok("list_tokens", json!({}));
+    assert!(!listed.to_string().contains(token), "listing never shows the secret");
+    assert_eq!((listed[0]["status"].as_str(), listed[0]["label"].as_str()), (Some("active"), Some("laptop")));
+    app.ok("revoke_token", json!({"id": created["id"]}));
+    assert_eq!(app.ok("list_tokens", json!({}))[0]["status"], "revoked");
+}
+
+#[test]
+fn a_keychain_that_is_not_there_gets_a_clear_error_and_no_vault() {
+    let unavailable: KeyProvider =
+        Box::new(|| Err(VaultError::KeychainUnavailable { detail: "no Secret Service on the bus".into() }));
+    let app = TestApp::with_keys("127.0.0.1:0", unavailable);
+    let status = app.ok("retry_vault", json!({}));
+    assert_eq!(status["vault_error"]["code"], "keychain_unavailable", "{status}");
+    assert!(status["vault_error"]["message"].as_str().expect("message").contains("unlock your keychain"));
+    assert!(!app.home().join("vault.db").exists(), "nothing half-made");
+    assert_eq!(app.error("list_credentials", json!({})).0, "keychain_unavailable");
+    assert_eq!(status["server"]["state"], "stopped");
+}
+
+#[test]
+fn a_taken_port_leaves_the_app_running_and_says_what_to_do() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let app = TestApp::with_keys(&format!("127.0.0.1:{port}"), given_key(TEST_KEY));
+    let status = app.ok("retry_vault", json!({}));
+    assert_eq!(status["vault_error"], Value::Null, "the vault works without the server");
+    assert_eq!(status["server"]["state"], "stopped");
+    let reason = status["server"]["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains(&format!("cannot listen on 127.0.0.1:{port}")) && reason.contains("[server] bind"),
+        "{reason}"
+    );
+    app.ok("add_credential", json!({"name": "still_works", "value": "v"}));
+    drop(taken);
+    assert_eq!(app.ok("start_server", json!({}))["state"], "running", "starts once the port is free");
+}
+
+#[test]
+fn status_lists_rotation_reminders_most_urgent_first() {
+    let app = TestApp::new();
+    app.ok("retry_vault", json!({}));
+    app.ok("add_credential", json!({"name": "later", "value": "v", "maxAgeDays": 3}));
+    app.ok("add_credential", json!({"name": "sooner", "value": "v", "maxAgeDays": 1}));
+    app.ok("add_credential", json!({"name": "fine", "value": "v", "maxAgeDays": 30}));
+    let status = app.ok("app_status", json!({}));
+    let reminded: Vec<_> = status["reminders"]
+        .as_array()
+        .expect("reminders")
+        .iter()
+        .map(|r| r["credential"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(reminded, ["sooner", "later"]);
+    assert!(status["reminders"][0]["message"].as_str().expect("message").contains("in 1 day"));
+}
