@@ -34,13 +34,10 @@ pub fn run() {
         }
     };
     let state = AppState::new(home, Box::new(KeySource::from_env), Arc::new(SystemClock));
-    let app = with_commands(Builder::default(), state)
-        .setup(setup)
-        .on_window_event(window::on_window_event)
-        .build(tauri::generate_context!());
+    let app = with_commands(Builder::default(), state).setup(setup).build(tauri::generate_context!());
     match app {
         Ok(app) => app.run(|_, event| {
-            // Closing the last window leaves the tray; only Quit (an explicit exit code) ends.
+            // Closing the window leaves the tray; only Quit (an explicit exit code) ends the app.
             if let RunEvent::ExitRequested { code: None, api, .. } = event {
                 api.prevent_exit();
             }

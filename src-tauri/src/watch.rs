@@ -32,6 +32,9 @@ fn watch<R: Runtime>(app: &AppHandle<R>) {
         let changed = state.take_changed() || current != marker;
         marker = current;
         let hourly = last_hourly.is_none_or(|at| at.elapsed() >= REMINDER_PERIOD);
+        if changed {
+            tracing::debug!(?marker, "vault changed; telling the window");
+        }
         if changed && let Err(e) = app.emit(CHANGED_EVENT, ()) {
             tracing::warn!(error = %e, "cannot tell the window about a change");
         }

@@ -1,6 +1,8 @@
-//! The one window: shown from the tray, hidden (not closed) when the user closes it.
+//! The one window. Closing it really closes it: its web view (most of the app's memory) is
+//! freed while Keygate and its server keep running in the tray, and "Open Keygate" builds it
+//! again in a fraction of a second.
 
-use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder, Window, WindowEvent};
+use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 
 const MAIN: &str = "main";
 
@@ -19,13 +21,5 @@ pub fn show_window<R: Runtime>(app: &AppHandle<R>) {
         .build();
     if let Err(e) = built {
         tracing::error!(error = %e, "cannot open the window");
-    }
-}
-
-/// Closing the window keeps Keygate (and its server) running in the tray.
-pub fn on_window_event<R: Runtime>(window: &Window<R>, event: &WindowEvent) {
-    if let WindowEvent::CloseRequested { api, .. } = event {
-        api.prevent_close();
-        let _ = window.hide();
     }
 }

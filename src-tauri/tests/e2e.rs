@@ -99,5 +99,17 @@ async fn a_developer_keeps_a_key_in_keygate_and_an_agent_uses_it_without_seeing_
     assert_eq!(upstream.keys().len(), 2, "nothing went upstream after the revoke");
     let _ = agent.cancel().await;
 
+    // Ctrl+W closes the window; Keygate stays in the tray and keeps serving agents.
+    app.click("#tab-credentials").await;
+    app.press_ctrl("#cred-name", 'w').await;
+    let probe = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while app.window_count().await > 0 {
+        assert!(std::time::Instant::now() < deadline, "the window did not close on Ctrl+W");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let unauthorized = probe.post(&mcp_url).send().await.expect("server still answers");
+    assert_eq!(unauthorized.status(), 401, "the server keeps running with the window closed");
+
     app.end().await;
 }

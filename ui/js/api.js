@@ -31,6 +31,9 @@ export const revokeToken = (id) => call("revoke_token", { id });
 export const rotationLog = () => call("rotation_log");
 export const activity = () => call("activity");
 
+// Close the window; Keygate keeps running in the tray.
+export const closeWindow = () => tauri.window.getCurrentWindow().close();
+
 // Calls `handler` whenever the vault or server changes, from any front.
 export function onChanged(handler) {
   return tauri.event.listen("keygate://changed", () => handler());

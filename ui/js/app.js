@@ -98,6 +98,14 @@ document.getElementById("unavailable-retry").addEventListener("click", async () 
   refreshAll();
 });
 
+// Ctrl+W (Cmd+W) closes the window, as in other desktop apps; the tray keeps Keygate running.
+document.addEventListener("keydown", (event) => {
+  if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "w") {
+    event.preventDefault();
+    api.closeWindow();
+  }
+});
+
 api.onChanged(refreshAll);
 // Times ("in 42 min") age even when nothing changes.
 setInterval(() => views[current].refresh(), 30_000);

@@ -205,3 +205,28 @@ fn concurrent_token_creation_keeps_every_token() {
     assert_eq!(listed.len(), ids.len());
     assert!(ids.iter().all(|id| listed.contains(&id.as_str())));
 }
+
+#[test]
+fn another_front_sees_every_cli_change_through_the_change_marker() {
+    use base64::Engine as _;
+    let kg = Kg::headless();
+    kg.init();
+    let key_bytes =
+        base64::engine::general_purpose::STANDARD.decode(kg.master_key.as_deref().expect("key")).expect("b64");
+    let key = keygate_vault::MasterKey::from_bytes(&key_bytes).expect("32 bytes");
+    let home = keygate_vault::Home::at(kg.home());
+    let clock = std::sync::Arc::new(keygate_vault::SystemClock);
+    let app = keygate_vault::Vault::open(&home, keygate_vault::KeySource::Given(key), clock, keygate_vault::Actor::App)
+        .expect("open as the app");
+    let mut seen = app.change_marker().expect("marker");
+    for (i, name) in ["first", "second", "third"].iter().enumerate() {
+        kg.ok_with_stdin(&["cred", "add", name], b"value");
+        // The app reads in between, as its window does.
+        let marker = app.change_marker().expect("marker");
+        assert_ne!(marker, seen, "change {} by the CLI not seen", i + 1);
+        assert_eq!(app.list_credentials().expect("list").len(), i + 1);
+        seen = marker;
+    }
+    kg.ok(&["cred", "list"]);
+    assert_eq!(app.change_marker().expect("marker"), seen, "reads by others change nothing");
+}

@@ -134,11 +134,23 @@ impl Vault {
         self.token_policy
     }
 
-    /// A number that changes whenever another connection commits to the vault (another
-    /// process, or another `Vault` in this one), so a front can poll it cheaply and refresh
-    /// what it shows. This connection's own writes do not change it.
-    pub fn change_marker(&self) -> Result<i64> {
-        Ok(self.conn.query_row("PRAGMA data_version", [], |row| row.get(0))?)
+    /// An opaque value that changes whenever anyone commits to the vault (another process,
+    /// another `Vault` in this one, or this one), so a front can poll it cheaply and refresh
+    /// what it shows. SQLite's `data_version` alone proved unreliable across processes here (it
+    /// missed commits that reads on the same connection saw), so the vault file's and its
+    /// write-ahead log's size and modification time are part of it: every commit writes one.
+    pub fn change_marker(&self) -> Result<u64> {
+        use std::hash::{Hash, Hasher};
+        let data_version: i64 = self.conn.query_row("PRAGMA data_version", [], |row| row.get(0))?;
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        data_version.hash(&mut hasher);
+        if let Some(path) = self.conn.path() {
+            for file in [path.to_string(), format!("{path}-wal")] {
+                let stat = std::fs::metadata(&file).ok();
+                stat.map(|m| (m.len(), m.modified().ok())).hash(&mut hasher);
+            }
+        }
+        Ok(hasher.finish())
     }
 }
 

@@ -158,6 +158,27 @@ impl Session {
         .await;
     }
 
+    /// Press Ctrl+`key` with the focus in the input `css`. A key that closes the window ends
+    /// the command with "no such window", which is what it was meant to do.
+    pub async fn press_ctrl(&self, css: &str, key: char) {
+        let id = self.retry(&format!("find {css}"), STEP_TIMEOUT, || self.find(css)).await;
+        let chord = format!("\u{E009}{key}\u{E000}");
+        let sent =
+            self.command(reqwest::Method::POST, &format!("/element/{id}/value"), Some(json!({"text": chord}))).await;
+        if let Err(e) = sent {
+            assert!(e.contains("no such window"), "ctrl+{key} in {css}: {e}");
+        }
+    }
+
+    /// How many windows the app has open (0 once the last one closed).
+    pub async fn window_count(&self) -> usize {
+        match self.command(reqwest::Method::GET, "/window/handles", None).await {
+            Ok(handles) => handles.as_array().map_or(0, Vec::len),
+            Err(e) if e.contains("no such window") => 0,
+            Err(e) => panic!("window handles: {e}"),
+        }
+    }
+
     /// Save a PNG of the window to `path`.
     pub async fn screenshot(&self, path: &Path) {
         let data = self.command(reqwest::Method::GET, "/screenshot", None).await.expect("screenshot");

@@ -327,7 +327,17 @@ fn change_marker_moves_when_another_connection_writes() {
     let after = watcher.change_marker().expect("marker");
     assert_ne!(after, before, "another connection's commit is seen");
     writer.issue_token(&request(&["t"], None)).expect("issue");
-    assert_ne!(watcher.change_marker().expect("marker"), after, "and every later one");
+    let later = watcher.change_marker().expect("marker");
+    assert_ne!(later, after, "and every later one");
+
+    // Reading in between must not pin the watcher to an old snapshot.
+    watcher.list_credentials().expect("list");
+    watcher.list_tokens().expect("tokens");
+    watcher.rotation_log().expect("log");
+    watcher.recent_audit(10).expect("audit");
+    writer.add_credential("b", &secret("value-b"), None).expect("add b");
+    assert_ne!(watcher.change_marker().expect("marker"), later, "seen after reads");
+    assert_eq!(watcher.list_credentials().expect("list").len(), 2, "and the reads see it");
 }
 
 #[test]
