@@ -1,5 +1,9 @@
-//! The app's footprint, measured on the real binary (release profile) in a private desktop
-//! session: `scripts/with-desktop cargo bench -p keygate-app --bench footprint`.
+//! The app's footprint, measured on the real binary in a private desktop session:
+//!
+//! ```sh
+//! cargo build --release -p keygate-app
+//! scripts/with-desktop cargo run --release -p keygate-footprint -- target/release/keygate-app
+//! ```
 //!
 //! - start to MCP: from spawning the app to its MCP port answering an HTTP request (a 401,
 //!   since it carries no token), over `FOOTPRINT_RUNS` starts (default 10) of an existing vault;
@@ -18,6 +22,7 @@ use std::time::{Duration, Instant};
 const SETTLE: Duration = Duration::from_secs(8);
 
 fn main() {
+    let app = std::env::args().nth(1).expect("usage: keygate-footprint PATH-TO-keygate-app");
     for var in ["DISPLAY", "DBUS_SESSION_BUS_ADDRESS"] {
         assert!(std::env::var_os(var).is_some(), "{var} unset: run under scripts/with-desktop");
     }
@@ -28,7 +33,7 @@ fn main() {
     std::fs::write(home.join("config.toml"), format!("[server]\nbind = \"127.0.0.1:{port}\"\n")).unwrap();
 
     // First start creates the vault and its keychain entry; the timed starts open it.
-    let first = launch(&home, &[]);
+    let first = launch(&app, &home, &[]);
     wait_for_mcp(port);
     stop(first);
 
@@ -36,10 +41,10 @@ fn main() {
     let mut starts: Vec<Duration> = (0..runs)
         .map(|_| {
             let started = Instant::now();
-            let app = launch(&home, &[]);
+            let running = launch(&app, &home, &[]);
             wait_for_mcp(port);
             let elapsed = started.elapsed();
-            stop(app);
+            stop(running);
             elapsed
         })
         .collect();
@@ -51,31 +56,25 @@ fn main() {
         ms(starts[runs - 1])
     );
 
-    let app = launch(&home, &[]);
+    let running = launch(&app, &home, &[]);
     wait_for_mcp(port);
     std::thread::sleep(SETTLE);
-    report("window open", app.id());
+    report("window open", running.id());
     close_window();
     std::thread::sleep(SETTLE);
-    report("window closed, idle in the tray", app.id());
+    report("window closed, idle in the tray", running.id());
     wait_for_mcp(port);
-    stop(app);
+    stop(running);
 
-    let hidden = launch(&home, &["--hidden"]);
+    let hidden = launch(&app, &home, &["--hidden"]);
     wait_for_mcp(port);
     std::thread::sleep(SETTLE);
     report("started with --hidden", hidden.id());
     stop(hidden);
 }
 
-fn launch(home: &Path, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_keygate-app"))
-        .args(args)
-        .env("KEYGATE_HOME", home)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+fn launch(app: &str, home: &Path, args: &[&str]) -> Child {
+    Command::new(app).args(args).env("KEYGATE_HOME", home).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
 }
 
 fn stop(mut app: Child) {
@@ -117,12 +116,14 @@ fn close_window() {
 fn report(label: &str, root: u32) {
     let pids = family(root);
     let (mut pss, mut rss) = (0u64, 0u64);
+    let mut names = Vec::new();
     for pid in &pids {
         let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
-        pss += field_kb(&rollup, "Pss:");
+        let own = field_kb(&rollup, "Pss:");
+        pss += own;
         rss += field_kb(&rollup, "Rss:");
+        names.push(format!("{} {} MB", comm(*pid), own / 1024));
     }
-    let names: Vec<String> = pids.iter().map(|pid| comm(*pid)).collect();
     println!(
         "{label}: PSS {} MB, RSS {} MB over {} processes ({})",
         pss / 1024,
