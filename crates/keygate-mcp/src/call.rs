@@ -1,9 +1,10 @@
 //! One tool call, straight through: check the token for this tool, validate the arguments,
-//! open the credential, audit, call upstream, finish the audit. The agent never sees the key.
+//! open the credential, audit, call upstream, queue the audit's outcome. The agent never sees
+//! the key.
 
 use std::time::Instant;
 
-use keygate_vault::{AuditId, AuditStart, Decision, Denial, TokenDecision, Vault, VaultError};
+use keygate_vault::{AuditId, AuditStart, CallOutcome, Decision, Denial, TokenDecision, Vault, VaultError};
 use rmcp::ErrorData;
 use rmcp::model::{CallToolResult, ContentBlock};
 use secrecy::{ExposeSecret, SecretString};
@@ -74,18 +75,16 @@ impl<'a> ToolCall<'a> {
             ),
             Err(e) => ("upstream_error".to_string(), tool_error(e.to_string())),
         };
-        self.finish(ready.audit, &status, started);
+        // The call already happened: its outcome is written in the background (batched with
+        // other calls'), and a failure there is logged, not turned into a failed call.
+        let outcome = CallOutcome {
+            audit: ready.audit,
+            token_id: self.caller.grant.token_id,
+            status,
+            duration: started.elapsed(),
+        };
+        shared.audit_writer.finish(outcome).await;
         Ok(result)
-    }
-
-    /// Complete the audit row and count the use. The call already happened, so a failure
-    /// here is logged, not turned into a failed call.
-    fn finish(&self, audit: AuditId, status: &str, started: Instant) {
-        let token_id = &self.caller.grant.token_id;
-        let finished = self.shared.gate.with(|vault| vault.finish_call(audit, token_id, status, started.elapsed()));
-        if let Err(e) = finished {
-            tracing::error!(tool = %self.name, error = %e, "could not finish the audit row of a completed call");
-        }
     }
 }
 

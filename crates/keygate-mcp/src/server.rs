@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
 use crate::access::{self, AccessState};
+use crate::audit_writer::AuditWriter;
 use crate::config::{Config, parse_bind};
 use crate::error::McpError;
 use crate::gate::Gate;
@@ -47,6 +48,7 @@ pub struct RunningServer {
     addr: SocketAddr,
     stop: CancellationToken,
     sessions: Arc<Mutex<HashMap<String, String>>>,
+    audit_writer: AuditWriter,
     task: JoinHandle<std::io::Result<()>>,
 }
 
@@ -80,6 +82,13 @@ impl RunningServer {
         self.sessions.lock().map_or(0, |sessions| sessions.len())
     }
 
+    /// Wait until the outcome of every call finished so far is in the vault. Calls answer
+    /// before their outcome is written (it is batched in the background); stopping the
+    /// server flushes too.
+    pub async fn flush_audit(&self) {
+        self.audit_writer.flush().await;
+    }
+
     /// A handle that stops the server when cancelled.
     pub fn stop_handle(&self) -> CancellationToken {
         self.stop.clone()
@@ -98,7 +107,10 @@ pub async fn start(config: Config, vault: Vault, bind: Option<&str>) -> Result<R
     let addr = listener.local_addr().map_err(|cause| McpError::Bind { addr, cause })?;
     let stop = CancellationToken::new();
     let sessions = Arc::new(Mutex::new(HashMap::new()));
-    let app = router(config, Gate::new(vault), Upstream::new()?, addr, stop.clone(), Arc::clone(&sessions));
+    let gate = Gate::new(vault);
+    let audit_writer = AuditWriter::start(gate.clone());
+    let handler = KeygateHandler::new(config, gate.clone(), audit_writer.clone(), Upstream::new()?);
+    let app = router(handler, gate, addr, stop.clone(), Arc::clone(&sessions));
     let shutdown = stop.clone();
     // MCP answers in small writes (SSE events); without TCP_NODELAY each one can wait ~40 ms
     // for the client's delayed ACK.
@@ -107,11 +119,15 @@ pub async fn start(config: Config, vault: Vault, bind: Option<&str>) -> Result<R
             tracing::warn!(error = %e, "cannot set TCP_NODELAY");
         }
     });
+    let writer = audit_writer.clone();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
+        let served = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
+        // Outcomes of the last calls may still be queued: they are written before we report stopped.
+        writer.flush().await;
+        served
     });
     tracing::info!(%addr, "keygate MCP server listening");
-    Ok(RunningServer { addr, stop, sessions, task })
+    Ok(RunningServer { addr, stop, sessions, audit_writer, task })
 }
 
 #[derive(Clone)]
@@ -121,14 +137,12 @@ struct Services {
 }
 
 fn router(
-    config: Config,
+    handler: KeygateHandler,
     gate: Gate,
-    upstream: Upstream,
     addr: SocketAddr,
     stop: CancellationToken,
     sessions: Arc<Mutex<HashMap<String, String>>>,
 ) -> Router {
-    let handler = KeygateHandler::new(config, gate.clone(), upstream);
     let session_manager = Arc::new(LocalSessionManager::default());
     let base =
         StreamableHttpServerConfig::default().with_cancellation_token(stop).with_max_request_body_bytes(MAX_BODY_BYTES);
