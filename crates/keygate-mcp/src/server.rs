@@ -18,7 +18,6 @@ use rmcp::transport::streamable_http_server::session::never::NeverSessionManager
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tower::ServiceExt as _;
 
 use crate::access::{self, AccessState};
 use crate::audit_writer::AuditWriter;
@@ -130,7 +129,8 @@ pub async fn start(config: Config, vault: Vault, bind: Option<&str>) -> Result<R
     Ok(RunningServer { addr, stop, sessions, audit_writer, task })
 }
 
-#[derive(Clone)]
+/// Shared behind an `Arc`: axum clones a route's state several times per request, and each
+/// service holds its own copy of rmcp's config (host lists and all).
 struct Services {
     stateful: Stateful,
     stateless: Stateless,
@@ -150,14 +150,14 @@ fn router(
         let handler = handler.clone();
         move || Ok(handler.clone())
     };
-    let services = Services {
+    let services = Arc::new(Services {
         stateful: StreamableHttpService::new(factory.clone(), Arc::clone(&session_manager), base.clone()),
         stateless: StreamableHttpService::new(
             factory,
             Arc::new(NeverSessionManager::default()),
             base.with_legacy_session_mode(false).with_json_response(true),
         ),
-    };
+    });
     let access = AccessState {
         gate,
         limiter: Arc::new(FailureLimiter::default()),
@@ -193,9 +193,9 @@ fn resource_metadata(addr: SocketAddr) -> serde_json::Value {
 /// Clients that keep a session go to the session-keeping service: any request that carries a
 /// session id, and `initialize`, which opens one. Everything else is served without a session,
 /// so clients that never keep one work too, on every protocol version.
-async fn serve_mcp(State(services): State<Services>, request: Request) -> Response {
+async fn serve_mcp(State(services): State<Arc<Services>>, request: Request) -> Response {
     if request.headers().contains_key("mcp-session-id") || request.method() != http::Method::POST {
-        return respond(services.stateful.oneshot(request).await);
+        return services.stateful.handle(request).await.map(Body::new);
     }
     let (parts, body) = request.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
@@ -204,10 +204,11 @@ async fn serve_mcp(State(services): State<Services>, request: Request) -> Respon
     };
     let opens_session = is_initialize(&bytes);
     let request = Request::from_parts(parts, Body::from(bytes));
+    // `handle` borrows the service; `oneshot` would clone it (and its config) per request.
     if opens_session {
-        respond(services.stateful.oneshot(request).await)
+        services.stateful.handle(request).await.map(Body::new)
     } else {
-        respond(services.stateless.oneshot(request).await)
+        services.stateless.handle(request).await.map(Body::new)
     }
 }
 
@@ -218,15 +219,4 @@ fn is_initialize(body: &[u8]) -> bool {
         method: Option<&'a str>,
     }
     serde_json::from_slice::<Probe<'_>>(body).is_ok_and(|p| p.method == Some("initialize"))
-}
-
-fn respond<B>(result: Result<http::Response<B>, std::convert::Infallible>) -> Response
-where
-    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
-    B::Error: Into<axum::BoxError>,
-{
-    match result {
-        Ok(response) => response.map(Body::new),
-        Err(never) => match never {},
-    }
 }
