@@ -12,21 +12,18 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use keygate_vault::{TokenDecision, TokenGrant};
 use rmcp::transport::streamable_http_server::session::SessionManager;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
-use secrecy::SecretString;
 
 use crate::gate::Gate;
 use crate::rate_limit::FailureLimiter;
 
 const SESSION_HEADER: &str = "mcp-session-id";
 
-/// What the handler learns about the caller: the checked grant and the token itself (kept
-/// secret, only to re-check scope on each call).
-#[derive(Clone)]
+/// What the handler learns about the caller: the grant checked for this very HTTP request
+/// (every request is checked, session or not, so it is never older than the request).
+#[derive(Debug, Clone)]
 pub struct Caller {
     /// The grant as checked for this request.
     pub grant: TokenGrant,
-    /// The presented token.
-    pub token: Arc<SecretString>,
 }
 
 /// State shared by every request through the access layer.
@@ -81,17 +78,20 @@ fn is_loopback_origin(origin: &str) -> bool {
 /// Check the bearer token on every request; expiry and revocation are read from the vault
 /// each time, so a revoked token fails on its very next request, open session or not.
 pub async fn require_token(State(state): State<AccessState>, mut request: Request, next: Next) -> Response {
-    let token = bearer_token(request.headers()).map(str::to_owned);
     let session = request.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let token_id = token.as_deref().and_then(keygate_vault::token_id).map(str::to_owned);
-    if state.limiter.is_flooded() && !token_id.as_deref().is_some_and(|id| state.limiter.recently_good(id)) {
+    // The token is read in place from the header, never copied.
+    let token = bearer_token(request.headers());
+    if state.limiter.is_flooded()
+        && !token.and_then(keygate_vault::token_id).is_some_and(|id| state.limiter.recently_good(id))
+    {
         return too_many_failures();
     }
     let Some(token) = token else {
         state.limiter.record_failure();
         return unauthorized(&state, "a bearer token is required");
     };
-    let grant = match state.gate.with(|vault| vault.check_token(&token, None)) {
+    let checked = state.gate.with(|vault| vault.check_token(token, None));
+    let grant = match checked {
         Ok(TokenDecision::Allowed(grant)) => grant,
         Ok(TokenDecision::Denied { reason, .. }) => {
             state.limiter.record_failure();
@@ -110,7 +110,7 @@ pub async fn require_token(State(state): State<AccessState>, mut request: Reques
     }
     state.limiter.record_success(&grant.token_id);
     let token_id = grant.token_id.clone();
-    request.extensions_mut().insert(Caller { grant, token: Arc::new(SecretString::from(token)) });
+    request.extensions_mut().insert(Caller { grant });
     let ends_session = request.method() == http::Method::DELETE;
     let response = next.run(request).await;
     if let Some(new_session) = response.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {

@@ -1,12 +1,13 @@
-//! One tool call, straight through: check the token for this tool, validate the arguments,
-//! open the credential, audit, call upstream, finish the audit. The agent never sees the key.
+//! One tool call, straight through: check the token's scope for this tool, validate the arguments,
+//! open the credential, audit, call upstream, queue the audit's outcome. The agent never sees
+//! the key.
 
 use std::time::Instant;
 
-use keygate_vault::{AuditId, AuditStart, Decision, Denial, TokenDecision, Vault, VaultError};
+use keygate_vault::{AuditId, AuditStart, CallOutcome, Decision, Denial, TokenGrant, Vault, VaultError};
 use rmcp::ErrorData;
 use rmcp::model::{CallToolResult, ContentBlock};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::{Map, Value};
 
 use crate::access::Caller;
@@ -33,8 +34,6 @@ struct Ready<'t> {
 enum Refusal {
     /// Not in scope, or no such tool: one answer for both, so scope cannot be probed.
     NotAvailable,
-    /// The token stopped being valid since the request was let in.
-    Token(Denial),
     /// A tool error the agent can act on (bad arguments, missing credential, no audit).
     Tool(String),
 }
@@ -49,14 +48,13 @@ impl<'a> ToolCall<'a> {
         let shared = self.shared;
         let tool = shared.config.tool(&self.name);
         let arguments = self.arguments.take();
-        let token = self.caller.token.expose_secret();
-        let prepared = shared.gate.with(|vault| prepare(vault, token, &self.name, tool, arguments));
+        let grant = &self.caller.grant;
+        let prepared = shared.gate.with(|vault| prepare(vault, grant, &self.name, tool, arguments));
         let ready = match prepared {
             Ok(ready) => ready,
             Err(Refusal::NotAvailable) => {
                 return Err(ErrorData::invalid_params(format!("unknown tool: {}", self.name), None));
             }
-            Err(Refusal::Token(denial)) => return Err(ErrorData::invalid_request(denial.to_string(), None)),
             Err(Refusal::Tool(message)) => return Ok(tool_error(message)),
         };
         let outcome = shared.upstream.call(ready.tool, &ready.credential, &ready.arguments).await;
@@ -74,38 +72,34 @@ impl<'a> ToolCall<'a> {
             ),
             Err(e) => ("upstream_error".to_string(), tool_error(e.to_string())),
         };
-        self.finish(ready.audit, &status, started);
+        // The call already happened: its outcome is written in the background (batched with
+        // other calls'), and a failure there is logged, not turned into a failed call.
+        let outcome = CallOutcome {
+            audit: ready.audit,
+            token_id: self.caller.grant.token_id,
+            status,
+            duration: started.elapsed(),
+        };
+        shared.audit_writer.finish(outcome).await;
         Ok(result)
-    }
-
-    /// Complete the audit row and count the use. The call already happened, so a failure
-    /// here is logged, not turned into a failed call.
-    fn finish(&self, audit: AuditId, status: &str, started: Instant) {
-        let token_id = &self.caller.grant.token_id;
-        let finished = self.shared.gate.with(|vault| vault.finish_call(audit, token_id, status, started.elapsed()));
-        if let Err(e) = finished {
-            tracing::error!(tool = %self.name, error = %e, "could not finish the audit row of a completed call");
-        }
     }
 }
 
-/// Under one vault lock: re-check the token for this tool, validate arguments, open the
+/// Under one vault lock: check the tool is in the token's scope, validate arguments, open the
 /// credential and write the audit row. Every refusal is audited too.
+///
+/// The grant was read from the vault by the access layer for this very HTTP request (expiry
+/// and revocation included), so it is not read again here.
 fn prepare<'t>(
     vault: &mut Vault,
-    token: &str,
+    grant: &TokenGrant,
     name: &str,
     tool: Option<&'t ToolConfig>,
     arguments: Option<Map<String, Value>>,
 ) -> Result<Ready<'t>, Refusal> {
-    let (token_id, denial) = match vault.check_token(token, Some(name)) {
-        Ok(TokenDecision::Allowed(grant)) => (grant.token_id, None),
-        Ok(TokenDecision::Denied { token_id, reason }) => (token_id.unwrap_or_default(), Some(reason)),
-        Err(e) => return Err(Refusal::Tool(format!("refused: the vault could not check the token ({e})"))),
-    };
     let audit_refusal = |vault: &mut Vault, status: &str, credential: Option<&str>| {
         let start = AuditStart {
-            token_id: Some(&token_id),
+            token_id: Some(&grant.token_id),
             tool: name,
             credential,
             credential_version: None,
@@ -116,20 +110,16 @@ fn prepare<'t>(
             tracing::error!(tool = name, error = %e, "could not audit a refused call");
         }
     };
-    let tool = match (denial, tool) {
-        (None | Some(Denial::OutOfScope), None) => {
+    let tool = match tool {
+        None => {
             audit_refusal(vault, "unknown_tool", None);
             return Err(Refusal::NotAvailable);
         }
-        (Some(Denial::OutOfScope), Some(_)) => {
-            audit_refusal(vault, "out_of_scope", None);
+        Some(_) if !grant.allows(name) => {
+            audit_refusal(vault, Denial::OutOfScope.as_str(), None);
             return Err(Refusal::NotAvailable);
         }
-        (Some(reason), _) => {
-            audit_refusal(vault, reason.as_str(), None);
-            return Err(Refusal::Token(reason));
-        }
-        (None, Some(tool)) => tool,
+        Some(tool) => tool,
     };
     let arguments = match tool.arguments.prepare(arguments) {
         Ok(arguments) => arguments,
@@ -153,7 +143,7 @@ fn prepare<'t>(
         }
     };
     let start = AuditStart {
-        token_id: Some(&token_id),
+        token_id: Some(&grant.token_id),
         tool: name,
         credential: Some(&tool.credential),
         credential_version: Some(opened.version),

@@ -10,6 +10,7 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
 use crate::access::Caller;
+use crate::audit_writer::AuditWriter;
 use crate::call::ToolCall;
 use crate::config::Config;
 use crate::gate::Gate;
@@ -21,6 +22,7 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) tools: Vec<Tool>,
     pub(crate) gate: Gate,
+    pub(crate) audit_writer: AuditWriter,
     pub(crate) upstream: Upstream,
 }
 
@@ -31,13 +33,13 @@ pub struct KeygateHandler {
 }
 
 impl KeygateHandler {
-    pub(crate) fn new(config: Config, gate: Gate, upstream: Upstream) -> Self {
+    pub(crate) fn new(config: Config, gate: Gate, audit_writer: AuditWriter, upstream: Upstream) -> Self {
         let tools = config
             .tools
             .iter()
             .map(|t| Tool::new(t.name.clone(), t.description.clone(), Arc::new(t.input_schema.clone())))
             .collect();
-        Self { shared: Arc::new(Shared { config, tools, gate, upstream }) }
+        Self { shared: Arc::new(Shared { config, tools, gate, audit_writer, upstream }) }
     }
 }
 

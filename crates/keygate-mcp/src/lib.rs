@@ -4,6 +4,7 @@
 
 mod access;
 mod arguments;
+mod audit_writer;
 mod bridge;
 mod call;
 mod clients;

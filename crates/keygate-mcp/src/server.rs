@@ -18,9 +18,9 @@ use rmcp::transport::streamable_http_server::session::never::NeverSessionManager
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tower::ServiceExt as _;
 
 use crate::access::{self, AccessState};
+use crate::audit_writer::AuditWriter;
 use crate::config::{Config, parse_bind};
 use crate::error::McpError;
 use crate::gate::Gate;
@@ -47,6 +47,7 @@ pub struct RunningServer {
     addr: SocketAddr,
     stop: CancellationToken,
     sessions: Arc<Mutex<HashMap<String, String>>>,
+    audit_writer: AuditWriter,
     task: JoinHandle<std::io::Result<()>>,
 }
 
@@ -80,6 +81,13 @@ impl RunningServer {
         self.sessions.lock().map_or(0, |sessions| sessions.len())
     }
 
+    /// Wait until the outcome of every call finished so far is in the vault. Calls answer
+    /// before their outcome is written (it is batched in the background); stopping the
+    /// server flushes too.
+    pub async fn flush_audit(&self) {
+        self.audit_writer.flush().await;
+    }
+
     /// A handle that stops the server when cancelled.
     pub fn stop_handle(&self) -> CancellationToken {
         self.stop.clone()
@@ -98,7 +106,10 @@ pub async fn start(config: Config, vault: Vault, bind: Option<&str>) -> Result<R
     let addr = listener.local_addr().map_err(|cause| McpError::Bind { addr, cause })?;
     let stop = CancellationToken::new();
     let sessions = Arc::new(Mutex::new(HashMap::new()));
-    let app = router(config, Gate::new(vault), Upstream::new()?, addr, stop.clone(), Arc::clone(&sessions));
+    let gate = Gate::new(vault);
+    let audit_writer = AuditWriter::start(gate.clone());
+    let handler = KeygateHandler::new(config, gate.clone(), audit_writer.clone(), Upstream::new()?);
+    let app = router(handler, gate, addr, stop.clone(), Arc::clone(&sessions));
     let shutdown = stop.clone();
     // MCP answers in small writes (SSE events); without TCP_NODELAY each one can wait ~40 ms
     // for the client's delayed ACK.
@@ -107,28 +118,31 @@ pub async fn start(config: Config, vault: Vault, bind: Option<&str>) -> Result<R
             tracing::warn!(error = %e, "cannot set TCP_NODELAY");
         }
     });
+    let writer = audit_writer.clone();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
+        let served = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
+        // Outcomes of the last calls may still be queued: they are written before we report stopped.
+        writer.flush().await;
+        served
     });
     tracing::info!(%addr, "keygate MCP server listening");
-    Ok(RunningServer { addr, stop, sessions, task })
+    Ok(RunningServer { addr, stop, sessions, audit_writer, task })
 }
 
-#[derive(Clone)]
+/// Shared behind an `Arc`: axum clones a route's state several times per request, and each
+/// service holds its own copy of rmcp's config (host lists and all).
 struct Services {
     stateful: Stateful,
     stateless: Stateless,
 }
 
 fn router(
-    config: Config,
+    handler: KeygateHandler,
     gate: Gate,
-    upstream: Upstream,
     addr: SocketAddr,
     stop: CancellationToken,
     sessions: Arc<Mutex<HashMap<String, String>>>,
 ) -> Router {
-    let handler = KeygateHandler::new(config, gate.clone(), upstream);
     let session_manager = Arc::new(LocalSessionManager::default());
     let base =
         StreamableHttpServerConfig::default().with_cancellation_token(stop).with_max_request_body_bytes(MAX_BODY_BYTES);
@@ -136,14 +150,14 @@ fn router(
         let handler = handler.clone();
         move || Ok(handler.clone())
     };
-    let services = Services {
+    let services = Arc::new(Services {
         stateful: StreamableHttpService::new(factory.clone(), Arc::clone(&session_manager), base.clone()),
         stateless: StreamableHttpService::new(
             factory,
             Arc::new(NeverSessionManager::default()),
             base.with_legacy_session_mode(false).with_json_response(true),
         ),
-    };
+    });
     let access = AccessState {
         gate,
         limiter: Arc::new(FailureLimiter::default()),
@@ -179,9 +193,9 @@ fn resource_metadata(addr: SocketAddr) -> serde_json::Value {
 /// Clients that keep a session go to the session-keeping service: any request that carries a
 /// session id, and `initialize`, which opens one. Everything else is served without a session,
 /// so clients that never keep one work too, on every protocol version.
-async fn serve_mcp(State(services): State<Services>, request: Request) -> Response {
+async fn serve_mcp(State(services): State<Arc<Services>>, request: Request) -> Response {
     if request.headers().contains_key("mcp-session-id") || request.method() != http::Method::POST {
-        return respond(services.stateful.oneshot(request).await);
+        return services.stateful.handle(request).await.map(Body::new);
     }
     let (parts, body) = request.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
@@ -190,10 +204,11 @@ async fn serve_mcp(State(services): State<Services>, request: Request) -> Respon
     };
     let opens_session = is_initialize(&bytes);
     let request = Request::from_parts(parts, Body::from(bytes));
+    // `handle` borrows the service; `oneshot` would clone it (and its config) per request.
     if opens_session {
-        respond(services.stateful.oneshot(request).await)
+        services.stateful.handle(request).await.map(Body::new)
     } else {
-        respond(services.stateless.oneshot(request).await)
+        services.stateless.handle(request).await.map(Body::new)
     }
 }
 
@@ -204,15 +219,4 @@ fn is_initialize(body: &[u8]) -> bool {
         method: Option<&'a str>,
     }
     serde_json::from_slice::<Probe<'_>>(body).is_ok_and(|p| p.method == Some("initialize"))
-}
-
-fn respond<B>(result: Result<http::Response<B>, std::convert::Infallible>) -> Response
-where
-    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
-    B::Error: Into<axum::BoxError>,
-{
-    match result {
-        Ok(response) => response.map(Body::new),
-        Err(never) => match never {},
-    }
 }

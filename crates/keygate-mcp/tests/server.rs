@@ -30,6 +30,8 @@ async fn a_token_lists_and_calls_only_its_tools_and_never_sees_the_key() {
     assert_eq!(sent, json!({"query": "rust", "num_results": 5}));
     assert!(h.upstream.seen.authorization_headers.lock().expect("lock").is_empty(), "agent token forwarded");
 
+    // The call answered first; its outcome is written behind it.
+    h.server.flush_audit().await;
     let audit = h.other_vault().audit_log().expect("audit");
     let row = audit.last().expect("a row");
     assert_eq!((row.tool.as_str(), row.decision.as_str()), ("web_search", "allowed"));
@@ -114,6 +116,7 @@ async fn upstream_failures_are_tool_errors_and_the_server_keeps_serving() {
 
     let ok = client.call_tool(call("web_search", json!({"query": "still here"}))).await.expect("still serving");
     assert!(!is_error(&ok), "{}", text(&ok));
+    h.server.flush_audit().await;
     let statuses: Vec<String> =
         h.other_vault().audit_log().expect("audit").into_iter().map(|r| r.status.unwrap_or_default()).collect();
     assert_eq!(statuses, ["upstream_error", "upstream_error", "upstream_error", "200", "missing_credential", "200"]);
@@ -207,4 +210,32 @@ async fn parallel_calls_in_one_session_all_complete() {
     .await
     .expect("parallel calls in one session hung");
     assert_eq!(all, 16);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_the_server_writes_the_outcome_of_every_answered_call() {
+    let h = Harness::start().await;
+    let (_, token) = h.token(&["web_search"]);
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let request = h
+            .http
+            .post(h.url())
+            .bearer_auth(&token)
+            .header("accept", "application/json, text/event-stream")
+            .json(&json!({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                    "params": {"name": "web_search", "arguments": {"query": format!("q{i}")}}}));
+        calls
+            .spawn(async move { request.send().await.expect("send").json::<serde_json::Value>().await.expect("json") });
+    }
+    while let Some(body) = calls.join_next().await {
+        let body = body.expect("join");
+        assert_eq!(body["result"]["isError"], false, "{body}");
+    }
+    let vault = h.other_vault();
+    h.server.shutdown().await.expect("stops");
+    let audit = vault.audit_log().expect("audit");
+    assert_eq!(audit.len(), 8);
+    assert!(audit.iter().all(|r| r.status.as_deref() == Some("200") && r.duration_ms.is_some()), "{audit:?}");
+    assert_eq!(vault.list_tokens().expect("tokens")[0].uses, 8);
 }

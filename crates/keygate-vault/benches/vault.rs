@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use keygate_vault::{
-    Actor, AuditStart, Decision, Home, KeySource, MasterKey, SystemClock, TokenDecision, TokenRequest, Vault,
+    Actor, AuditStart, CallOutcome, Decision, Home, KeySource, MasterKey, SystemClock, TokenDecision, TokenRequest,
+    Vault,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -85,5 +86,38 @@ fn audit_call(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, audit_call, check_token, open_credential);
+/// The same writes as the server makes them under load: each call's row before it, then the
+/// outcomes of `BATCH` calls in one transaction. Reported per call.
+fn audit_call_batched(c: &mut Criterion) {
+    const BATCH: usize = 8;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut vault, sample) = vault_with_tokens(dir.path(), 1);
+    let token_id = keygate_vault::token_id(&sample[0]).expect("id").to_string();
+    let start = AuditStart {
+        token_id: Some(&token_id),
+        tool: "web_search",
+        credential: Some("scavio_api_key"),
+        credential_version: Some(1),
+        decision: Decision::Allowed,
+        status: None,
+    };
+    let mut group = c.benchmark_group("audit_call_batched");
+    group.throughput(criterion::Throughput::Elements(BATCH as u64));
+    group.bench_function(BenchmarkId::from_parameter(BATCH), |b| {
+        b.iter(|| {
+            let outcomes: Vec<CallOutcome> = (0..BATCH)
+                .map(|_| CallOutcome {
+                    audit: vault.begin_audit(&start).expect("begin"),
+                    token_id: token_id.clone(),
+                    status: "200".into(),
+                    duration: Duration::from_millis(3),
+                })
+                .collect();
+            vault.finish_calls(&outcomes).expect("finish");
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, audit_call, audit_call_batched, check_token, open_credential);
 criterion_main!(benches);

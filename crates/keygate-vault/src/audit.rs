@@ -50,6 +50,19 @@ pub struct AuditStart<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuditId(i64);
 
+/// The second half of an allowed call's audit row, plus the use it counts for its token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallOutcome {
+    /// The row written before the call.
+    pub audit: AuditId,
+    /// The token that made the call.
+    pub token_id: String,
+    /// The outcome, e.g. an HTTP status.
+    pub status: String,
+    /// How long the call took.
+    pub duration: Duration,
+}
+
 /// One audited tool call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEntry {
@@ -76,6 +89,18 @@ fn finish_row(tx: &rusqlite::Transaction<'_>, id: AuditId, status: &str, duratio
     tx.prepare_cached("UPDATE audit SET status = ?2, duration_ms = ?3 WHERE id = ?1")?
         .execute(params![id.0, status, millis])?;
     Ok(())
+}
+
+/// How many calls each token made in `outcomes` (a batch holds few distinct tokens).
+fn uses_per_token(outcomes: &[CallOutcome]) -> Vec<(&str, i64)> {
+    let mut counts: Vec<(&str, i64)> = Vec::new();
+    for outcome in outcomes {
+        match counts.iter_mut().find(|(id, _)| *id == outcome.token_id) {
+            Some((_, uses)) => *uses += 1,
+            None => counts.push((&outcome.token_id, 1)),
+        }
+    }
+    counts
 }
 
 impl Vault {
@@ -110,7 +135,22 @@ impl Vault {
         let now = self.clock.now();
         store::write(&mut self.conn, |tx| {
             finish_row(tx, id, status, duration)?;
-            crate::token::count_use(tx, token_id, now)
+            crate::token::count_uses(tx, token_id, 1, now)
+        })
+    }
+
+    /// Complete many calls' audit rows and count their tokens' uses in one transaction: one
+    /// commit for a batch instead of one per call. All or nothing, like `finish_call`.
+    pub fn finish_calls(&mut self, outcomes: &[CallOutcome]) -> Result<()> {
+        let now = self.clock.now();
+        store::write(&mut self.conn, |tx| {
+            for outcome in outcomes {
+                finish_row(tx, outcome.audit, &outcome.status, outcome.duration)?;
+            }
+            for (token_id, uses) in uses_per_token(outcomes) {
+                crate::token::count_uses(tx, token_id, uses, now)?;
+            }
+            Ok(())
         })
     }
 

@@ -16,7 +16,7 @@ mod store;
 mod token;
 mod vault;
 
-pub use audit::{AuditEntry, AuditId, AuditStart, Decision};
+pub use audit::{AuditEntry, AuditId, AuditStart, CallOutcome, Decision};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use config::{DEFAULT_CONFIG, TokenPolicy, format_ttl, parse_ttl};
 pub use credential::{

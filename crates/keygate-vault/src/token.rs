@@ -245,11 +245,11 @@ fn validate_request(request: &TokenRequest, max_ttl: Duration) -> Result<Vec<Str
     Ok(tools)
 }
 
-/// Add one use to a token inside a write transaction.
-pub(crate) fn count_use(tx: &rusqlite::Transaction<'_>, id: &str, now: Timestamp) -> Result<()> {
+/// Add `uses` uses to a token inside a write transaction.
+pub(crate) fn count_uses(tx: &rusqlite::Transaction<'_>, id: &str, uses: i64, now: Timestamp) -> Result<()> {
     let changed = tx
-        .prepare_cached("UPDATE token SET uses = uses + 1, last_used_at = ?2 WHERE id = ?1")?
-        .execute(params![id, now.unix_millis()])?;
+        .prepare_cached("UPDATE token SET uses = uses + ?3, last_used_at = ?2 WHERE id = ?1")?
+        .execute(params![id, now.unix_millis(), uses])?;
     if changed == 0 {
         return Err(VaultError::TokenNotFound { id: id.to_string() });
     }
@@ -314,7 +314,7 @@ impl Vault {
     /// Count one use of a token and stamp `last_used_at`.
     pub fn record_token_use(&mut self, id: &str) -> Result<()> {
         let now = self.clock.now();
-        store::write(&mut self.conn, |tx| count_use(tx, id, now))
+        store::write(&mut self.conn, |tx| count_uses(tx, id, 1, now))
     }
 
     /// Revoke a token at once. Returns false if it was already revoked.

@@ -2,10 +2,31 @@
 
 use std::time::Duration;
 
-use keygate_vault::{AuditStart, Decision};
+use keygate_vault::{AuditId, AuditStart, CallOutcome, Decision, Vault, VaultError};
 use secrecy::ExposeSecret;
 
-use crate::common::{Fixture, contains, request, secret, token_secret};
+use crate::common::{Fixture, T0, contains, request, secret, token_secret};
+
+fn begin_allowed(vault: &mut Vault, token_id: &str) -> AuditId {
+    let start = AuditStart {
+        token_id: Some(token_id),
+        tool: "web_search",
+        credential: Some("a"),
+        credential_version: Some(1),
+        decision: Decision::Allowed,
+        status: None,
+    };
+    vault.begin_audit(&start).expect("begin")
+}
+
+fn outcome(audit: AuditId, token_id: &str, status: &str, millis: u64) -> CallOutcome {
+    CallOutcome {
+        audit,
+        token_id: token_id.to_string(),
+        status: status.to_string(),
+        duration: Duration::from_millis(millis),
+    }
+}
 
 #[test]
 fn audit_rows_are_written_and_finished_in_order() {
@@ -89,4 +110,43 @@ fn recent_audit_is_newest_first_and_limited() {
     assert_eq!(tools(vault.recent_audit(2).expect("recent")), ["third", "second"]);
     assert_eq!(tools(vault.recent_audit(10).expect("recent")), ["third", "second", "first"]);
     assert!(vault.recent_audit(0).expect("recent").is_empty());
+}
+
+#[test]
+fn a_batch_of_outcomes_finishes_every_row_and_counts_each_token_once_per_call() {
+    let fx = Fixture::with_vault();
+    let mut vault = fx.open();
+    let one = vault.issue_token(&request(&["web_search"], None)).expect("issue");
+    let two = vault.issue_token(&request(&["web_search"], None)).expect("issue");
+    let rows =
+        [begin_allowed(&mut vault, &one.id), begin_allowed(&mut vault, &two.id), begin_allowed(&mut vault, &one.id)];
+    fx.clock.advance(Duration::from_secs(3));
+
+    let batch = [
+        outcome(rows[0], &one.id, "200", 7),
+        outcome(rows[1], &two.id, "502", 8),
+        outcome(rows[2], &one.id, "upstream_error", 9),
+    ];
+    vault.finish_calls(&batch).expect("finish the batch");
+
+    let finished: Vec<_> = vault.audit_log().expect("audit").into_iter().map(|r| (r.status, r.duration_ms)).collect();
+    let expected = [("200", 7), ("502", 8), ("upstream_error", 9)].map(|(s, ms)| (Some(s.to_string()), Some(ms)));
+    assert_eq!(finished, expected);
+    let tokens = vault.list_tokens().expect("tokens");
+    let uses = |id: &str| tokens.iter().find(|t| t.id == id).map(|t| (t.uses, t.last_used_at)).expect("listed");
+    let used_at = Some(T0.plus(Duration::from_secs(3)));
+    assert_eq!((uses(&one.id), uses(&two.id)), ((2, used_at), (1, used_at)));
+}
+
+#[test]
+fn a_batch_with_an_unknown_token_writes_nothing() {
+    let fx = Fixture::with_vault();
+    let mut vault = fx.open();
+    let issued = vault.issue_token(&request(&["web_search"], None)).expect("issue");
+    let row = begin_allowed(&mut vault, &issued.id);
+    let batch = [outcome(row, &issued.id, "200", 1), outcome(row, "0123456789abcdef", "200", 1)];
+    let err = vault.finish_calls(&batch).expect_err("unknown token");
+    assert!(matches!(err, VaultError::TokenNotFound { .. }), "{err}");
+    assert_eq!(vault.audit_log().expect("audit")[0].status, None, "rolled back");
+    assert_eq!(vault.list_tokens().expect("tokens")[0].uses, 0, "rolled back");
 }

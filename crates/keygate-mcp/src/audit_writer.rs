@@ -1,0 +1,186 @@
+//! The after-call audit writes, off the request path. A finished call queues its outcome and
+//! answers the agent; one background writer commits everything queued in one transaction, so
+//! under load many calls share a commit. (The row written *before* a call is not handled
+//! here: it must be committed before anything goes upstream, see `call.rs`.)
+//!
+//! Nothing is dropped: a full queue makes the finishing call wait for room, and a flush, which
+//! the server runs when it stops, waits until every outcome queued before it is committed.
+
+use keygate_vault::CallOutcome;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::gate::Gate;
+
+/// Outcomes waiting at most; beyond this, finishing calls wait (backpressure).
+const QUEUE_CAPACITY: usize = 1024;
+/// Outcomes committed in one transaction at most.
+const MAX_BATCH: usize = 256;
+
+enum Message {
+    Outcome(CallOutcome),
+    /// Answered once everything queued before it is written.
+    Flush(oneshot::Sender<()>),
+}
+
+/// The handle calls queue their outcomes on. Cloning shares the one writer.
+#[derive(Debug, Clone)]
+pub(crate) struct AuditWriter {
+    queue: mpsc::Sender<Message>,
+    gate: Gate,
+}
+
+impl AuditWriter {
+    /// Start the background writer on the current tokio runtime.
+    pub(crate) fn start(gate: Gate) -> Self {
+        Self::with_capacity(gate, QUEUE_CAPACITY)
+    }
+
+    fn with_capacity(gate: Gate, capacity: usize) -> Self {
+        let (queue, inbox) = mpsc::channel(capacity);
+        tokio::spawn(write_batches(gate.clone(), inbox));
+        Self { queue, gate }
+    }
+
+    /// Queue a finished call's outcome, waiting while the queue is full.
+    pub(crate) async fn finish(&self, outcome: CallOutcome) {
+        if let Err(mpsc::error::SendError(Message::Outcome(outcome))) = self.queue.send(Message::Outcome(outcome)).await
+        {
+            // Only if the writer is gone (its runtime is shutting down): write it here instead.
+            write(&self.gate, std::slice::from_ref(&outcome));
+        }
+    }
+
+    /// Wait until every outcome queued so far is committed (or its failure logged).
+    pub(crate) async fn flush(&self) {
+        let (done, written) = oneshot::channel();
+        if self.queue.send(Message::Flush(done)).await.is_ok() {
+            let _ = written.await;
+        }
+    }
+}
+
+/// Take whatever is queued (at least one message), commit its outcomes in one transaction,
+/// then answer the flushes that were waiting behind them. Ends when every handle is dropped.
+async fn write_batches(gate: Gate, mut inbox: mpsc::Receiver<Message>) {
+    let mut messages = Vec::with_capacity(MAX_BATCH);
+    let mut outcomes = Vec::with_capacity(MAX_BATCH);
+    let mut flushes = Vec::new();
+    while inbox.recv_many(&mut messages, MAX_BATCH).await > 0 {
+        for message in messages.drain(..) {
+            match message {
+                Message::Outcome(outcome) => outcomes.push(outcome),
+                Message::Flush(done) => flushes.push(done),
+            }
+        }
+        if !outcomes.is_empty() {
+            write(&gate, &outcomes);
+            outcomes.clear();
+        }
+        for done in flushes.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Commit a batch; if the batch fails as a whole, write each outcome alone so one bad row
+/// cannot cost the others theirs. The calls already happened, so failures are logged.
+fn write(gate: &Gate, outcomes: &[CallOutcome]) {
+    let finish = |batch: &[CallOutcome]| gate.with(|vault| vault.finish_calls(batch));
+    match finish(outcomes) {
+        Ok(()) => {}
+        Err(e) if outcomes.len() == 1 => log_unfinished(&outcomes[0], &e),
+        Err(e) => {
+            tracing::warn!(error = %e, calls = outcomes.len(), "a batch of call outcomes failed; writing them one by one");
+            for outcome in outcomes {
+                if let Err(e) = finish(std::slice::from_ref(outcome)) {
+                    log_unfinished(outcome, &e);
+                }
+            }
+        }
+    }
+}
+
+fn log_unfinished(outcome: &CallOutcome, error: &keygate_vault::VaultError) {
+    tracing::error!(token_id = %outcome.token_id, %error, "could not finish the audit row of a completed call");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use keygate_vault::{Actor, AuditStart, Decision, Home, KeySource, MasterKey, SystemClock, TokenRequest, Vault};
+
+    use super::*;
+
+    /// A vault with one token and `calls` audit rows begun for it.
+    fn vault_with_calls(dir: &std::path::Path, calls: usize) -> (Vault, Vec<CallOutcome>) {
+        let home = Home::at(dir);
+        let mut raw = [0u8; 32];
+        getrandom::fill(&mut raw).expect("random");
+        let key = || KeySource::Given(MasterKey::from_bytes(&raw).expect("key"));
+        Vault::init(&home, key(), &SystemClock).expect("init");
+        let mut vault = Vault::open(&home, key(), Arc::new(SystemClock), Actor::Server).expect("open");
+        let request = TokenRequest { tools: vec!["t".into()], ttl: None, label: None };
+        let token_id = vault.issue_token(&request).expect("token").id;
+        let start = AuditStart {
+            token_id: Some(&token_id),
+            tool: "t",
+            credential: None,
+            credential_version: None,
+            decision: Decision::Allowed,
+            status: None,
+        };
+        let outcomes = (0..calls)
+            .map(|_| CallOutcome {
+                audit: vault.begin_audit(&start).expect("begin"),
+                token_id: token_id.clone(),
+                status: "200".into(),
+                duration: Duration::from_millis(1),
+            })
+            .collect();
+        (vault, outcomes)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_makes_callers_wait_and_loses_nothing() {
+        const CAPACITY: usize = 2;
+        let dir = tempfile::tempdir().expect("tempdir");
+        // More than the queue plus one batch in the writer's hands can hold.
+        let (vault, outcomes) = vault_with_calls(dir.path(), 2 * CAPACITY + 1);
+        let gate = Gate::new(vault);
+        let writer = AuditWriter::with_capacity(gate.clone(), CAPACITY);
+
+        // Hold the vault so the writer cannot commit.
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (held_tx, held) = std::sync::mpsc::channel::<()>();
+        let holder = {
+            let gate = gate.clone();
+            std::thread::spawn(move || {
+                gate.with(|_| {
+                    let _ = held_tx.send(());
+                    let _ = released.recv();
+                })
+            })
+        };
+        held.recv().expect("vault held");
+        let finishing = {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                for outcome in outcomes {
+                    writer.finish(outcome).await;
+                }
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!finishing.is_finished(), "a full queue did not hold the caller back");
+
+        release.send(()).expect("release");
+        holder.join().expect("holder");
+        finishing.await.expect("all queued");
+        writer.flush().await;
+        let log = gate.with(|vault| vault.audit_log()).expect("audit");
+        assert_eq!(log.len(), 2 * CAPACITY + 1);
+        assert!(log.iter().all(|row| row.status.as_deref() == Some("200")), "{log:?}");
+    }
+}
