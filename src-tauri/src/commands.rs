@@ -69,13 +69,18 @@ fn status_of(state: &AppState) -> AppStatus {
         .into_iter()
         .map(|r| ReminderView { message: r.message(now), credential: r.credential, overdue: r.overdue })
         .collect();
+    let agent = server::agent_view(state);
+    let notifications_unavailable = match &agent {
+        Some(agent) => agent.notifications_unavailable.clone(),
+        None => lock(&state.reminders).notifications_unavailable.clone(),
+    };
     AppStatus {
         home: state.home().dir().display().to_string(),
         vault_error: state.vault_error(),
-        created_notice: state.created_notice(),
+        created_notice: state.created_notice().or_else(|| agent.and_then(|a| a.created_notice)),
         server: server::server_status(state),
         reminders,
-        notifications_unavailable: lock(&state.reminders).notifications_unavailable.clone(),
+        notifications_unavailable,
     }
 }
 

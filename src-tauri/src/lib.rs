@@ -1,6 +1,7 @@
 //! The Keygate tray app: a window and a tray over keygate-vault, with keygate-mcp's server
 //! running in the background. Thin: it wires Tauri to the crates that hold the logic.
 
+mod agent;
 mod commands;
 mod error;
 mod reminders;
@@ -13,40 +14,106 @@ mod window;
 use std::sync::Arc;
 
 use keygate_vault::{Home, KeySource, SystemClock};
-use tauri::{App, Builder, Manager, RunEvent, Runtime};
+use tauri::{App, Builder, Manager, RunEvent, Runtime, Wry};
 
 pub use error::AppError;
-pub use server::ServerStatus;
+pub use server::{ServerHost, ServerStatus};
 pub use state::{AppState, KeyProvider};
 pub use watch::CHANGED_EVENT;
 
-/// Start with the window hidden (only the tray), e.g. when launched at login.
-const HIDDEN_FLAG: &str = "--hidden";
-
-/// Run the app until Quit.
+/// Run as the agent (default) or as the window (`--window`), until Quit or the window closes.
 pub fn run() {
     init_logging();
     let home = match Home::from_env() {
         Ok(home) => home,
-        Err(e) => {
-            tracing::error!("{e}");
-            std::process::exit(1);
-        }
+        Err(e) => exit_with(&e.to_string()),
     };
-    let state = AppState::new(home, Box::new(KeySource::from_env), Arc::new(SystemClock));
-    let app = with_commands(Builder::default(), state).setup(setup).build(tauri::generate_context!());
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|arg| arg == agent::WINDOW_FLAG) {
+        run_window(home);
+    } else {
+        run_agent(home, args.iter().any(|arg| arg == agent::HIDDEN_FLAG));
+    }
+}
+
+fn exit_with(message: &str) -> ! {
+    tracing::error!("{message}");
+    std::process::exit(1);
+}
+
+fn new_state(home: Home, server: ServerHost) -> AppState {
+    AppState::new(home, Box::new(KeySource::from_env), Arc::new(SystemClock), server)
+}
+
+fn context() -> tauri::Context<Wry> {
+    tauri::generate_context!()
+}
+
+/// The agent: the server, the tray and the reminders, with no web view of its own.
+fn run_agent(home: Home, hidden: bool) {
+    let _lock = match agent::AgentLock::acquire(&home) {
+        Ok(Some(lock)) => lock,
+        Ok(None) => {
+            // Keygate already runs for this home: just open its window.
+            if !hidden && let Err(e) = agent::spawn_self(agent::WINDOW_FLAG) {
+                exit_with(&format!("cannot open the Keygate window: {e}"));
+            }
+            return;
+        }
+        Err(e) => exit_with(&format!("cannot lock {}: {e}", home.dir().display())),
+    };
+    let app = Builder::default()
+        .manage(new_state(home, ServerHost::in_process()))
+        .setup(move |app| setup_agent(app, hidden))
+        .build(context());
     match app {
         Ok(app) => app.run(|_, event| {
-            // Closing the window leaves the tray; only Quit (an explicit exit code) ends the app.
+            // The agent has no windows; only Quit (an explicit exit code) ends it.
             if let RunEvent::ExitRequested { code: None, api, .. } = event {
                 api.prevent_exit();
             }
         }),
-        Err(e) => {
-            tracing::error!("cannot start the app: {e}");
-            std::process::exit(1);
-        }
+        Err(e) => exit_with(&format!("cannot start the app: {e}")),
     }
+}
+
+fn setup_agent<R: Runtime>(app: &mut App<R>, hidden: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let handle = app.handle().clone();
+    let state = app.state::<AppState>();
+    // The server first: agents may be waiting for the port.
+    if state.open_vault().is_ok() {
+        tauri::async_runtime::block_on(server::start_server(&state));
+    }
+    watch::publish_status(&state);
+    tray::create_tray(&handle)?;
+    if !hidden {
+        tray::open_window(&state);
+    }
+    watch::watch_as_agent(handle);
+    Ok(())
+}
+
+/// The window: the views over the vault; it exits when the window closes.
+fn run_window(home: Home) {
+    let app =
+        with_commands(Builder::default(), new_state(home, ServerHost::Agent)).setup(setup_window).build(context());
+    match app {
+        Ok(app) => app.run(|_, _| {}),
+        Err(e) => exit_with(&format!("cannot start the window: {e}")),
+    }
+}
+
+fn setup_window<R: Runtime>(app: &mut App<R>) -> Result<(), Box<dyn std::error::Error>> {
+    let handle = app.handle().clone();
+    let state = app.state::<AppState>();
+    // Opening (or creating) the vault here too means a first start from the window works,
+    // and the window can say what is wrong with the keychain; then make sure an agent runs.
+    if state.open_vault().is_ok() {
+        tauri::async_runtime::block_on(server::start_server(&state));
+    }
+    window::show_window(&handle);
+    watch::watch_as_window(handle);
+    Ok(())
 }
 
 /// The app's state and commands on a builder; tests use it with Tauri's mock runtime.
@@ -66,21 +133,6 @@ pub fn with_commands<R: Runtime>(builder: Builder<R>, state: AppState) -> Builde
         commands::rotation_log,
         commands::activity,
     ])
-}
-
-fn setup<R: Runtime>(app: &mut App<R>) -> Result<(), Box<dyn std::error::Error>> {
-    let handle = app.handle().clone();
-    let state = app.state::<AppState>();
-    // The server first: agents may be waiting for the port.
-    if state.open_vault().is_ok() {
-        tauri::async_runtime::block_on(server::start_server(&state));
-    }
-    tray::create_tray(&handle)?;
-    if !std::env::args().any(|arg| arg == HIDDEN_FLAG) {
-        window::show_window(&handle);
-    }
-    watch::spawn_watcher(handle);
-    Ok(())
 }
 
 fn init_logging() {

@@ -1,17 +1,21 @@
-//! The MCP server from keygate-mcp, run inside the app with its own vault connection. If it
+//! The MCP server from keygate-mcp. The agent process runs it with its own vault connection
+//! (so does the test runtime); a window process only shows what the agent published. If it
 //! cannot start (port taken, config wrong), the app keeps running and says why.
 
 use std::sync::Arc;
 
 use keygate_mcp::{Config, McpError, RunningServer};
 use keygate_vault::{Actor, Vault};
-use serde::Serialize;
+use std::sync::Mutex;
 
+use serde::{Deserialize, Serialize};
+
+use crate::agent::{self, AgentStatus};
 use crate::error::AppError;
 use crate::state::{AppState, lock};
 
 /// The server as the window and tray show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ServerStatus {
     /// Serving MCP at `url`.
@@ -52,15 +56,36 @@ impl Default for ServerSlot {
     }
 }
 
-/// Start the server unless it runs already; the status says how it went.
+/// Where the server runs, as seen from this process.
+#[derive(Debug)]
+pub enum ServerHost {
+    /// In this process (the agent, and tests).
+    InProcess(Mutex<ServerSlot>),
+    /// In the agent process; this is a window.
+    Agent,
+}
+
+impl ServerHost {
+    /// A host for a server run in this process, not started yet.
+    pub fn in_process() -> Self {
+        ServerHost::InProcess(Mutex::new(ServerSlot::default()))
+    }
+}
+
+/// Start the server unless it runs already; the status says how it went. From a window, make
+/// sure an agent runs (start one, or ask the running one to retry).
 pub async fn start_server(state: &AppState) -> ServerStatus {
-    if let Some(status) = running_status(state) {
+    let ServerHost::InProcess(slot) = state.server_host() else {
+        ensure_agent(state);
+        return server_status(state);
+    };
+    if let Some(status) = running_status(slot) {
         return status;
     }
     let status = match launch(state).await {
         Ok(server) => {
             let status = ServerStatus::Running { address: server.local_addr().to_string(), url: server.url() };
-            let mut slot = lock(&state.server);
+            let mut slot = lock(slot);
             slot.running = Some(server);
             slot.status = status.clone();
             return status;
@@ -68,14 +93,25 @@ pub async fn start_server(state: &AppState) -> ServerStatus {
         Err(reason) => ServerStatus::Stopped { reason },
     };
     tracing::warn!("MCP server not started: {status:?}");
-    lock(&state.server).status = status.clone();
+    lock(slot).status = status.clone();
     status
+}
+
+fn ensure_agent(state: &AppState) {
+    if agent::agent_running(state.home()) {
+        agent::nudge(state.home(), agent::NUDGE_FILE);
+        return;
+    }
+    if let Err(e) = agent::spawn_self(agent::HIDDEN_FLAG) {
+        tracing::error!(error = %e, "cannot start Keygate's background process");
+    }
 }
 
 /// Stop the server and wait until it has closed its connections.
 pub async fn stop_server(state: &AppState, reason: &str) {
+    let ServerHost::InProcess(slot) = state.server_host() else { return };
     let running = {
-        let mut slot = lock(&state.server);
+        let mut slot = lock(slot);
         slot.status = ServerStatus::Stopped { reason: reason.to_string() };
         slot.running.take()
     };
@@ -88,11 +124,27 @@ pub async fn stop_server(state: &AppState, reason: &str) {
 
 /// The status to show now.
 pub fn server_status(state: &AppState) -> ServerStatus {
-    lock(&state.server).status.clone()
+    match state.server_host() {
+        ServerHost::InProcess(slot) => lock(slot).status.clone(),
+        ServerHost::Agent => match agent_view(state) {
+            Some(agent) => agent.server,
+            None => ServerStatus::Stopped {
+                reason: "Keygate's background process is not running: choose Start server.".to_string(),
+            },
+        },
+    }
 }
 
-fn running_status(state: &AppState) -> Option<ServerStatus> {
-    let slot = lock(&state.server);
+/// What the agent published, when this is a window and an agent runs.
+pub fn agent_view(state: &AppState) -> Option<AgentStatus> {
+    match state.server_host() {
+        ServerHost::Agent if agent::agent_running(state.home()) => agent::read_status(state.home()),
+        _ => None,
+    }
+}
+
+fn running_status(slot: &Mutex<ServerSlot>) -> Option<ServerStatus> {
+    let slot = lock(slot);
     slot.running.as_ref().map(|_| slot.status.clone())
 }
 

@@ -8,7 +8,7 @@ use keygate_vault::{Actor, Clock, Home, KEYCHAIN_SERVICE, KeySource, Vault};
 
 use crate::error::AppError;
 use crate::reminders::ReminderLog;
-use crate::server::ServerSlot;
+use crate::server::ServerHost;
 
 /// Where the master key comes from: the OS keychain (or `KEYGATE_MASTER_KEY`) in the app, a
 /// fixed key in tests. Asked again on every open, so a retry sees an unlocked keychain.
@@ -21,16 +21,16 @@ pub struct AppState {
     clock: Arc<dyn Clock>,
     vault: Mutex<Result<Vault, AppError>>,
     created_notice: Mutex<Option<String>>,
-    /// The MCP server running inside the app, or why it is not.
-    pub server: Mutex<ServerSlot>,
+    server: ServerHost,
     /// Which credentials were already reminded of, and when.
     pub reminders: Mutex<ReminderLog>,
     changed_here: AtomicBool,
 }
 
 impl AppState {
-    /// State for `home`; the vault is not opened until [`AppState::open_vault`].
-    pub fn new(home: Home, keys: KeyProvider, clock: Arc<dyn Clock>) -> Self {
+    /// State for `home`; the vault is not opened until [`AppState::open_vault`]. The MCP
+    /// server runs in this process unless `server` says it runs in the agent.
+    pub fn new(home: Home, keys: KeyProvider, clock: Arc<dyn Clock>, server: ServerHost) -> Self {
         let not_yet = AppError::new("starting", "Keygate is opening the vault");
         Self {
             home,
@@ -38,7 +38,7 @@ impl AppState {
             clock,
             vault: Mutex::new(Err(not_yet)),
             created_notice: Mutex::new(None),
-            server: Mutex::new(ServerSlot::default()),
+            server,
             reminders: Mutex::new(ReminderLog::default()),
             changed_here: AtomicBool::new(false),
         }
@@ -47,6 +47,11 @@ impl AppState {
     /// The Keygate home (vault and config).
     pub fn home(&self) -> &Home {
         &self.home
+    }
+
+    /// Where the MCP server runs.
+    pub fn server_host(&self) -> &ServerHost {
+        &self.server
     }
 
     /// The clock everything in the app reads.

@@ -4,10 +4,13 @@ use tauri::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, Runtime};
 
+use std::process::Child;
+use std::sync::Mutex;
+
+use crate::agent::{self, FOCUS_FILE, WINDOW_FLAG};
 use crate::reminders::reminders_for;
 use crate::server::{self, stop_server};
-use crate::state::AppState;
-use crate::window::show_window;
+use crate::state::{AppState, lock};
 
 const TRAY: &str = "keygate";
 
@@ -74,13 +77,30 @@ fn rotation_lines(state: &AppState) -> Vec<String> {
 
 fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
     match event.id().as_ref() {
-        "open" => show_window(app),
+        "open" => open_window(&app.state::<AppState>()),
         "quit" => quit(app),
         _ => {}
     }
 }
 
-/// Stop the server cleanly (open requests finish), then exit.
+/// The window process this agent started, if any.
+static WINDOW: Mutex<Option<Child>> = Mutex::new(None);
+
+/// Bring the window to the front, starting a window process if none is open.
+pub fn open_window(state: &AppState) {
+    let mut window = lock(&WINDOW);
+    if window.as_mut().is_some_and(|child| matches!(child.try_wait(), Ok(None))) {
+        agent::nudge(state.home(), FOCUS_FILE);
+        return;
+    }
+    match agent::spawn_self(WINDOW_FLAG) {
+        Ok(child) => *window = Some(child),
+        Err(e) => tracing::error!(error = %e, "cannot open the Keygate window"),
+    }
+}
+
+/// Stop the server cleanly (open requests finish, outcomes are written), then exit; the
+/// window sees the agent go and closes too.
 pub fn quit<R: Runtime>(app: &AppHandle<R>) {
     let state = app.state::<AppState>();
     tauri::async_runtime::block_on(stop_server(&state, "Keygate quit"));

@@ -1,52 +1,119 @@
-//! Keeps the window and tray current: notices vault changes from any front (the CLI, the
-//! server, the app itself) within half a second, and sends rotation reminders at start, on
-//! changes and every hour.
+//! Keeps both processes current by polling, twice a second, what is cheap to read: the
+//! vault's change marker (moved by any front: the CLI, the server, a window), the agent's
+//! published status, and the small files the processes nudge each other with.
 
 use std::time::{Duration, Instant};
 
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
+use crate::agent::{self, AgentStatus};
 use crate::reminders::{notify, reminders_for};
+use crate::server::{self, ServerStatus};
 use crate::state::{AppState, lock};
 use crate::tray::refresh_tray;
+use crate::window::show_window;
 
 /// The event the window listens to; it then reloads what it shows.
 pub const CHANGED_EVENT: &str = "keygate://changed";
 const POLL: Duration = Duration::from_millis(500);
 const REMINDER_PERIOD: Duration = Duration::from_secs(3600);
 
-/// Start watching on a thread of its own.
-pub fn spawn_watcher<R: Runtime>(app: AppHandle<R>) {
-    let spawned = std::thread::Builder::new().name("keygate-watch".into()).spawn(move || watch(&app));
+fn spawn_loop(name: &str, mut step: impl FnMut() -> bool + Send + 'static) {
+    let spawned = std::thread::Builder::new().name(name.into()).spawn(move || {
+        while step() {
+            std::thread::sleep(POLL);
+        }
+    });
     if let Err(e) = spawned {
-        tracing::error!(error = %e, "cannot start the change watcher; the window will not refresh by itself");
+        tracing::error!(error = %e, "cannot start {name}; Keygate will not refresh by itself");
     }
 }
 
-fn watch<R: Runtime>(app: &AppHandle<R>) {
-    let state = app.state::<AppState>();
+/// The agent's loop: reminders, the tray, its published status, and retries a window asks for.
+pub fn watch_as_agent<R: Runtime>(app: AppHandle<R>) {
     let mut marker = None;
+    let mut nudged = agent::stamp(app.state::<AppState>().home(), agent::NUDGE_FILE);
     let mut last_hourly: Option<Instant> = None;
-    loop {
+    spawn_loop("keygate-agent-watch", move || {
+        let state = app.state::<AppState>();
         let current = state.with_vault(|vault| vault.change_marker()).ok();
-        let changed = state.take_changed() || current != marker;
+        let mut changed = state.take_changed() || current != marker;
         marker = current;
+        let stamp = agent::stamp(state.home(), agent::NUDGE_FILE);
+        if stamp != nudged {
+            nudged = stamp;
+            retry(&state);
+            changed = true;
+        }
         let hourly = last_hourly.is_none_or(|at| at.elapsed() >= REMINDER_PERIOD);
-        if changed {
-            tracing::debug!(?marker, "vault changed; telling the window");
-        }
-        if changed && let Err(e) = app.emit(CHANGED_EVENT, ()) {
-            tracing::warn!(error = %e, "cannot tell the window about a change");
-        }
         if changed || hourly {
             send_reminders(&state);
-            refresh_tray(app);
+            refresh_tray(&app);
         }
         if hourly {
             last_hourly = Some(Instant::now());
         }
-        std::thread::sleep(POLL);
+        publish_status(&state);
+        true
+    });
+}
+
+/// Open the vault or start the server again, whichever failed.
+fn retry(state: &AppState) {
+    if state.vault_error().is_some() && state.open_vault().is_err() {
+        return;
     }
+    if matches!(server::server_status(state), ServerStatus::Stopped { .. }) {
+        tauri::async_runtime::block_on(server::start_server(state));
+    }
+}
+
+/// Write the agent's status for windows, if it changed.
+pub fn publish_status(state: &AppState) {
+    let status = AgentStatus {
+        pid: std::process::id(),
+        server: server::server_status(state),
+        notifications_unavailable: lock(&state.reminders).notifications_unavailable.clone(),
+        created_notice: state.created_notice(),
+    };
+    if agent::read_status(state.home()).as_ref() == Some(&status) {
+        return;
+    }
+    if let Err(e) = agent::write_status(state.home(), &status) {
+        tracing::warn!(error = %e, "cannot publish the agent's status for the window");
+    }
+}
+
+/// The window's loop: tell the page about changes, come to the front when asked, and close
+/// when the agent is gone (Quit).
+pub fn watch_as_window<R: Runtime>(app: AppHandle<R>) {
+    let mut marker = None;
+    let mut published: Option<AgentStatus> = None;
+    let mut focus = agent::stamp(app.state::<AppState>().home(), agent::FOCUS_FILE);
+    let mut agent_seen = false;
+    spawn_loop("keygate-window-watch", move || {
+        let state = app.state::<AppState>();
+        let agent_running = agent::agent_running(state.home());
+        if agent_seen && !agent_running {
+            tracing::info!("Keygate quit; closing the window");
+            app.exit(0);
+            return false;
+        }
+        agent_seen |= agent_running;
+        let current = state.with_vault(|vault| vault.change_marker()).ok();
+        let status = agent::read_status(state.home());
+        let changed = state.take_changed() || current != marker || status != published;
+        (marker, published) = (current, status);
+        if changed && let Err(e) = app.emit(CHANGED_EVENT, ()) {
+            tracing::warn!(error = %e, "cannot tell the window about a change");
+        }
+        let stamp = agent::stamp(state.home(), agent::FOCUS_FILE);
+        if stamp != focus {
+            focus = stamp;
+            show_window(&app);
+        }
+        true
+    });
 }
 
 /// Notify each credential that is due or due soon, unless it was notified in the last day.

@@ -1,6 +1,6 @@
-//! The one window. Closing it really closes it: its web view (most of the app's memory) is
-//! freed while Keygate and its server keep running in the tray, and "Open Keygate" builds it
-//! again in a fraction of a second.
+//! The one window of the window process. Closing it ends that process, and with it the web
+//! view and WebKit's helpers (most of the app's memory), while the agent keeps the server and
+//! the tray; "Open Keygate" starts a window again in a fraction of a second.
 
 use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 

@@ -1,9 +1,10 @@
 //! The app's commands through Tauri's own test runtime: the same IPC path the window uses,
-//! on a real vault file in a temp dir, with the master key given in memory.
+//! on a real vault file in a temp dir, with the master key given in memory. The server runs
+//! in the test's process here; the end-to-end test covers it running in the agent.
 
 use std::sync::Arc;
 
-use keygate_app::{AppState, KeyProvider};
+use keygate_app::{AppState, KeyProvider, ServerHost};
 use keygate_vault::{Home, KeySource, ManualClock, MasterKey, Timestamp, VaultError};
 use serde_json::{Value, json};
 use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets};
@@ -25,7 +26,7 @@ impl TestApp {
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home).expect("home");
         std::fs::write(home.join("config.toml"), config(bind)).expect("config");
-        let state = AppState::new(Home::at(&home), keys, Arc::new(ManualClock::new(NOW)));
+        let state = AppState::new(Home::at(&home), keys, Arc::new(ManualClock::new(NOW)), ServerHost::in_process());
         let app = keygate_app::with_commands(mock_builder(), state).build(mock_context(noop_assets())).expect("app");
         let window = WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("window");
         Self { _app: app, window, dir }

@@ -27,9 +27,11 @@ async fn a_developer_keeps_a_key_in_keygate_and_an_agent_uses_it_without_seeing_
     let shots = support::screenshot_dir();
 
     let driver = TauriDriver::start(&[("KEYGATE_HOME", &home)]);
-    let app = Session::start(&driver, std::path::Path::new(env!("CARGO_BIN_EXE_keygate-app"))).await;
+    let _agent = support::AgentGuard::new(&home);
+    let app = Session::start(&driver, std::path::Path::new(env!("CARGO_BIN_EXE_keygate-app")), &["--window"]).await;
 
-    // First start: the app made the vault (master key in the keychain) and runs the server.
+    // First start: the window made the vault (master key in the keychain) and started the
+    // agent, which runs the server.
     app.wait_text("#notices", "Created a new vault").await;
     assert!(home.join("vault.db").is_file());
     let mcp_url = app.wait_attribute("#server-status[data-state=running]", "data-url").await;
@@ -99,7 +101,8 @@ async fn a_developer_keeps_a_key_in_keygate_and_an_agent_uses_it_without_seeing_
     assert_eq!(upstream.keys().len(), 2, "nothing went upstream after the revoke");
     let _ = agent.cancel().await;
 
-    // Ctrl+W closes the window; Keygate stays in the tray and keeps serving agents.
+    // Ctrl+W closes the window and ends its process; the agent stays in the tray and keeps
+    // serving.
     app.click("#tab-credentials").await;
     app.press_ctrl("#cred-name", 'w').await;
     let probe = reqwest::Client::new();

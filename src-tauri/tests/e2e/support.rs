@@ -186,3 +186,24 @@ pub fn screenshot_dir() -> PathBuf {
     std::fs::create_dir_all(&dir).expect("screenshot dir");
     dir
 }
+
+/// Stops the agent process the app started for `home` when the test ends, pass or fail.
+pub struct AgentGuard {
+    home: PathBuf,
+}
+
+impl AgentGuard {
+    pub fn new(home: &Path) -> Self {
+        Self { home: home.to_path_buf() }
+    }
+}
+
+impl Drop for AgentGuard {
+    fn drop(&mut self) {
+        let status = std::fs::read(self.home.join(".agent-status.json")).unwrap_or_default();
+        let pid = serde_json::from_slice::<Value>(&status).ok().and_then(|s| s["pid"].as_u64());
+        if let Some(pid) = pid {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+    }
+}

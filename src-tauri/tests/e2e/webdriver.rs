@@ -53,11 +53,11 @@ pub struct Session {
 }
 
 impl Session {
-    /// Launch `application` through the driver.
-    pub async fn start(driver: &TauriDriver, application: &Path) -> Self {
+    /// Launch `application` with `args` through the driver.
+    pub async fn start(driver: &TauriDriver, application: &Path, args: &[&str]) -> Self {
         let http = reqwest::Client::new();
         let capabilities = json!({ "capabilities": { "alwaysMatch": {
-            "browserName": "wry", "tauri:options": { "application": application }
+            "browserName": "wry", "tauri:options": { "application": application, "args": args }
         }}});
         let reply: Value = http
             .post(format!("{}/session", driver.url))
@@ -158,15 +158,16 @@ impl Session {
         .await;
     }
 
-    /// Press Ctrl+`key` with the focus in the input `css`. A key that closes the window ends
-    /// the command with "no such window", which is what it was meant to do.
+    /// Press Ctrl+`key` with the focus in the input `css`. A key that closes the window (and
+    /// ends the app's process) ends the command with "no such window" or, when the process is
+    /// gone first, "unknown error": both are what it was meant to do.
     pub async fn press_ctrl(&self, css: &str, key: char) {
         let id = self.retry(&format!("find {css}"), STEP_TIMEOUT, || self.find(css)).await;
         let chord = format!("\u{E009}{key}\u{E000}");
         let sent =
             self.command(reqwest::Method::POST, &format!("/element/{id}/value"), Some(json!({"text": chord}))).await;
         if let Err(e) = sent {
-            assert!(e.contains("no such window"), "ctrl+{key} in {css}: {e}");
+            assert!(e.contains("no such window") || e.contains("unknown error"), "ctrl+{key} in {css}: {e}");
         }
     }
 
@@ -174,7 +175,8 @@ impl Session {
     pub async fn window_count(&self) -> usize {
         match self.command(reqwest::Method::GET, "/window/handles", None).await {
             Ok(handles) => handles.as_array().map_or(0, Vec::len),
-            Err(e) if e.contains("no such window") => 0,
+            // The window's process is gone with its window.
+            Err(e) if e.contains("no such window") || e.contains("invalid session") || !e.starts_with('{') => 0,
             Err(e) => panic!("window handles: {e}"),
         }
     }

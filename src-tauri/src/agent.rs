@@ -1,0 +1,156 @@
+//! Keygate runs as two processes of this one binary, so that it idles without a web view:
+//!
+//! - the **agent** (`keygate-app`, or `--hidden`): long-lived; the MCP server, the tray, the
+//!   rotation reminders. It never loads a page.
+//! - the **window** (`keygate-app --window`): the UI; it exits when its window closes.
+//!
+//! Both open the vault, which serves several fronts at once. Besides it they share three small
+//! files in the Keygate home: the agent's lock (held while an agent runs, so there is one),
+//! the agent's status (written atomically whenever it changes), and a nudge the window
+//! touches to ask the agent to retry opening the vault or starting the server.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use keygate_vault::Home;
+use serde::{Deserialize, Serialize};
+
+use crate::server::ServerStatus;
+
+/// The window process's flag.
+pub const WINDOW_FLAG: &str = "--window";
+/// The agent without a window at start.
+pub const HIDDEN_FLAG: &str = "--hidden";
+
+/// What the agent tells windows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentStatus {
+    /// The agent's process id.
+    pub pid: u32,
+    /// Its MCP server.
+    pub server: ServerStatus,
+    /// Why desktop notifications fail, if they do.
+    pub notifications_unavailable: Option<String>,
+    /// What the agent's first start created, if it did.
+    pub created_notice: Option<String>,
+}
+
+/// Held by the running agent; released when it exits, however it exits.
+#[derive(Debug)]
+pub struct AgentLock {
+    _file: File,
+}
+
+impl AgentLock {
+    /// Become the agent for `home`, unless another process already is (`Ok(None)`).
+    pub fn acquire(home: &Home) -> io::Result<Option<Self>> {
+        let file = open_lock_file(home)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Self { _file: file })),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(e)) => Err(e),
+        }
+    }
+}
+
+/// Whether an agent runs for `home`.
+pub fn agent_running(home: &Home) -> bool {
+    match open_lock_file(home) {
+        Ok(file) => matches!(file.try_lock(), Err(TryLockError::WouldBlock)),
+        Err(_) => false,
+    }
+}
+
+fn open_lock_file(home: &Home) -> io::Result<File> {
+    ensure_home(home)?;
+    OpenOptions::new().create(true).truncate(false).write(true).open(home.dir().join(".agent.lock"))
+}
+
+/// The home directory, made private if this is the first thing to create it.
+fn ensure_home(home: &Home) -> io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if home.dir().is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(home.dir())?;
+    std::fs::set_permissions(home.dir(), std::fs::Permissions::from_mode(0o700))
+}
+
+fn status_path(home: &Home) -> PathBuf {
+    home.dir().join(".agent-status.json")
+}
+
+/// The file a window touches to ask the agent to retry.
+pub const NUDGE_FILE: &str = ".agent-nudge";
+/// The file the agent touches to bring the window to the front.
+pub const FOCUS_FILE: &str = ".window-focus";
+
+/// Publish the agent's status (write a temp file, then rename, so readers never see half).
+pub fn write_status(home: &Home, status: &AgentStatus) -> io::Result<()> {
+    let json = serde_json::to_vec(status).map_err(io::Error::other)?;
+    let temp = home.dir().join(".agent-status.json.tmp");
+    std::fs::write(&temp, json)?;
+    std::fs::rename(&temp, status_path(home))
+}
+
+/// The agent's last published status, if there is one.
+pub fn read_status(home: &Home) -> Option<AgentStatus> {
+    serde_json::from_slice(&std::fs::read(status_path(home)).ok()?).ok()
+}
+
+/// Ask the other process for something by touching `file` ([`NUDGE_FILE`]: the agent should
+/// retry what failed; [`FOCUS_FILE`]: the window should come to the front).
+pub fn nudge(home: &Home, file: &str) {
+    let stamp = format!("{:?}", std::time::SystemTime::now());
+    if let Err(e) = std::fs::write(home.dir().join(file), stamp) {
+        tracing::warn!(error = %e, "cannot nudge the other Keygate process");
+    }
+}
+
+/// When `file` was last touched; a change is a request.
+pub fn stamp(home: &Home, file: &str) -> Option<std::time::SystemTime> {
+    std::fs::metadata(home.dir().join(file)).and_then(|m| m.modified()).ok()
+}
+
+/// Start this binary again with `flag` (the agent or a window), with this environment.
+pub fn spawn_self(flag: &str) -> io::Result<Child> {
+    Command::new(std::env::current_exe()?).arg(flag).stdin(Stdio::null()).spawn()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_agent_per_home_and_the_lock_goes_with_it() {
+        let dir = tempfile::tempdir().expect("temp");
+        let home = Home::at(dir.path().join("home"));
+        assert!(!agent_running(&home));
+        let lock = AgentLock::acquire(&home).expect("lock").expect("first agent");
+        assert!(agent_running(&home));
+        assert!(AgentLock::acquire(&home).expect("lock").is_none(), "a second agent backs off");
+        drop(lock);
+        assert!(!agent_running(&home));
+    }
+
+    #[test]
+    fn status_round_trips_and_a_missing_one_is_none() {
+        let dir = tempfile::tempdir().expect("temp");
+        let home = Home::at(dir.path().join("home"));
+        ensure_home(&home).expect("home");
+        assert_eq!(read_status(&home), None);
+        let status = AgentStatus {
+            pid: 42,
+            server: ServerStatus::Running { address: "127.0.0.1:7447".into(), url: "http://127.0.0.1:7447/mcp".into() },
+            notifications_unavailable: None,
+            created_notice: Some("Created".into()),
+        };
+        write_status(&home, &status).expect("write");
+        assert_eq!(read_status(&home), Some(status));
+        assert!(stamp(&home, NUDGE_FILE).is_none());
+        nudge(&home, NUDGE_FILE);
+        assert!(stamp(&home, NUDGE_FILE).is_some());
+    }
+}
