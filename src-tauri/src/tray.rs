@@ -86,6 +86,14 @@ fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
 /// The window process this agent started, if any.
 static WINDOW: Mutex<Option<Child>> = Mutex::new(None);
 
+/// Collect the window process once it has exited, so none lingers as a zombie.
+pub fn reap_window() {
+    let mut window = lock(&WINDOW);
+    if window.as_mut().is_some_and(|child| !matches!(child.try_wait(), Ok(None))) {
+        *window = None;
+    }
+}
+
 /// Bring the window to the front, starting a window process if none is open.
 pub fn open_window(state: &AppState) {
     let mut window = lock(&WINDOW);

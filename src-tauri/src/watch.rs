@@ -10,7 +10,7 @@ use crate::agent::{self, AgentStatus};
 use crate::reminders::{notify, reminders_for};
 use crate::server::{self, ServerStatus};
 use crate::state::{AppState, lock};
-use crate::tray::refresh_tray;
+use crate::tray::{reap_window, refresh_tray};
 use crate::window::show_window;
 
 /// The event the window listens to; it then reloads what it shows.
@@ -54,6 +54,7 @@ pub fn watch_as_agent<R: Runtime>(app: AppHandle<R>) {
             last_hourly = Some(Instant::now());
         }
         publish_status(&state);
+        reap_window();
         true
     });
 }
