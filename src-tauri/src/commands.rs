@@ -253,12 +253,9 @@ pub async fn activity(state: State<'_, AppState>) -> CommandResult<Vec<AuditEntr
 
 /// The endpoint agents use: the running server's, else the configured one.
 fn endpoint_url(state: &AppState) -> String {
-    if let ServerStatus::Running { url, .. } = server::server_status(state) {
-        return url;
-    }
-    match Config::load(&state.home().config_path()) {
-        Ok(config) => keygate_mcp::endpoint_url(config.bind),
-        Err(_) => keygate_mcp::endpoint_url(keygate_mcp::DEFAULT_BIND),
+    match server::server_status(state) {
+        ServerStatus::Running { url, .. } => url,
+        ServerStatus::Stopped { .. } => Config::endpoint_url_at(&state.home().config_path()),
     }
 }
 

@@ -131,7 +131,7 @@ struct CreatedToken<'a> {
 
 fn client_snippet(client: keygate_mcp::Client, home: &Home, token: &str) -> Result<(keygate_mcp::Client, String)> {
     let keygate = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "keygate".into());
-    Ok((client, client.snippet(&crate::serve::endpoint_url(home), token, &keygate)))
+    Ok((client, client.snippet(&keygate_mcp::Config::endpoint_url_at(&home.config_path()), token, &keygate)))
 }
 
 fn run_token(command: TokenCommand) -> Result<()> {

@@ -53,14 +53,6 @@ pub fn connect(url: Option<String>) -> Result<()> {
     Ok(())
 }
 
-/// The MCP endpoint for snippets: from config.toml, or the default.
-pub fn endpoint_url(home: &Home) -> String {
-    match Config::load(&home.config_path()) {
-        Ok(config) => keygate_mcp::endpoint_url(config.bind),
-        Err(_) => keygate_mcp::endpoint_url(keygate_mcp::DEFAULT_BIND),
-    }
-}
-
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }

@@ -97,6 +97,15 @@ struct RawTool {
 
 impl Config {
     /// Read and validate `path`. A missing file is an error that says how to create one.
+    /// The MCP endpoint agents should use per the config at `path`, or the default one when
+    /// the config cannot be read (for snippets printed before anything is served).
+    pub fn endpoint_url_at(path: &Path) -> String {
+        match Self::load(path) {
+            Ok(config) => crate::endpoint_url(config.bind),
+            Err(_) => crate::endpoint_url(DEFAULT_BIND),
+        }
+    }
+
     pub fn load(path: &Path) -> Result<Self, McpError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             let fix = if e.kind() == std::io::ErrorKind::NotFound { " (run `keygate init` to write one)" } else { "" };
