@@ -8,7 +8,7 @@ use serde::Serialize;
 use tauri::State;
 
 use crate::error::AppError;
-use crate::reminders::{DUE_SOON, reminders_for};
+use crate::reminders::{due_soon, reminders_for};
 use crate::server::{self, ServerStatus};
 use crate::state::{AppState, lock};
 
@@ -69,16 +69,16 @@ fn status_of(state: &AppState) -> AppStatus {
         .into_iter()
         .map(|r| ReminderView { message: r.message(now), credential: r.credential, overdue: r.overdue })
         .collect();
-    let agent = server::agent_view(state);
-    let notifications_unavailable = match &agent {
-        Some(agent) => agent.notifications_unavailable.clone(),
-        None => lock(&state.reminders).notifications_unavailable.clone(),
+    // A window shows what the agent published; the agent (and tests) show their own state.
+    let (server, notifications_unavailable, agent_notice) = match server::agent_view(state) {
+        Some(agent) => (agent.server, agent.notifications_unavailable, agent.created_notice),
+        None => (server::server_status(state), lock(&state.reminders).notifications_unavailable.clone(), None),
     };
     AppStatus {
         home: state.home().dir().display().to_string(),
         vault_error: state.vault_error(),
-        created_notice: state.created_notice().or_else(|| agent.and_then(|a| a.created_notice)),
-        server: server::server_status(state),
+        created_notice: state.created_notice().or(agent_notice),
+        server,
         reminders,
         notifications_unavailable,
     }
@@ -105,7 +105,7 @@ pub async fn list_credentials(state: State<'_, AppState>) -> CommandResult<Vec<C
         .map(|info| {
             let since = info.rotated_at.unwrap_or(info.created_at);
             CredentialRow {
-                due_soon: !info.due && info.due_at <= now.plus(DUE_SOON),
+                due_soon: due_soon(&info, now),
                 version_age_days: now.since(since).as_secs() / 86_400,
                 info,
             }

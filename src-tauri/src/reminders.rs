@@ -39,12 +39,16 @@ impl Reminder {
     }
 }
 
+/// Whether `credential` is not due yet but will be within [`DUE_SOON`].
+pub fn due_soon(credential: &CredentialInfo, now: Timestamp) -> bool {
+    !credential.due && credential.due_at <= now.plus(DUE_SOON)
+}
+
 /// The credentials that are due, or due within [`DUE_SOON`], most urgent first.
 pub fn reminders_for(credentials: &[CredentialInfo], now: Timestamp) -> Vec<Reminder> {
-    let horizon = now.plus(DUE_SOON);
     let mut reminders: Vec<Reminder> = credentials
         .iter()
-        .filter(|c| c.due || c.due_at <= horizon)
+        .filter(|c| c.due || due_soon(c, now))
         .map(|c| Reminder { credential: c.name.clone(), due_at: c.due_at, overdue: c.due || c.due_at <= now })
         .collect();
     reminders.sort_by_key(|r| r.due_at);
