@@ -57,25 +57,19 @@ impl AgentLock {
 
 /// Whether an agent runs for `home`.
 pub fn agent_running(home: &Home) -> bool {
-    match open_lock_file(home) {
+    match OpenOptions::new().write(true).open(lock_path(home)) {
         Ok(file) => matches!(file.try_lock(), Err(TryLockError::WouldBlock)),
         Err(_) => false,
     }
 }
 
 fn open_lock_file(home: &Home) -> io::Result<File> {
-    ensure_home(home)?;
-    OpenOptions::new().create(true).truncate(false).write(true).open(home.dir().join(".agent.lock"))
+    home.ensure_dir().map_err(io::Error::other)?;
+    OpenOptions::new().create(true).truncate(false).write(true).open(lock_path(home))
 }
 
-/// The home directory, made private if this is the first thing to create it.
-fn ensure_home(home: &Home) -> io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    if home.dir().is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(home.dir())?;
-    std::fs::set_permissions(home.dir(), std::fs::Permissions::from_mode(0o700))
+fn lock_path(home: &Home) -> PathBuf {
+    home.dir().join(".agent.lock")
 }
 
 fn status_path(home: &Home) -> PathBuf {
@@ -139,7 +133,7 @@ mod tests {
     fn status_round_trips_and_a_missing_one_is_none() {
         let dir = tempfile::tempdir().expect("temp");
         let home = Home::at(dir.path().join("home"));
-        ensure_home(&home).expect("home");
+        home.ensure_dir().expect("home");
         assert_eq!(read_status(&home), None);
         let status = AgentStatus {
             pid: 42,

@@ -45,7 +45,7 @@ impl Home {
     }
 
     /// Create the directory if needed and make it owner-only.
-    pub(crate) fn ensure_dir(&self) -> Result<()> {
+    pub fn ensure_dir(&self) -> Result<()> {
         fs::create_dir_all(&self.dir).map_err(io_error("cannot create", &self.dir))?;
         set_mode(&self.dir, 0o700)
     }
