@@ -23,6 +23,24 @@ export function table(headers, rows, empty) {
     el("tbody", {}, rows));
 }
 
+// A view that is a heading, a line of explanation and a table reloaded by `refresh()`:
+// `load` fetches the rows' data, `row` turns one into a <tr>.
+export function tableView(root, { id, title, intro, headers, empty, load, row }) {
+  const errors = errorBox();
+  const list = el("div", { id });
+  root.append(el("h2", {}, title), el("p", { class: "muted" }, intro), list, errors.node);
+  async function refresh() {
+    try {
+      const items = await load();
+      errors.clear();
+      list.replaceChildren(table(headers, items.map(row), empty));
+    } catch (error) {
+      errors.show(error);
+    }
+  }
+  return { refresh };
+}
+
 export function when(iso) {
   if (!iso) return "—";
   const date = new Date(iso);

@@ -70,20 +70,25 @@ fn audit_call(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut vault, sample) = vault_with_tokens(dir.path(), 1);
     let token_id = keygate_vault::token_id(&sample[0]).expect("id").to_string();
+    let start = allowed_call(&token_id);
     c.bench_function("audit_call", |b| {
         b.iter(|| {
-            let start = AuditStart {
-                token_id: Some(&token_id),
-                tool: "web_search",
-                credential: Some("scavio_api_key"),
-                credential_version: Some(1),
-                decision: Decision::Allowed,
-                status: None,
-            };
             let id = vault.begin_audit(&start).expect("begin");
             vault.finish_call(id, &token_id, "200", Duration::from_millis(3)).expect("finish");
         })
     });
+}
+
+/// The audit row of an allowed `web_search` call by `token_id`.
+fn allowed_call(token_id: &str) -> AuditStart<'_> {
+    AuditStart {
+        token_id: Some(token_id),
+        tool: "web_search",
+        credential: Some("scavio_api_key"),
+        credential_version: Some(1),
+        decision: Decision::Allowed,
+        status: None,
+    }
 }
 
 /// The same writes as the server makes them under load: each call's row before it, then the
@@ -93,14 +98,7 @@ fn audit_call_batched(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut vault, sample) = vault_with_tokens(dir.path(), 1);
     let token_id = keygate_vault::token_id(&sample[0]).expect("id").to_string();
-    let start = AuditStart {
-        token_id: Some(&token_id),
-        tool: "web_search",
-        credential: Some("scavio_api_key"),
-        credential_version: Some(1),
-        decision: Decision::Allowed,
-        status: None,
-    };
+    let start = allowed_call(&token_id);
     let mut group = c.benchmark_group("audit_call_batched");
     group.throughput(criterion::Throughput::Elements(BATCH as u64));
     group.bench_function(BenchmarkId::from_parameter(BATCH), |b| {
