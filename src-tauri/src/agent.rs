@@ -81,12 +81,19 @@ pub const NUDGE_FILE: &str = ".agent-nudge";
 /// The file the agent touches to bring the window to the front.
 pub const FOCUS_FILE: &str = ".window-focus";
 
-/// Publish the agent's status (write a temp file, then rename, so readers never see half).
+/// Publish the agent's status.
 pub fn write_status(home: &Home, status: &AgentStatus) -> io::Result<()> {
-    let json = serde_json::to_vec(status).map_err(io::Error::other)?;
-    let temp = home.dir().join(".agent-status.json.tmp");
+    write_json(&status_path(home), status)
+}
+
+/// Write `value` as JSON to `path` through a temp file and a rename, so a reader never sees
+/// half of it.
+pub fn write_json(path: &std::path::Path, value: &impl Serialize) -> io::Result<()> {
+    let json = serde_json::to_vec(value).map_err(io::Error::other)?;
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(".tmp");
     std::fs::write(&temp, json)?;
-    std::fs::rename(&temp, status_path(home))
+    std::fs::rename(&temp, path)
 }
 
 /// The agent's last published status, if there is one.

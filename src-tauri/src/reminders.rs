@@ -3,12 +3,17 @@
 //! still show every reminder.
 
 use std::collections::HashMap;
+use std::io;
+use std::path::Path;
 use std::time::Duration;
 
 use keygate_vault::{CredentialInfo, Timestamp};
 use serde::Serialize;
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
+/// Where the agent remembers when it last notified each credential, so that restarting
+/// Keygate does not notify again the same day.
+const SENT_FILE: &str = ".reminders-sent.json";
 /// A credential due within this long gets a reminder before it is due.
 pub const DUE_SOON: Duration = Duration::from_secs(3 * 24 * 3600);
 
@@ -64,6 +69,23 @@ pub struct ReminderLog {
 }
 
 impl ReminderLog {
+    /// The log kept in `dir`; empty when there is none yet or it cannot be read.
+    pub fn load(dir: &Path) -> Self {
+        let sent: HashMap<String, i64> = std::fs::read(dir.join(SENT_FILE))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
+        let last_sent = sent.into_iter().map(|(name, millis)| (name, Timestamp::from_unix_millis(millis))).collect();
+        Self { last_sent, notifications_unavailable: None }
+    }
+
+    /// Keep the log in `dir`.
+    pub fn save(&self, dir: &Path) -> io::Result<()> {
+        let sent: HashMap<&str, i64> =
+            self.last_sent.iter().map(|(name, at)| (name.as_str(), at.unix_millis())).collect();
+        crate::agent::write_json(&dir.join(SENT_FILE), &sent)
+    }
+
     /// The reminders not notified in the last day, marked as notified now.
     pub fn take_unsent(&mut self, reminders: &[Reminder], now: Timestamp) -> Vec<Reminder> {
         let fresh: Vec<Reminder> = reminders
@@ -127,6 +149,18 @@ mod tests {
         assert!(log.take_unsent(&reminders, later).is_empty(), "not again within the day");
         let next_day = NOW.plus(DAY);
         assert_eq!(log.take_unsent(&reminders, next_day).len(), 2);
+    }
+
+    #[test]
+    fn a_restart_remembers_what_was_notified_today() {
+        let dir = tempfile::tempdir().expect("temp");
+        let reminders = reminders_for(&[credential("a", 1)], NOW);
+        let mut log = ReminderLog::load(dir.path());
+        assert_eq!(log.take_unsent(&reminders, NOW).len(), 1);
+        log.save(dir.path()).expect("save");
+        let mut restarted = ReminderLog::load(dir.path());
+        assert!(restarted.take_unsent(&reminders, NOW.plus(Duration::from_secs(3600))).is_empty());
+        assert_eq!(restarted.take_unsent(&reminders, NOW.plus(DAY)).len(), 1);
     }
 
     #[test]

@@ -32,6 +32,7 @@ impl AppState {
     /// server runs in this process unless `server` says it runs in the agent.
     pub fn new(home: Home, keys: KeyProvider, clock: Arc<dyn Clock>, server: ServerHost) -> Self {
         let not_yet = AppError::new("starting", "Keygate is opening the vault");
+        let reminders = Mutex::new(ReminderLog::load(home.dir()));
         Self {
             home,
             keys,
@@ -39,7 +40,7 @@ impl AppState {
             vault: Mutex::new(Err(not_yet)),
             created_notice: Mutex::new(None),
             server,
-            reminders: Mutex::new(ReminderLog::default()),
+            reminders,
             changed_here: AtomicBool::new(false),
         }
     }

@@ -121,7 +121,16 @@ pub fn watch_as_window<R: Runtime>(app: AppHandle<R>) {
 fn send_reminders(state: &AppState) {
     let now = state.clock().now();
     let Ok(credentials) = state.with_vault(|vault| vault.list_credentials()) else { return };
-    let unsent = lock(&state.reminders).take_unsent(&reminders_for(&credentials, now), now);
+    let unsent = {
+        let mut log = lock(&state.reminders);
+        let unsent = log.take_unsent(&reminders_for(&credentials, now), now);
+        if !unsent.is_empty()
+            && let Err(e) = log.save(state.home().dir())
+        {
+            tracing::warn!(error = %e, "cannot remember which reminders were sent; a restart may repeat them");
+        }
+        unsent
+    };
     for reminder in unsent {
         let outcome = notify(&reminder, now);
         if let Err(e) = &outcome {
