@@ -230,3 +230,30 @@ fn another_front_sees_every_cli_change_through_the_change_marker() {
     kg.ok(&["cred", "list"]);
     assert_eq!(app.change_marker().expect("marker"), seen, "reads by others change nothing");
 }
+
+#[test]
+fn a_process_with_two_vault_connections_never_loses_writes_to_another_process() {
+    // The app's agent holds two connections (its own and the server's). Opening the second
+    // must not drop the first one's file locks, or a CLI run that closes the vault would take
+    // itself for the last user and delete the write-ahead log under the agent's feet.
+    use base64::Engine as _;
+    let kg = Kg::headless();
+    kg.init();
+    let key_bytes =
+        base64::engine::general_purpose::STANDARD.decode(kg.master_key.as_deref().expect("key")).expect("b64");
+    let home = keygate_vault::Home::at(kg.home());
+    let open = || {
+        let key = keygate_vault::MasterKey::from_bytes(&key_bytes).expect("32 bytes");
+        let clock = std::sync::Arc::new(keygate_vault::SystemClock);
+        keygate_vault::Vault::open(&home, keygate_vault::KeySource::Given(key), clock, keygate_vault::Actor::App)
+            .expect("open")
+    };
+    let mut first = open();
+    let _second = open();
+    kg.ok(&["cred", "list"]);
+    first.add_credential("written_after", &secrecy::SecretString::from("value"), None).expect("add");
+    let listed = kg.json(&["cred", "list", "--json"]);
+    let names: Vec<_> =
+        listed.as_array().expect("list").iter().map(|c| c["name"].as_str().unwrap_or_default()).collect();
+    assert_eq!(names, ["written_after"], "another process sees what this one wrote");
+}

@@ -1,7 +1,5 @@
 //! The SQLite file: opening it without harming it, pragmas, and versioned migrations.
 
-use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
@@ -29,7 +27,7 @@ pub(crate) fn create(path: &Path) -> Result<Connection> {
 
 /// Open an existing vault without writing to it. Nothing is written to a file that fails the checks.
 pub(crate) fn open_existing(path: &Path) -> Result<Connection> {
-    check_header(path)?;
+    check_exists(path)?;
     let corrupt = |e: rusqlite::Error| corrupt_or_db(path, e);
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
         .map_err(corrupt)?;
@@ -80,22 +78,16 @@ fn migrate(conn: &mut Connection, from: i64) -> Result<()> {
     Ok(())
 }
 
-/// Check the SQLite magic before SQLite touches the file, so garbage is refused untouched.
-/// (No length check here: mid-checkpoint, a healthy WAL vault is briefly shorter than its
-/// header says. SQLite itself refuses a truncated file when no WAL holds the missing pages.)
-fn check_header(path: &Path) -> Result<()> {
-    let mut magic = [0u8; 16];
-    let mut file = match File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(VaultError::NoVault { path: path.to_path_buf() });
-        }
-        Err(e) => return Err(crate::error::io_error("cannot open", path)(e)),
-    };
-    if file.read_exact(&mut magic).is_err() || &magic != b"SQLite format 3\0" {
-        return Err(corrupt_detail(path, "it is not an SQLite database"));
+/// Refuse a missing vault by name. Only `stat`, never an open: closing any descriptor of the
+/// vault file drops every POSIX lock this process holds on it, including those of other open
+/// connections, and another process could then think itself the last and delete the WAL.
+/// SQLite itself refuses a file that is not a database, without writing to it.
+fn check_exists(path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(VaultError::NoVault { path: path.to_path_buf() }),
+        Err(e) => Err(crate::error::io_error("cannot open", path)(e)),
     }
-    Ok(())
 }
 
 fn corrupt_detail(path: &Path, detail: &str) -> VaultError {

@@ -136,9 +136,10 @@ impl Vault {
 
     /// An opaque value that changes whenever anyone commits to the vault (another process,
     /// another `Vault` in this one, or this one), so a front can poll it cheaply and refresh
-    /// what it shows. SQLite's `data_version` alone proved unreliable across processes here (it
-    /// missed commits that reads on the same connection saw), so the vault file's and its
-    /// write-ahead log's size and modification time are part of it: every commit writes one.
+    /// what it shows. Besides SQLite's `data_version`, it takes in the vault file's and its
+    /// write-ahead log's size and modification time (every commit writes one): `data_version`
+    /// once stood still here while commits landed (that was the lock bug fixed in
+    /// `store::check_exists`), and the files' stamps do not depend on SQLite's bookkeeping.
     pub fn change_marker(&self) -> Result<u64> {
         use std::hash::{Hash, Hasher};
         let data_version: i64 = self.conn.query_row("PRAGMA data_version", [], |row| row.get(0))?;
