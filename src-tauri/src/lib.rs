@@ -89,8 +89,25 @@ fn setup_agent<R: Runtime>(app: &mut App<R>, hidden: bool) -> Result<(), Box<dyn
     if !hidden {
         tray::open_window(&state);
     }
+    tauri::async_runtime::spawn(quit_on_signal(handle.clone()));
     watch::watch_as_agent(handle);
     Ok(())
+}
+
+/// SIGTERM (logout, `kill`) and SIGINT (Ctrl-C in a terminal) quit as the tray's Quit does,
+/// so the server finishes its requests and queued audit outcomes are written.
+async fn quit_on_signal<R: Runtime>(app: tauri::AppHandle<R>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::warn!("cannot listen for SIGTERM/SIGINT; only Quit stops Keygate cleanly");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    tracing::info!("asked to stop; stopping the MCP server");
+    tray::shut_down(&app).await;
 }
 
 /// The window: the views over the vault; it exits when the window closes.

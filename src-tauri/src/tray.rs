@@ -110,7 +110,13 @@ pub fn open_window(state: &AppState) {
 /// Stop the server cleanly (open requests finish, outcomes are written), then exit; the
 /// window sees the agent go and closes too.
 pub fn quit<R: Runtime>(app: &AppHandle<R>) {
+    tauri::async_runtime::block_on(shut_down(app));
+}
+
+/// What Quit and a stop signal do.
+pub async fn shut_down<R: Runtime>(app: &AppHandle<R>) {
     let state = app.state::<AppState>();
-    tauri::async_runtime::block_on(stop_server(&state, "Keygate quit"));
+    stop_server(&state, "Keygate quit").await;
+    crate::watch::publish_status(&state);
     app.exit(0);
 }

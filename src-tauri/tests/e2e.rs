@@ -116,3 +116,48 @@ async fn a_developer_keeps_a_key_in_keygate_and_an_agent_uses_it_without_seeing_
 
     app.end().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_stops_cleanly_on_sigterm_and_keeps_every_audit_outcome() {
+    support::require_desktop();
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let home = scratch.path().join("home");
+    let (upstream, upstream_url) = Upstream::start().await;
+    support::write_config(&home, &upstream_url);
+    let mut agent = std::process::Command::new(env!("CARGO_BIN_EXE_keygate-app"))
+        .arg("--hidden")
+        .env("KEYGATE_HOME", &home)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start the agent");
+    let _guard = support::AgentGuard::new(&home);
+    let url = support::wait_for_agent_url(&home);
+
+    keygate_cli(&home, &["cred", "add", "scavio_api_key"], KEY_V1);
+    let created: serde_json::Value =
+        serde_json::from_str(&keygate_cli(&home, &["token", "create", "--tool", "web_search", "--json"], ""))
+            .expect("token json");
+    let agent_client = mcp_client(&url, created["token"].as_str().expect("token")).await;
+    let result = agent_client.call_tool(search("before the stop")).await.expect("call");
+    assert!(!result.is_error.unwrap_or(false), "{}", result_text(&result));
+    assert_eq!(upstream.keys(), [KEY_V1]);
+
+    let term = std::process::Command::new("kill").args(["-TERM", &agent.id().to_string()]).status().expect("kill");
+    assert!(term.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(exit) = agent.try_wait().expect("wait") {
+            break exit;
+        }
+        assert!(std::time::Instant::now() < deadline, "the agent did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "a clean stop exits 0, got {exit}");
+
+    let audit: serde_json::Value =
+        serde_json::from_str(&keygate_cli(&home, &["audit", "--json"], "")).expect("audit json");
+    let statuses: Vec<_> = audit.as_array().expect("rows").iter().map(|row| row["status"].clone()).collect();
+    assert_eq!(statuses, [serde_json::json!("200")], "the call's outcome was written before the agent exited");
+    let status = std::fs::read_to_string(home.join(".agent-status.json")).expect("status");
+    assert!(status.contains("\"stopped\"") && status.contains("Keygate quit"), "{status}");
+}

@@ -207,3 +207,17 @@ impl Drop for AgentGuard {
         }
     }
 }
+
+/// Wait until the agent for `home` publishes a running server; its MCP URL.
+pub fn wait_for_agent_url(home: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = std::fs::read(home.join(".agent-status.json")).unwrap_or_default();
+        let status = serde_json::from_slice::<Value>(&status).unwrap_or_default();
+        if let Some(url) = status["server"]["url"].as_str() {
+            return url.to_string();
+        }
+        assert!(Instant::now() < deadline, "the agent did not publish a running server: {status}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
