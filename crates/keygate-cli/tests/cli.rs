@@ -208,16 +208,9 @@ fn concurrent_token_creation_keeps_every_token() {
 
 #[test]
 fn another_front_sees_every_cli_change_through_the_change_marker() {
-    use base64::Engine as _;
     let kg = Kg::headless();
     kg.init();
-    let key_bytes =
-        base64::engine::general_purpose::STANDARD.decode(kg.master_key.as_deref().expect("key")).expect("b64");
-    let key = keygate_vault::MasterKey::from_bytes(&key_bytes).expect("32 bytes");
-    let home = keygate_vault::Home::at(kg.home());
-    let clock = std::sync::Arc::new(keygate_vault::SystemClock);
-    let app = keygate_vault::Vault::open(&home, keygate_vault::KeySource::Given(key), clock, keygate_vault::Actor::App)
-        .expect("open as the app");
+    let app = kg.open_in_process();
     let mut seen = app.change_marker().expect("marker");
     for (i, name) in ["first", "second", "third"].iter().enumerate() {
         kg.ok_with_stdin(&["cred", "add", name], b"value");
@@ -236,20 +229,10 @@ fn a_process_with_two_vault_connections_never_loses_writes_to_another_process() 
     // The app's agent holds two connections (its own and the server's). Opening the second
     // must not drop the first one's file locks, or a CLI run that closes the vault would take
     // itself for the last user and delete the write-ahead log under the agent's feet.
-    use base64::Engine as _;
     let kg = Kg::headless();
     kg.init();
-    let key_bytes =
-        base64::engine::general_purpose::STANDARD.decode(kg.master_key.as_deref().expect("key")).expect("b64");
-    let home = keygate_vault::Home::at(kg.home());
-    let open = || {
-        let key = keygate_vault::MasterKey::from_bytes(&key_bytes).expect("32 bytes");
-        let clock = std::sync::Arc::new(keygate_vault::SystemClock);
-        keygate_vault::Vault::open(&home, keygate_vault::KeySource::Given(key), clock, keygate_vault::Actor::App)
-            .expect("open")
-    };
-    let mut first = open();
-    let _second = open();
+    let mut first = kg.open_in_process();
+    let _second = kg.open_in_process();
     kg.ok(&["cred", "list"]);
     first.add_credential("written_after", &secrecy::SecretString::from("value"), None).expect("add");
     let listed = kg.json(&["cred", "list", "--json"]);

@@ -96,6 +96,20 @@ fn rand_bytes() -> [u8; 32] {
 }
 
 /// Assert a failed run: the exit code, one line on stderr containing `needle`, nothing on stdout.
+impl Kg {
+    /// The vault opened in this test's process, as another front (the app) would, with the
+    /// headless master key.
+    pub fn open_in_process(&self) -> keygate_vault::Vault {
+        let encoded = self.master_key.as_deref().expect("a headless home");
+        let bytes = base64::engine::general_purpose::STANDARD.decode(encoded).expect("base64 key");
+        let key = keygate_vault::MasterKey::from_bytes(&bytes).expect("32 bytes");
+        let home = keygate_vault::Home::at(self.home());
+        let clock = std::sync::Arc::new(keygate_vault::SystemClock);
+        keygate_vault::Vault::open(&home, keygate_vault::KeySource::Given(key), clock, keygate_vault::Actor::App)
+            .expect("open the vault in process")
+    }
+}
+
 pub fn assert_fails(out: &Output, code: i32, needle: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
