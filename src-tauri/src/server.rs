@@ -156,7 +156,7 @@ async fn launch(state: &AppState) -> Result<RunningServer, String> {
     keygate_mcp::start(config, vault, None).await.map_err(|e| match e {
         McpError::Bind { addr, cause } => format!(
             "cannot listen on {addr} ({cause}): another program, maybe `keygate serve`, has the port. \
-             Stop it, or set another [server] bind in {}, then choose Start server.",
+             Stop it, or set another [listen] bind in {}, then choose Start server.",
             config_path.display()
         ),
         other => AppError::from(other).message,

@@ -76,7 +76,7 @@ fn given_key(key: [u8; 32]) -> KeyProvider {
 
 fn config(bind: &str) -> String {
     format!(
-        r#"[server]
+        r#"[listen]
 bind = "{bind}"
 
 [[tool]]
@@ -193,7 +193,7 @@ fn a_taken_port_leaves_the_app_running_and_says_what_to_do() {
     assert_eq!(status["server"]["state"], "stopped");
     let reason = status["server"]["reason"].as_str().expect("reason");
     assert!(
-        reason.contains(&format!("cannot listen on 127.0.0.1:{port}")) && reason.contains("[server] bind"),
+        reason.contains(&format!("cannot listen on 127.0.0.1:{port}")) && reason.contains("[listen] bind"),
         "{reason}"
     );
     app.ok("add_credential", json!({"name": "still_works", "value": "v"}));

@@ -27,13 +27,13 @@ pub enum Command {
     Audit(JsonFlag),
     /// Serve the local MCP server (Streamable HTTP on a loopback port) until Ctrl-C
     Serve {
-        /// Address to listen on, e.g. 127.0.0.1:7447 (default: [server] bind in config.toml)
+        /// Address to listen on, e.g. 127.0.0.1:7447 (default: [listen] bind in config.toml)
         #[arg(long, value_name = "ADDR")]
         bind: Option<String>,
     },
     /// Be a stdio MCP server that forwards to the local HTTP server (token from KEYGATE_TOKEN)
     Connect {
-        /// The server's MCP endpoint (default: from [server] bind in config.toml)
+        /// The server's MCP endpoint (default: from [listen] bind in config.toml)
         #[arg(long, value_name = "URL")]
         url: Option<String>,
     },

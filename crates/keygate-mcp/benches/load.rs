@@ -142,7 +142,7 @@ async fn main() {
     let key = || KeySource::Given(MasterKey::from_bytes(&raw).expect("key"));
     Vault::init(&home, key(), &SystemClock).expect("init");
     let config = format!(
-        "[server]\nbind = \"127.0.0.1:0\"\n[[tool]]\nname = \"web_search\"\ndescription = \"search\"\n\
+        "[listen]\nbind = \"127.0.0.1:0\"\n[[tool]]\nname = \"web_search\"\ndescription = \"search\"\n\
          credential = \"scavio_api_key\"\nmethod = \"POST\"\nurl = \"http://{upstream_addr}/search\"\n\
          credential_header = \"x-api-key\"\ninput_schema = {{ type = \"object\", properties = {{ query = {{ type = \"string\" }} }}, required = [\"query\"] }}\n"
     );

@@ -124,6 +124,7 @@ mod tests {
         let request = TokenRequest { tools: vec!["t".into()], ttl: None, label: None };
         let token_id = vault.issue_token(&request).expect("token").id;
         let start = AuditStart {
+            server: None,
             token_id: Some(&token_id),
             tool: "t",
             credential: None,

@@ -99,6 +99,7 @@ fn prepare<'t>(
 ) -> Result<Ready<'t>, Refusal> {
     let audit_refusal = |vault: &mut Vault, status: &str, credential: Option<&str>| {
         let start = AuditStart {
+            server: None,
             token_id: Some(&grant.token_id),
             tool: name,
             credential,
@@ -143,6 +144,7 @@ fn prepare<'t>(
         }
     };
     let start = AuditStart {
+        server: None,
         token_id: Some(&grant.token_id),
         tool: name,
         credential: Some(&tool.credential),

@@ -1,5 +1,7 @@
-//! `config.toml` as the server reads it: `[server]`, `[tokens]` (the vault's) and `[[tool]]`.
-//! Every mistake is reported with the file, the line and what to write instead.
+//! `config.toml` as the server reads it: `[listen]`, `[tokens]` (the vault's), `[[tool]]` and
+//! `[[server]]`. Every mistake is reported with the file, the line and what to write instead.
+
+mod server;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -12,6 +14,8 @@ use serde_json::{Map, Value};
 use crate::arguments::ArgumentSchema;
 use crate::error::McpError;
 
+pub use server::{MAX_SERVER_NAME_LEN, ServerEntry, Setting, Transport, validate_server_name};
+
 /// The address served when config.toml names none.
 pub const DEFAULT_BIND: &str = "127.0.0.1:7447";
 const DEFAULT_TIMEOUT_SECS: u64 = 15;
@@ -22,8 +26,10 @@ const MAX_TIMEOUT_SECS: u64 = 300;
 pub struct Config {
     /// Where the server listens (always loopback).
     pub bind: SocketAddr,
-    /// The tools, in file order.
+    /// The HTTP tools, in file order.
     pub tools: Vec<ToolConfig>,
+    /// The fronted MCP servers, in file order.
+    pub servers: Vec<ServerEntry>,
 }
 
 /// HTTP method of an upstream call.
@@ -61,11 +67,15 @@ pub struct ToolConfig {
     pub arguments: ArgumentSchema,
 }
 
+/// The file; `S` is the type of `server`: the `[[server]]` list, or (in configs written before
+/// the gateway) a `[server]` table that held what `[listen]` holds now.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawFile {
+struct RawFile<S> {
     #[serde(default)]
-    server: RawServer,
+    listen: Option<RawListen>,
+    #[serde(default)]
+    server: S,
     /// Owned and checked by the vault; accepted here as is.
     #[serde(default)]
     #[allow(dead_code)]
@@ -76,7 +86,7 @@ struct RawFile {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct RawServer {
+struct RawListen {
     bind: Option<toml::Spanned<String>>,
 }
 
@@ -121,12 +131,25 @@ impl Config {
             line: Some(line_of(text, offset)),
             message,
         };
-        let raw: RawFile = toml::from_str(text).map_err(|e| McpError::Config {
+        let syntax = |e: toml::de::Error| McpError::Config {
             path: path.to_path_buf(),
             line: e.span().map(|span| line_of(text, span.start)),
             message: e.message().trim_end().to_string(),
-        })?;
-        let bind = match raw.server.bind {
+        };
+        let table: toml::Table = toml::from_str(text).map_err(syntax)?;
+        let (raw, raw_servers) = if table.get("server").is_some_and(toml::Value::is_table) {
+            let legacy: RawFile<Option<RawListen>> = toml::from_str(text).map_err(syntax)?;
+            if legacy.listen.is_some() {
+                return Err(at(0, "both [listen] and an old-style [server] table: move `bind` into [listen]".into()));
+            }
+            let listen = legacy.server;
+            (RawFile { listen, server: (), tokens: legacy.tokens, tool: legacy.tool }, Vec::new())
+        } else {
+            let file: RawFile<Vec<toml::Spanned<server::RawServer>>> = toml::from_str(text).map_err(syntax)?;
+            let servers = file.server;
+            (RawFile { listen: file.listen, server: (), tokens: file.tokens, tool: file.tool }, servers)
+        };
+        let bind = match raw.listen.unwrap_or_default().bind {
             None => DEFAULT_BIND.parse().map_err(|_| at(0, "internal: bad default bind".into()))?,
             Some(bind) => parse_bind(bind.get_ref()).map_err(|m| at(bind.span().start, m))?,
         };
@@ -143,7 +166,30 @@ impl Config {
             }
             tools.push(tool);
         }
-        Ok(Self { bind, tools })
+        let mut servers: Vec<ServerEntry> = Vec::with_capacity(raw_servers.len());
+        for spanned in raw_servers {
+            let offset = spanned.span().start;
+            let entry = server::validate_server(spanned.into_inner()).map_err(|m| at(offset, m))?;
+            if servers.iter().any(|s| s.name == entry.name) {
+                return Err(at(offset, format!("server {:?} is defined twice: give each [[server]] its own name", entry.name)));
+            }
+            if let Some(tool) = tools.iter().find(|t| t.name.starts_with(&format!("{}_", entry.name))) {
+                return Err(at(
+                    offset,
+                    format!(
+                        "server {0:?} would expose tools named {0}_…, and [[tool]] {1:?} already starts so: rename one",
+                        entry.name, tool.name
+                    ),
+                ));
+            }
+            servers.push(entry);
+        }
+        Ok(Self { bind, tools, servers })
+    }
+
+    /// The fronted server with this name.
+    pub fn server(&self, name: &str) -> Option<&ServerEntry> {
+        self.servers.iter().find(|s| s.name == name)
     }
 
     /// The tool with this name.
@@ -261,6 +307,66 @@ mod tests {
             assert!(err.starts_with("/home/me/config.toml:"), "no file: {err}");
             assert!(err.split(':').nth(1).is_some_and(|line| line.parse::<usize>().is_ok()), "no line: {err}");
         }
+    }
+
+    const SERVER: &str = "[[server]]\nname = \"github\"\ncommand = \"npx\"\nargs = [\"-y\", \"server-github\"]\n\
+                          env = { TOKEN = { credential = \"github_token\" }, TOOLSETS = \"repos\" }\nidle_minutes = 10\n";
+
+    #[test]
+    fn servers_parse_with_their_settings() {
+        let remote = "[[server]]\nname = \"notion\"\nurl = \"https://mcp.notion.example/mcp\"\n\
+                      headers = { Authorization = { credential = \"notion_key\", prefix = \"Bearer \" } }\n";
+        let config = Config::parse(&format!("{SERVER}{remote}"), Path::new("c.toml")).expect("parses");
+        let github = config.server("github").expect("github");
+        assert_eq!(github.credentials(), ["github_token"]);
+        assert_eq!(github.idle, Some(Duration::from_secs(600)));
+        let Transport::Stdio { command, args, env } = &github.transport else { panic!("stdio") };
+        assert_eq!((command.as_str(), args.len()), ("npx", 2));
+        assert_eq!(env[1], ("TOOLSETS".to_string(), Setting::Plain("repos".into())));
+        let notion = config.server("notion").expect("notion");
+        let Transport::Http { headers, .. } = &notion.transport else { panic!("http") };
+        assert_eq!(
+            headers[0].1,
+            Setting::Credential { credential: "notion_key".into(), prefix: "Bearer ".into() }
+        );
+        assert_eq!(github.exposed_name("create_issue").expect("fits"), "github_create_issue");
+        assert!(github.exposed_name(&"x".repeat(60)).expect_err("too long").contains("^[A-Za-z0-9_-]{1,64}$"));
+        assert!(github.exposed_name("has space").is_err());
+    }
+
+    #[test]
+    fn server_mistakes_are_named_with_line_and_fix() {
+        let cases = [
+            (SERVER.replace("\"github\"", "\"git_hub\""), "no `_`"),
+            (SERVER.replace("\"github\"", "\"GitHub\""), "server name"),
+            (SERVER.replace("command = \"npx\"", "url = \"https://x.example/mcp\"\ncommand = \"npx\""), "not both"),
+            (SERVER.replace("command = \"npx\"\n", ""), "say how to reach it"),
+            (SERVER.replace("\"github_token\"", "\"Bad Name\""), "not a valid credential name"),
+            (SERVER.replace("{ credential = \"github_token\" }", "{ credentail = \"x\" }"), "must be text or"),
+            (SERVER.replace("idle_minutes = 10", "idle_minutes = 99999999"), "idle_minutes"),
+            (format!("{SERVER}timeout_secs = 0\n"), "timeout_secs 0"),
+            (format!("{SERVER}\n{SERVER}"), "defined twice"),
+            (format!("{SERVER}bogus = 1\n"), "bogus"),
+            (
+                "[[server]]\nname = \"n\"\nurl = \"https://user:pw@x.example/mcp\"\n".to_string(),
+                "put the secret in the vault",
+            ),
+            (format!("{SERVER}{}", TOOL.replace("name = \"t\"", "name = \"github_x\"")), "rename one"),
+        ];
+        for (text, needle) in cases {
+            let err = error_of(&text);
+            assert!(err.contains(needle), "{needle:?} not in {err:?}");
+            assert!(err.split(':').nth(1).is_some_and(|line| line.parse::<usize>().is_ok()), "no line: {err}");
+        }
+    }
+
+    #[test]
+    fn an_old_style_server_table_still_sets_the_bind_address() {
+        let config = Config::parse("[server]\nbind = \"127.0.0.1:9999\"\n", Path::new("c.toml")).expect("legacy");
+        assert_eq!(config.bind.port(), 9999);
+        assert!(config.servers.is_empty());
+        let config = Config::parse("[listen]\nbind = \"127.0.0.1:9998\"\n", Path::new("c.toml")).expect("listen");
+        assert_eq!(config.bind.port(), 9998);
     }
 
     #[test]

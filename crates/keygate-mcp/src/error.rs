@@ -20,7 +20,7 @@ pub enum McpError {
 
     /// The listening socket could not be opened.
     #[error(
-        "cannot listen on {addr}: {cause} (is another keygate server running? change [server] bind or pass --bind)"
+        "cannot listen on {addr}: {cause} (is another keygate server running? change [listen] bind or pass --bind)"
     )]
     Bind {
         /// The address.

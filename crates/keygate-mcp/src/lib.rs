@@ -14,12 +14,17 @@ mod gate;
 mod handler;
 mod rate_limit;
 mod server;
+mod text;
 mod upstream;
 
 pub use arguments::ArgumentSchema;
 pub use bridge::{BridgeError, run_bridge};
 pub use clients::Client;
-pub use config::{Config, DEFAULT_BIND, Method, ToolConfig, parse_bind};
+pub use config::{
+    Config, DEFAULT_BIND, MAX_SERVER_NAME_LEN, Method, ServerEntry, Setting, ToolConfig, Transport, parse_bind,
+    validate_server_name,
+};
 pub use error::McpError;
 pub use server::{RunningServer, endpoint_url, start};
+pub use text::printable;
 pub use upstream::{Upstream, UpstreamError, UpstreamReply};

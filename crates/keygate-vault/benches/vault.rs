@@ -82,6 +82,7 @@ fn audit_call(c: &mut Criterion) {
 /// The audit row of an allowed `web_search` call by `token_id`.
 fn allowed_call(token_id: &str) -> AuditStart<'_> {
     AuditStart {
+        server: None,
         token_id: Some(token_id),
         tool: "web_search",
         credential: Some("scavio_api_key"),

@@ -34,6 +34,8 @@ impl Decision {
 pub struct AuditStart<'a> {
     /// The calling token's id, if it had one.
     pub token_id: Option<&'a str>,
+    /// The downstream MCP server, for a gateway call.
+    pub server: Option<&'a str>,
     /// The tool asked for.
     pub tool: &'a str,
     /// The credential the call uses, if any.
@@ -70,6 +72,8 @@ pub struct AuditEntry {
     pub at: Timestamp,
     /// The token's id.
     pub token_id: Option<String>,
+    /// The downstream MCP server, for a gateway call.
+    pub server: Option<String>,
     /// The tool.
     pub tool: String,
     /// The credential used.
@@ -109,8 +113,8 @@ impl Vault {
         let now = self.clock.now();
         store::write(&mut self.conn, |tx| {
             let mut insert = tx.prepare_cached(
-                "INSERT INTO audit (at, token_id, tool, credential, credential_version, decision, status)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO audit (at, token_id, tool, credential, credential_version, decision, status, server)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
             insert.execute(params![
                 now.unix_millis(),
@@ -119,7 +123,8 @@ impl Vault {
                 start.credential,
                 start.credential_version,
                 start.decision.as_str(),
-                start.status
+                start.status,
+                start.server
             ])?;
             Ok(AuditId(tx.last_insert_rowid()))
         })
@@ -167,7 +172,7 @@ impl Vault {
 
     fn query_audit(&self, order: &str, params: impl rusqlite::Params) -> Result<Vec<AuditEntry>> {
         let sql = format!(
-            "SELECT at, token_id, tool, credential, credential_version, decision, status, duration_ms FROM audit {order}"
+            "SELECT at, token_id, tool, credential, credential_version, decision, status, duration_ms, server FROM audit {order}"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(params, |row| {
@@ -180,6 +185,7 @@ impl Vault {
                 decision: row.get(5)?,
                 status: row.get(6)?,
                 duration_ms: row.get(7)?,
+                server: row.get(8)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

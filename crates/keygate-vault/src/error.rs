@@ -142,6 +142,15 @@ pub enum VaultError {
         id: String,
     },
 
+    /// A server or tool with no pin: never listed through the gateway.
+    #[error("{} has never been listed: start it (`keygate server restart {server}`) so its tools are pinned", match tool { Some(t) => format!("tool {t} of server {server}"), None => format!("server {server}") })]
+    PinNotFound {
+        /// The server.
+        server: String,
+        /// The tool, if one was named.
+        tool: Option<String>,
+    },
+
     /// Something given as a token id that is not one (never echoed: it may be a whole token).
     #[error(
         "that is not a token id: an id is 16 hex characters, as `keygate token list` shows; never pass a whole token on the command line"
@@ -216,6 +225,7 @@ impl VaultError {
             VaultError::CredentialNotFound { .. } => "credential_not_found",
             VaultError::CannotOpen { .. } => "cannot_open",
             VaultError::TokenNotFound { .. } => "token_not_found",
+            VaultError::PinNotFound { .. } => "pin_not_found",
             VaultError::InvalidTokenId => "invalid_token_id",
             VaultError::InvalidTokenRequest { .. } => "invalid_token_request",
             VaultError::Config { .. } => "config",

@@ -9,6 +9,7 @@ mod credential;
 mod error;
 mod home;
 mod key_source;
+mod pin;
 mod random;
 mod rotation;
 mod seal;
@@ -25,9 +26,11 @@ pub use credential::{
 pub use error::{Result, VaultError};
 pub use home::Home;
 pub use key_source::{KEYCHAIN_SERVICE, KeySource, MASTER_KEY_ENV, keychain_account};
+pub use pin::{ListedTool, PinReport, PinState, ToolPin};
 pub use rotation::{LogAction, LogEntry, due_at};
 pub use seal::{MASTER_KEY_LEN, MasterKey};
 pub use token::{
-    Denial, IssuedToken, TokenDecision, TokenGrant, TokenInfo, TokenRequest, TokenStatus, is_token_id, token_id,
+    Denial, IssuedToken, TokenDecision, TokenGrant, TokenInfo, TokenRequest, TokenStatus, is_token_id, scope_covers,
+    token_id,
 };
 pub use vault::{Actor, InitReport, Vault};

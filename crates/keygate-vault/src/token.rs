@@ -119,9 +119,9 @@ pub struct TokenGrant {
 }
 
 impl TokenGrant {
-    /// Whether this grant covers `tool`.
+    /// Whether this grant covers `tool`, by exact name or a `<server>_*` pattern.
     pub fn allows(&self, tool: &str) -> bool {
-        self.tools.iter().any(|t| t == tool)
+        self.tools.iter().any(|scope| scope_covers(scope, tool))
     }
 }
 
@@ -173,6 +173,15 @@ pub enum TokenDecision {
     },
 }
 
+/// Whether one scope entry covers `tool`: the same name, or a `prefix_*` pattern that
+/// covers every tool starting with `prefix_` (all tools of one gateway server).
+pub fn scope_covers(scope: &str, tool: &str) -> bool {
+    match scope.strip_suffix('*') {
+        Some(prefix) => tool.len() > prefix.len() && tool.starts_with(prefix),
+        None => scope == tool,
+    }
+}
+
 /// Split a token into (id, secret) if it has the right shape.
 fn parse(token: &str) -> Option<(&str, &str)> {
     let rest = token.strip_prefix(PREFIX)?;
@@ -214,9 +223,11 @@ fn validate_request(request: &TokenRequest, max_ttl: Duration) -> Result<Vec<Str
     }
     for tool in &request.tools {
         let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
-        if tool.is_empty() || tool.len() > MAX_TOOL_NAME_LEN || !tool.chars().all(ok_char) {
+        let name = tool.strip_suffix("_*").unwrap_or(tool);
+        if name.is_empty() || tool.len() > MAX_TOOL_NAME_LEN || !name.chars().all(ok_char) {
             return invalid(format!(
-                "invalid tool name {tool:?}: use 1-128 characters of A-Z, a-z, 0-9, `_`, `-`, `.`"
+                "invalid tool name {tool:?}: use 1-128 characters of A-Z, a-z, 0-9, `_`, `-`, `.`, \
+                 or SERVER_* for every tool of a server"
             ));
         }
     }
@@ -302,7 +313,7 @@ impl Vault {
             Denial::Revoked
         } else if self.clock.now() >= expires_at {
             Denial::Expired
-        } else if tool.is_some_and(|tool| !tools.split(' ').any(|t| t == tool)) {
+        } else if tool.is_some_and(|tool| !tools.split(' ').any(|scope| scope_covers(scope, tool))) {
             Denial::OutOfScope
         } else {
             let tools = tools.split(' ').map(String::from).collect();
@@ -383,5 +394,16 @@ mod tests {
         assert_eq!(parse(""), None);
         assert_eq!(parse("kg_"), None);
         assert_eq!(parse(&format!("kg_{id}_{}é", &secret[2..])), None, "non-ascii");
+    }
+
+    #[test]
+    fn a_server_pattern_covers_that_servers_tools_only() {
+        assert!(scope_covers("github_*", "github_create_issue"));
+        assert!(!scope_covers("github_*", "github_"), "the pattern needs a tool after the prefix");
+        assert!(!scope_covers("github_*", "githubx_create"));
+        assert!(!scope_covers("github_*", "gitlab_create"));
+        assert!(scope_covers("web_search", "web_search"));
+        assert!(!scope_covers("web_search", "web_search2"));
+        assert!(!scope_covers("web_*x", "web_ax"), "only a trailing star is a pattern");
     }
 }

@@ -87,7 +87,7 @@ async fn answer_search(
 pub fn write_config(home: &Path, upstream_url: &str) {
     std::fs::create_dir_all(home).expect("home");
     let config = format!(
-        r#"[server]
+        r#"[listen]
 bind = "127.0.0.1:0"
 
 [[tool]]

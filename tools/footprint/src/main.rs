@@ -30,7 +30,7 @@ fn main() {
     let home = scratch.path().join("home");
     let port = free_port();
     std::fs::create_dir_all(&home).unwrap();
-    std::fs::write(home.join("config.toml"), format!("[server]\nbind = \"127.0.0.1:{port}\"\n")).unwrap();
+    std::fs::write(home.join("config.toml"), format!("[listen]\nbind = \"127.0.0.1:{port}\"\n")).unwrap();
 
     // First start creates the vault and its keychain entry; the timed starts open it.
     let first = launch(&app, &home, &[]);

@@ -122,7 +122,7 @@ pub fn config_text(upstream: SocketAddr, dead_port: u16) -> String {
     };
     let base = format!("http://{upstream}");
     [
-        "[server]\nbind = \"127.0.0.1:0\"\n\n".to_string(),
+        "[listen]\nbind = \"127.0.0.1:0\"\n\n".to_string(),
         tool("web_search", "scavio_api_key", format!("{base}/search"), ""),
         tool("echo", "scavio_api_key", format!("{base}/echo"), ""),
         tool("slow", "scavio_api_key", format!("{base}/slow"), "timeout_secs = 1\n"),

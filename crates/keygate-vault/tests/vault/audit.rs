@@ -9,6 +9,7 @@ use crate::common::{Fixture, T0, contains, request, secret, token_secret};
 
 fn begin_allowed(vault: &mut Vault, token_id: &str) -> AuditId {
     let start = AuditStart {
+        server: None,
         token_id: Some(token_id),
         tool: "web_search",
         credential: Some("a"),
@@ -38,6 +39,7 @@ fn audit_rows_are_written_and_finished_in_order() {
     let t1 = fx.now();
     let first = vault
         .begin_audit(&AuditStart {
+            server: None,
             token_id: Some(&issued.id),
             tool: "web_search",
             credential: Some("a"),
@@ -54,6 +56,7 @@ fn audit_rows_are_written_and_finished_in_order() {
     let t2 = fx.now();
     let second = vault
         .begin_audit(&AuditStart {
+            server: None,
             token_id: Some(&issued.id),
             tool: "other",
             credential: None,
@@ -97,6 +100,7 @@ fn recent_audit_is_newest_first_and_limited() {
     let mut vault = fx.open();
     for tool in ["first", "second", "third"] {
         let start = AuditStart {
+            server: None,
             token_id: None,
             tool,
             credential: None,

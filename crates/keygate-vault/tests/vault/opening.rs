@@ -267,6 +267,7 @@ fn a_vault_being_written_by_another_process_still_opens() {
                     break;
                 }
                 let start = AuditStart {
+                    server: None,
                     token_id: None,
                     tool: "web_search",
                     credential: None,
