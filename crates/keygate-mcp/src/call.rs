@@ -2,6 +2,7 @@
 //! open the credential, audit, call upstream, queue the audit's outcome. The agent never sees
 //! the key.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use keygate_vault::{AuditId, AuditStart, CallOutcome, Decision, Denial, TokenGrant, Vault, VaultError};
@@ -12,11 +13,12 @@ use serde_json::{Map, Value};
 
 use crate::access::Caller;
 use crate::config::ToolConfig;
-use crate::handler::Shared;
+use crate::handler::{Catalog, Shared};
 
 /// A call in flight.
 pub(crate) struct ToolCall<'a> {
     shared: &'a Shared,
+    catalog: Arc<Catalog>,
     caller: Caller,
     name: String,
     arguments: Option<Map<String, Value>>,
@@ -39,14 +41,21 @@ enum Refusal {
 }
 
 impl<'a> ToolCall<'a> {
-    pub(crate) fn new(shared: &'a Shared, caller: Caller, name: String, arguments: Option<Map<String, Value>>) -> Self {
-        Self { shared, caller, name, arguments }
+    pub(crate) fn new(
+        shared: &'a Shared,
+        catalog: Arc<Catalog>,
+        caller: Caller,
+        name: String,
+        arguments: Option<Map<String, Value>>,
+    ) -> Self {
+        Self { shared, catalog, caller, name, arguments }
     }
 
     pub(crate) async fn run(mut self) -> Result<CallToolResult, ErrorData> {
         let started = Instant::now();
         let shared = self.shared;
-        let tool = shared.config.tool(&self.name);
+        let catalog = Arc::clone(&self.catalog);
+        let tool = catalog.config.tool(&self.name);
         let arguments = self.arguments.take();
         let grant = &self.caller.grant;
         let prepared = shared.gate.with(|vault| prepare(vault, grant, &self.name, tool, arguments));

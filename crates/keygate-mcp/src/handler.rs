@@ -1,12 +1,12 @@
 //! The MCP face of the server: tools from config, listed and called per the caller's token.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult, PaginatedRequestParams,
     ServerCapabilities, ServerConfig, Tool,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
 use crate::access::Caller;
@@ -14,16 +14,48 @@ use crate::audit_writer::AuditWriter;
 use crate::call::ToolCall;
 use crate::config::Config;
 use crate::gate::Gate;
+use crate::gateway::{Gateway, GatewayCall};
 use crate::upstream::Upstream;
+
+/// The configured HTTP tools, swapped whole when config.toml changes.
+#[derive(Debug)]
+pub(crate) struct Catalog {
+    pub(crate) config: Config,
+    pub(crate) tools: Vec<Tool>,
+}
+
+impl Catalog {
+    pub(crate) fn new(config: Config) -> Self {
+        let tools = config
+            .tools
+            .iter()
+            .map(|t| Tool::new(t.name.clone(), t.description.clone(), Arc::new(t.input_schema.clone())))
+            .collect();
+        Self { config, tools }
+    }
+}
 
 /// What every session's handler shares.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) config: Config,
-    pub(crate) tools: Vec<Tool>,
+    catalog: RwLock<Arc<Catalog>>,
+    pub(crate) gateway: Arc<Gateway>,
     pub(crate) gate: Gate,
     pub(crate) audit_writer: AuditWriter,
     pub(crate) upstream: Upstream,
+}
+
+impl Shared {
+    /// The current config's HTTP tools (a snapshot: a reload does not change a call under way).
+    pub(crate) fn catalog(&self) -> Arc<Catalog> {
+        Arc::clone(&self.catalog.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Serve `config` from now on: new HTTP tools, and the servers reconciled.
+    pub(crate) fn reload(&self, config: Config) {
+        self.gateway.apply(&config.servers);
+        *self.catalog.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(Catalog::new(config));
+    }
 }
 
 /// One handler per session (or per request for clients without one); all share `Shared`.
@@ -33,13 +65,19 @@ pub struct KeygateHandler {
 }
 
 impl KeygateHandler {
-    pub(crate) fn new(config: Config, gate: Gate, audit_writer: AuditWriter, upstream: Upstream) -> Self {
-        let tools = config
-            .tools
-            .iter()
-            .map(|t| Tool::new(t.name.clone(), t.description.clone(), Arc::new(t.input_schema.clone())))
-            .collect();
-        Self { shared: Arc::new(Shared { config, tools, gate, audit_writer, upstream }) }
+    pub(crate) fn new(
+        config: Config,
+        gateway: Arc<Gateway>,
+        gate: Gate,
+        audit_writer: AuditWriter,
+        upstream: Upstream,
+    ) -> Self {
+        let catalog = RwLock::new(Arc::new(Catalog::new(config)));
+        Self { shared: Arc::new(Shared { catalog, gateway, gate, audit_writer, upstream }) }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 }
 
@@ -55,7 +93,7 @@ fn caller(context: &RequestContext<RoleServer>) -> Result<Caller, ErrorData> {
 
 impl ServerHandler for KeygateHandler {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build())
             .with_server_info(Implementation::new("keygate", env!("CARGO_PKG_VERSION")))
             .with_instructions(
                 "Keygate calls these APIs for you with keys you never see. Your token decides which tools you get.",
@@ -68,12 +106,19 @@ impl ServerHandler for KeygateHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let caller = caller(&context)?;
-        let visible = self.shared.tools.iter().filter(|t| caller.grant.allows(&t.name)).cloned().collect();
+        let grant = &caller.grant;
+        let mut visible: Vec<Tool> = self.shared.catalog().tools.iter().filter(|t| grant.allows(&t.name)).cloned().collect();
+        let fronted = self.shared.gateway.approved_tools(grant).await;
+        visible.extend(fronted.into_iter().filter(|t| grant.allows(&t.name)));
         Ok(ListToolsResult::with_all_items(visible))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.shared.tools.iter().find(|t| t.name == name).cloned()
+        self.shared.catalog().tools.iter().find(|t| t.name == name).cloned()
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        self.shared.gateway.relay().add_agent(context.peer);
     }
 
     async fn call_tool(
@@ -82,6 +127,21 @@ impl ServerHandler for KeygateHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let caller = caller(&context)?;
-        ToolCall::new(&self.shared, caller, request.name.to_string(), request.arguments).run().await.map(Into::into)
+        let catalog = self.shared.catalog();
+        if catalog.config.tool(&request.name).is_none()
+            && let Some((server, tool)) = self.shared.gateway.find(&request.name)
+        {
+            let call = GatewayCall {
+                shared: &self.shared,
+                relay: self.shared.gateway.relay(),
+                caller,
+                server,
+                exposed: request.name.to_string(),
+                tool,
+                arguments: request.arguments,
+            };
+            return call.run(context).await.map(Into::into);
+        }
+        ToolCall::new(&self.shared, catalog, caller, request.name.to_string(), request.arguments).run().await.map(Into::into)
     }
 }

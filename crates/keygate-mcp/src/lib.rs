@@ -11,6 +11,7 @@ mod clients;
 mod config;
 mod error;
 mod gate;
+mod gateway;
 mod handler;
 mod rate_limit;
 mod server;
@@ -25,6 +26,7 @@ pub use config::{
     validate_server_name,
 };
 pub use error::McpError;
+pub use gateway::{Quarantined, ServerStatus};
 pub use server::{RunningServer, endpoint_url, start};
 pub use text::printable;
 pub use upstream::{Upstream, UpstreamError, UpstreamReply};

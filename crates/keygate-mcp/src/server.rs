@@ -24,7 +24,8 @@ use crate::audit_writer::AuditWriter;
 use crate::config::{Config, parse_bind};
 use crate::error::McpError;
 use crate::gate::Gate;
-use crate::handler::KeygateHandler;
+use crate::gateway::{Gateway, Quarantined, ServerStatus};
+use crate::handler::{KeygateHandler, Shared};
 use crate::rate_limit::FailureLimiter;
 use crate::upstream::Upstream;
 
@@ -45,6 +46,7 @@ type Stateless = StreamableHttpService<KeygateHandler, NeverSessionManager>;
 #[derive(Debug)]
 pub struct RunningServer {
     addr: SocketAddr,
+    shared: Arc<Shared>,
     stop: CancellationToken,
     sessions: Arc<Mutex<HashMap<String, String>>>,
     audit_writer: AuditWriter,
@@ -92,6 +94,30 @@ impl RunningServer {
     pub fn stop_handle(&self) -> CancellationToken {
         self.stop.clone()
     }
+
+    /// Serve a new configuration: HTTP tools replaced, fronted servers reconciled (unchanged
+    /// ones keep running). The listening address stays until a restart.
+    pub fn reload(&self, config: Config) {
+        if config.bind.port() != 0 && config.bind != self.addr {
+            tracing::warn!(addr = %config.bind, "the new bind address takes effect when Keygate restarts");
+        }
+        self.shared.reload(config);
+    }
+
+    /// The state of every fronted server.
+    pub fn server_statuses(&self) -> Vec<ServerStatus> {
+        self.shared.gateway.statuses()
+    }
+
+    /// Restart a fronted server and re-check its tools' pins; returns how many tools it listed.
+    pub async fn restart_server(&self, name: &str) -> Result<usize, String> {
+        self.shared.gateway.restart(name).await
+    }
+
+    /// Tools held back as new or changed, as they are found (for notifications).
+    pub fn quarantine_events(&self) -> tokio::sync::broadcast::Receiver<Quarantined> {
+        self.shared.gateway.relay().subscribe_quarantine()
+    }
 }
 
 /// Start serving `config`'s tools from `vault` on `bind` (or the configured address).
@@ -108,7 +134,9 @@ pub async fn start(config: Config, vault: Vault, bind: Option<&str>) -> Result<R
     let sessions = Arc::new(Mutex::new(HashMap::new()));
     let gate = Gate::new(vault);
     let audit_writer = AuditWriter::start(gate.clone());
-    let handler = KeygateHandler::new(config, gate.clone(), audit_writer.clone(), Upstream::new()?);
+    let gateway = Gateway::start(&config.servers, gate.clone(), stop.clone());
+    let handler = KeygateHandler::new(config, gateway, gate.clone(), audit_writer.clone(), Upstream::new()?);
+    let shared = Arc::clone(handler.shared());
     let app = router(handler, gate, addr, stop.clone(), Arc::clone(&sessions));
     let shutdown = stop.clone();
     // MCP answers in small writes (SSE events); without TCP_NODELAY each one can wait ~40 ms
@@ -126,7 +154,7 @@ pub async fn start(config: Config, vault: Vault, bind: Option<&str>) -> Result<R
         served
     });
     tracing::info!(%addr, "keygate MCP server listening");
-    Ok(RunningServer { addr, stop, sessions, audit_writer, task })
+    Ok(RunningServer { addr, shared, stop, sessions, audit_writer, task })
 }
 
 /// Shared behind an `Arc`: axum clones a route's state several times per request, and each

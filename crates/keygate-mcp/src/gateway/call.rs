@@ -1,0 +1,209 @@
+//! One call to a fronted server's tool, straight through: scope, a live child, the pin,
+//! the audit row (refused if it cannot be written), the forwarded call with progress and
+//! cancellation, the result with every injected value redacted, the audit's outcome.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use keygate_vault::{AuditStart, CallOutcome, Decision, Denial, PinState};
+use rmcp::model::{
+    CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotification, CancelledNotificationParam,
+    ClientNotification, ClientRequest, ContentBlock, JsonObject, ServerResult,
+};
+use rmcp::service::{PeerRequestOptions, RequestContext};
+use rmcp::{ErrorData, RoleServer, ServiceError};
+
+use super::child::Child;
+use super::downstream::Downstream;
+use super::events::Relay;
+use crate::access::Caller;
+use crate::handler::Shared;
+
+/// A gateway call in flight.
+pub(crate) struct GatewayCall<'a> {
+    pub(crate) shared: &'a Shared,
+    pub(crate) relay: &'a Arc<Relay>,
+    pub(crate) caller: Caller,
+    pub(crate) server: Arc<Downstream>,
+    /// The name agents see, `<server>_<tool>`.
+    pub(crate) exposed: String,
+    /// The name on the server.
+    pub(crate) tool: String,
+    pub(crate) arguments: Option<JsonObject>,
+}
+
+impl GatewayCall<'_> {
+    pub(crate) async fn run(self, context: RequestContext<RoleServer>) -> Result<CallToolResult, ErrorData> {
+        let started = Instant::now();
+        if !self.caller.grant.allows(&self.exposed) {
+            self.audit_refusal(Denial::OutOfScope.as_str());
+            return Err(unknown_tool(&self.exposed));
+        }
+        let child = match self.server.connected().await {
+            Ok(child) => child,
+            Err(message) => {
+                self.audit_refusal("server_unavailable");
+                return Ok(tool_error(message));
+            }
+        };
+        let audit = match self.begin(&child) {
+            Ok(audit) => audit,
+            Err(refusal) => return refusal,
+        };
+        let (status, result) = self.forward(&child, context).await;
+        let outcome =
+            CallOutcome { audit, token_id: self.caller.grant.token_id.clone(), status, duration: started.elapsed() };
+        self.shared.audit_writer.finish(outcome).await;
+        result
+    }
+
+    /// Under one vault lock: the tool's pin must be approved, then the audit row is written.
+    fn begin(&self, child: &Child) -> Result<keygate_vault::AuditId, Result<CallToolResult, ErrorData>> {
+        let name = self.server.name();
+        let versions = child.injected.versions();
+        let credential = match versions.as_slice() {
+            [] => None,
+            [(credential, _)] => Some(credential.clone()),
+            many => Some(many.iter().map(|(c, v)| format!("{c}@{v}")).collect::<Vec<_>>().join(",")),
+        };
+        let version = match versions.as_slice() {
+            [(_, version)] => Some(*version),
+            _ => None,
+        };
+        self.shared.gate.with(|vault| {
+            let state = vault.tool_pin_state(name, &self.tool).map_err(|e| Ok(tool_error(format!("refused: {e}"))))?;
+            let refusal = match state {
+                Some(PinState::Approved) => None,
+                None => Some(("unknown_tool", Err(unknown_tool(&self.exposed)))),
+                Some(_) => Some((
+                    "quarantined",
+                    Ok(tool_error(format!(
+                        "tool {} is new or changed since it was approved, so Keygate holds it back: review it with \
+                         `keygate server tools {name}` and approve it with `keygate server approve {name} --tool {}`",
+                        self.exposed, self.tool
+                    ))),
+                )),
+            };
+            let (status, decision) = match &refusal {
+                Some((status, _)) => (Some(*status), Decision::Denied),
+                None => (None, Decision::Allowed),
+            };
+            let start = AuditStart {
+                server: Some(name),
+                token_id: Some(&self.caller.grant.token_id),
+                tool: &self.exposed,
+                credential: credential.as_deref(),
+                credential_version: version,
+                decision,
+                status,
+            };
+            let audit = vault.begin_audit(&start);
+            match (refusal, audit) {
+                (Some((_, answer)), _) => Err(answer),
+                (None, Ok(audit)) => Ok(audit),
+                (None, Err(e)) => Err(Ok(tool_error(format!(
+                    "refused: the call could not be audited ({e}), so it was not made"
+                )))),
+            }
+        })
+    }
+
+    /// Send the call to the child; returns the audit status and the agent's answer.
+    async fn forward(
+        &self,
+        child: &Arc<Child>,
+        context: RequestContext<RoleServer>,
+    ) -> (String, Result<CallToolResult, ErrorData>) {
+        let _in_flight = child.begin_call();
+        let server = self.server.name();
+        let mut params = CallToolRequestParams::new(self.tool.clone());
+        if let Some(arguments) = self.arguments.clone() {
+            params = params.with_arguments(arguments);
+        }
+        let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+        let timeout = self.server.entry.timeout;
+        let options = PeerRequestOptions::with_timeout(timeout).reset_timeout_on_progress();
+        let handle = match child.peer().send_request_with_option(request, options).await {
+            Ok(handle) => handle,
+            Err(e) => return ("server_error".into(), Ok(tool_error(describe(server, &e, timeout.as_secs(), child)))),
+        };
+        let _route = context.meta.get_progress_token().map(|agent_token| {
+            self.relay.route_progress(server, handle.progress_token.clone(), context.peer.clone(), agent_token)
+        });
+        let id = handle.id.clone();
+        let answer = tokio::select! {
+            answer = handle.await_response() => answer,
+            () = context.ct.cancelled() => {
+                let reason = Some("cancelled by the agent".to_string());
+                let cancel = CancelledNotification::new(CancelledNotificationParam::new(Some(id), reason));
+                let _ = child.peer().send_notification(ClientNotification::CancelledNotification(cancel)).await;
+                return ("cancelled".into(), Err(ErrorData::internal_error("cancelled", None)));
+            }
+        };
+        match answer {
+            Ok(ServerResult::CallToolResult(result)) => {
+                let status = if result.is_error == Some(true) { "tool_error" } else { "ok" };
+                (status.into(), Ok(redacted(result, child)))
+            }
+            Ok(_) => ("bad_reply".into(), Ok(tool_error(format!("server {server} answered the call with something that is not a tool result")))),
+            Err(ServiceError::McpError(mut error)) => {
+                error.message = child.injected.redact(&error.message).into();
+                error.data = None;
+                ("mcp_error".into(), Err(error))
+            }
+            Err(e) => {
+                let status = if matches!(e, ServiceError::Timeout { .. }) { "timeout" } else { "server_error" };
+                (status.into(), Ok(tool_error(describe(server, &e, timeout.as_secs(), child))))
+            }
+        }
+    }
+
+    fn audit_refusal(&self, status: &str) {
+        let start = AuditStart {
+            server: Some(self.server.name()),
+            token_id: Some(&self.caller.grant.token_id),
+            tool: &self.exposed,
+            credential: None,
+            credential_version: None,
+            decision: Decision::Denied,
+            status: Some(status),
+        };
+        if let Err(e) = self.shared.gate.with(|vault| vault.begin_audit(&start)) {
+            tracing::error!(error = %e, "could not audit a refused call");
+        }
+    }
+}
+
+/// The result with every injected value replaced; results are checked whole (text,
+/// structured content, resources), since a child may echo its environment anywhere.
+fn redacted(result: CallToolResult, child: &Child) -> CallToolResult {
+    let Ok(text) = serde_json::to_string(&result) else { return result };
+    if !child.injected.leaks_into(&text) {
+        return result;
+    }
+    tracing::warn!("a fronted server put one of its keys in a result; Keygate redacted it");
+    serde_json::from_str(&child.injected.redact(&text))
+        .unwrap_or_else(|_| tool_error("the result held a key and was withheld".into()))
+}
+
+/// What went wrong, for the agent, with any injected value redacted from what the server said.
+fn describe(server: &str, error: &ServiceError, timeout_secs: u64, child: &Child) -> String {
+    let text = match error {
+        ServiceError::Timeout { .. } => format!(
+            "server {server} did not answer within {timeout_secs}s (raise timeout_secs in its [[server]] if it needs longer)"
+        ),
+        ServiceError::TransportClosed | ServiceError::TransportSend(_) => {
+            format!("server {server} stopped during the call; Keygate restarts it on the next call")
+        }
+        other => format!("server {server} failed the call ({other})"),
+    };
+    child.injected.redact(&text)
+}
+
+fn unknown_tool(name: &str) -> ErrorData {
+    ErrorData::invalid_params(format!("unknown tool: {}", crate::text::printable(name, 80)), None)
+}
+
+fn tool_error(message: String) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(message)])
+}

@@ -1,0 +1,229 @@
+//! One running connection to a fronted server: a stdio child Keygate launched, or a remote
+//! Streamable HTTP session. Started with the vault's values put into the child's cleared
+//! environment (never argv) or into request headers (never the agent's token).
+
+use std::collections::{HashMap, VecDeque};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use rmcp::model::Tool;
+use rmcp::service::RunningService;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::{Peer, RoleClient, ServiceExt};
+use secrecy::ExposeSecret;
+use futures_util::StreamExt;
+use tokio::io::AsyncRead;
+use tokio_util::codec::{FramedRead, LinesCodec};
+
+use super::events::ChildEvents;
+use super::secrets::Injected;
+use crate::config::{ServerEntry, Transport};
+use crate::text::printable;
+
+/// Variables a child inherits from Keygate; everything else it gets is in its `env`.
+const INHERITED_ENV: &[&str] = &[
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "SHELL",
+    // What Windows programs need to run at all.
+    "SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "COMSPEC", "PATHEXT", "APPDATA", "LOCALAPPDATA", "USERPROFILE", "TEMP", "TMP",
+];
+/// Stderr lines kept for the error shown when a child fails to start.
+const STDERR_TAIL_LINES: usize = 5;
+/// Longest stderr line logged; the rest is cut.
+const MAX_STDERR_LINE: usize = 2000;
+
+/// A live connection to a fronted server.
+pub(crate) struct Child {
+    pub(crate) service: RunningService<RoleClient, ChildEvents>,
+    pub(crate) pid: Option<u32>,
+    pub(crate) injected: Injected,
+    pub(crate) tools: Mutex<Vec<Tool>>,
+    in_flight: AtomicUsize,
+    last_used: Mutex<Instant>,
+}
+
+impl std::fmt::Debug for Child {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Child").field("pid", &self.pid).field("injected", &self.injected).finish_non_exhaustive()
+    }
+}
+
+/// The last lines a child wrote to stderr (redacted), for a useful start error.
+pub(crate) type StderrTail = Arc<Mutex<VecDeque<String>>>;
+
+impl Child {
+    /// Start `entry` and complete the MCP handshake, within the server's timeout.
+    pub(crate) async fn start(entry: &ServerEntry, injected: Injected, events: ChildEvents) -> Result<Self, String> {
+        let tail: StderrTail = Arc::default();
+        let started = tokio::time::timeout(entry.timeout, connect(entry, &injected, events, &tail)).await;
+        let last_words = || {
+            let lines = tail.lock().map(|t| t.iter().cloned().collect::<Vec<_>>().join(" | ")).unwrap_or_default();
+            if lines.is_empty() { String::new() } else { format!("; it said: {lines}") }
+        };
+        let (service, pid) = match started {
+            Ok(Ok(connected)) => connected,
+            Ok(Err(e)) => return Err(format!("server {} did not start: {e}{}", entry.name, last_words())),
+            Err(_) => {
+                return Err(format!(
+                    "server {} did not answer the MCP handshake within {}s: check that it runs and speaks MCP{}",
+                    entry.name,
+                    entry.timeout.as_secs(),
+                    last_words()
+                ));
+            }
+        };
+        Ok(Self {
+            service,
+            pid,
+            injected,
+            tools: Mutex::new(Vec::new()),
+            in_flight: AtomicUsize::new(0),
+            last_used: Mutex::new(Instant::now()),
+        })
+    }
+
+    pub(crate) fn peer(&self) -> &Peer<RoleClient> {
+        self.service.peer()
+    }
+
+    /// Whether the connection is gone (the child exited or the remote closed it).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.service.is_closed()
+    }
+
+    /// Mark a call as started; the guard marks it done.
+    pub(crate) fn begin_call(self: &Arc<Self>) -> CallGuard {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        CallGuard { child: Arc::clone(self) }
+    }
+
+    pub(crate) fn calls_in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// How long since a call last ended (or the child started).
+    pub(crate) fn idle_for(&self) -> std::time::Duration {
+        self.last_used.lock().map(|t| t.elapsed()).unwrap_or_default()
+    }
+}
+
+/// A call in flight on a child.
+pub(crate) struct CallGuard {
+    child: Arc<Child>,
+}
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        if let Ok(mut last) = self.child.last_used.lock() {
+            *last = Instant::now();
+        }
+        self.child.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn connect(
+    entry: &ServerEntry,
+    injected: &Injected,
+    events: ChildEvents,
+    tail: &StderrTail,
+) -> Result<(RunningService<RoleClient, ChildEvents>, Option<u32>), String> {
+    match &entry.transport {
+        Transport::Stdio { command, args, env } => {
+            let (process, stderr) = spawn(command, args, env, injected)?;
+            let pid = process.id();
+            if let Some(stderr) = stderr {
+                tokio::spawn(log_stderr(entry.name.clone(), stderr, injected.clone(), Arc::clone(tail)));
+            }
+            let service = events.serve(process).await.map_err(|e| format!("the MCP handshake failed ({e})"))?;
+            Ok((service, pid))
+        }
+        Transport::Http { url, headers } => {
+            let mut custom = HashMap::new();
+            for (name, setting) in headers {
+                let mut value = http::HeaderValue::from_str(injected.resolve(setting).expose_secret())
+                    .map_err(|_| format!("the value for header {name} is not valid in an HTTP header"))?;
+                value.set_sensitive(true);
+                custom.insert(name.clone(), value);
+            }
+            // Never follow a redirect: it would carry the key to wherever the server points.
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .build()
+                .map_err(|e| format!("cannot build an HTTP client ({e})"))?;
+            let config = StreamableHttpClientTransportConfig::with_uri(url.as_str()).custom_headers(custom);
+            let transport = StreamableHttpClientTransport::with_client(client, config);
+            let service = events.serve(transport).await.map_err(|e| format!("cannot connect to {url} ({e})"))?;
+            Ok((service, None))
+        }
+    }
+}
+
+/// Launch a stdio child: cleared environment, its own process group, killed with Keygate.
+fn spawn(
+    command: &str,
+    args: &[String],
+    env: &[(String, crate::config::Setting)],
+    injected: &Injected,
+) -> Result<(TokioChildProcess, Option<tokio::process::ChildStderr>), String> {
+    let mut cmd = guarded_command(command, args);
+    cmd.env_clear();
+    for name in INHERITED_ENV {
+        if let Some(value) = std::env::var_os(name) {
+            cmd.env(name, value);
+        }
+    }
+    for (name, setting) in env {
+        cmd.env(name, injected.resolve(setting).expose_secret());
+    }
+    let mut wrapped = process_wrap::tokio::CommandWrap::from(cmd);
+    #[cfg(unix)]
+    wrapped.wrap(process_wrap::tokio::ProcessGroup::leader());
+    wrapped.wrap(process_wrap::tokio::KillOnDrop);
+    TokioChildProcess::builder(wrapped)
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {:?} ({e}): check the command and that it is on PATH", printable(command, 80)))
+}
+
+/// On Linux the child runs under a guard shell that gets SIGTERM when Keygate dies (even by
+/// kill -9, through the parent-death signal) and then kills the child's whole process group,
+/// so `npx` and the node process it starts never outlive Keygate. The guard passes stdin on
+/// explicitly: a background job's stdin would otherwise be /dev/null.
+fn guarded_command(command: &str, args: &[String]) -> tokio::process::Command {
+    const GUARD: &str = "trap 'kill -KILL 0' TERM; exec 3<&0; \"$@\" <&3 3<&- & wait $!";
+    const SETPRIV: &str = "/usr/bin/setpriv";
+    if cfg!(target_os = "linux") && std::path::Path::new(SETPRIV).exists() {
+        let mut cmd = tokio::process::Command::new(SETPRIV);
+        cmd.args(["--pdeathsig", "TERM", "--", "/bin/sh", "-c", GUARD, "keygate-guard", command]).args(args);
+        cmd
+    } else {
+        let mut cmd = tokio::process::Command::new(command);
+        cmd.args(args);
+        cmd
+    }
+}
+
+/// Log what a child writes to stderr, line by line, redacted and escaped.
+async fn log_stderr(server: String, stderr: impl AsyncRead + Unpin, injected: Injected, tail: StderrTail) {
+    // A bounded codec: a child that writes one endless line cannot make Keygate buffer it.
+    let mut lines = FramedRead::new(stderr, LinesCodec::new_with_max_length(MAX_STDERR_LINE));
+    while let Some(line) = lines.next().await {
+        let Ok(line) = line else {
+            tracing::info!(target: "keygate::gateway::stderr", server = %server, "(a line over {MAX_STDERR_LINE} bytes, not shown)");
+            continue;
+        };
+        let line = printable(&injected.redact(&line), MAX_STDERR_LINE);
+        tracing::info!(target: "keygate::gateway::stderr", server = %server, "{line}");
+        if let Ok(mut tail) = tail.lock() {
+            if tail.len() == STDERR_TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(line);
+        }
+    }
+    // The codec may stop after an error; keep draining so the child never blocks on a full pipe.
+    let _ = tokio::io::copy(&mut lines.into_inner(), &mut tokio::io::sink()).await;
+}
