@@ -171,7 +171,10 @@ impl Config {
             let offset = spanned.span().start;
             let entry = server::validate_server(spanned.into_inner()).map_err(|m| at(offset, m))?;
             if servers.iter().any(|s| s.name == entry.name) {
-                return Err(at(offset, format!("server {:?} is defined twice: give each [[server]] its own name", entry.name)));
+                return Err(at(
+                    offset,
+                    format!("server {:?} is defined twice: give each [[server]] its own name", entry.name),
+                ));
             }
             if let Some(tool) = tools.iter().find(|t| t.name.starts_with(&format!("{}_", entry.name))) {
                 return Err(at(
@@ -325,10 +328,7 @@ mod tests {
         assert_eq!(env[1], ("TOOLSETS".to_string(), Setting::Plain("repos".into())));
         let notion = config.server("notion").expect("notion");
         let Transport::Http { headers, .. } = &notion.transport else { panic!("http") };
-        assert_eq!(
-            headers[0].1,
-            Setting::Credential { credential: "notion_key".into(), prefix: "Bearer ".into() }
-        );
+        assert_eq!(headers[0].1, Setting::Credential { credential: "notion_key".into(), prefix: "Bearer ".into() });
         assert_eq!(github.exposed_name("create_issue").expect("fits"), "github_create_issue");
         assert!(github.exposed_name(&"x".repeat(60)).expect_err("too long").contains("^[A-Za-z0-9_-]{1,64}$"));
         assert!(github.exposed_name("has space").is_err());

@@ -107,7 +107,8 @@ impl ServerHandler for KeygateHandler {
     ) -> Result<ListToolsResult, ErrorData> {
         let caller = caller(&context)?;
         let grant = &caller.grant;
-        let mut visible: Vec<Tool> = self.shared.catalog().tools.iter().filter(|t| grant.allows(&t.name)).cloned().collect();
+        let mut visible: Vec<Tool> =
+            self.shared.catalog().tools.iter().filter(|t| grant.allows(&t.name)).cloned().collect();
         let fronted = self.shared.gateway.approved_tools(grant).await;
         visible.extend(fronted.into_iter().filter(|t| grant.allows(&t.name)));
         Ok(ListToolsResult::with_all_items(visible))
@@ -142,6 +143,9 @@ impl ServerHandler for KeygateHandler {
             };
             return call.run(context).await.map(Into::into);
         }
-        ToolCall::new(&self.shared, catalog, caller, request.name.to_string(), request.arguments).run().await.map(Into::into)
+        ToolCall::new(&self.shared, catalog, caller, request.name.to_string(), request.arguments)
+            .run()
+            .await
+            .map(Into::into)
     }
 }

@@ -96,7 +96,9 @@ impl Vault {
             tx.execute("UPDATE tool_pin SET listed = 0 WHERE server = ?1", [server])?;
             for listed in tools {
                 let previous: Option<(Vec<u8>, Option<Vec<u8>>)> = tx
-                    .prepare_cached("SELECT seen_sha256, approved_sha256 FROM tool_pin WHERE server = ?1 AND tool = ?2")?
+                    .prepare_cached(
+                        "SELECT seen_sha256, approved_sha256 FROM tool_pin WHERE server = ?1 AND tool = ?2",
+                    )?
                     .query_row(params![server, listed.tool], |r| Ok((r.get(0)?, r.get(1)?)))
                     .optional()?;
                 let sha = listed.sha256.as_slice();
@@ -162,8 +164,9 @@ impl Vault {
 
     /// The state of one tool's pin, or `None` if the tool was never listed.
     pub fn tool_pin_state(&self, server: &str, tool: &str) -> Result<Option<PinState>> {
-        let mut stmt =
-            self.conn.prepare_cached("SELECT seen_sha256, approved_sha256 FROM tool_pin WHERE server = ?1 AND tool = ?2")?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT seen_sha256, approved_sha256 FROM tool_pin WHERE server = ?1 AND tool = ?2")?;
         let row: Option<(Vec<u8>, Option<Vec<u8>>)> =
             stmt.query_row(params![server, tool], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
         Ok(row.map(|(seen, approved)| state_of(&seen, approved.as_deref())))

@@ -133,7 +133,9 @@ pub(super) fn validate_server(raw: RawServer) -> Result<ServerEntry, String> {
     let name = &raw.name;
     let transport = match (raw.command, raw.url) {
         (Some(_), Some(_)) => {
-            return Err(format!("server {name}: give either `command` (a local server) or `url` (a remote one), not both"));
+            return Err(format!(
+                "server {name}: give either `command` (a local server) or `url` (a remote one), not both"
+            ));
         }
         (None, None) => {
             return Err(format!(
@@ -179,7 +181,10 @@ fn stdio(
     for (var, value) in env {
         let valid = !var.is_empty() && !var.contains(['=', '\0']);
         if !valid {
-            return Err(format!("server {name}: env name {:?} is not a variable name", crate::text::printable(&var, 40)));
+            return Err(format!(
+                "server {name}: env name {:?} is not a variable name",
+                crate::text::printable(&var, 40)
+            ));
         }
         vars.push((var.clone(), setting(name, &format!("env {var}"), value)?));
     }
@@ -188,10 +193,15 @@ fn stdio(
 
 fn http(name: &str, url: &str, args: &[String], env: &toml::Table, headers: toml::Table) -> Result<Transport, String> {
     if !args.is_empty() || !env.is_empty() {
-        return Err(format!("server {name}: `args` and `env` are for local servers (`command`); a remote one takes `headers`"));
+        return Err(format!(
+            "server {name}: `args` and `env` are for local servers (`command`); a remote one takes `headers`"
+        ));
     }
     let url = reqwest::Url::parse(url).map_err(|e| {
-        format!("server {name}: url {:?} is not a URL ({e}): write e.g. https://mcp.example.com/mcp", crate::text::printable(url, 80))
+        format!(
+            "server {name}: url {:?} is not a URL ({e}): write e.g. https://mcp.example.com/mcp",
+            crate::text::printable(url, 80)
+        )
     })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(format!("server {name}: url must be an http:// or https:// URL with a host"));
@@ -203,8 +213,9 @@ fn http(name: &str, url: &str, args: &[String], env: &toml::Table, headers: toml
     }
     let mut list = Vec::with_capacity(headers.len());
     for (header, value) in headers {
-        let parsed = reqwest::header::HeaderName::from_bytes(header.as_bytes())
-            .map_err(|_| format!("server {name}: {:?} is not an HTTP header name", crate::text::printable(&header, 40)))?;
+        let parsed = reqwest::header::HeaderName::from_bytes(header.as_bytes()).map_err(|_| {
+            format!("server {name}: {:?} is not an HTTP header name", crate::text::printable(&header, 40))
+        })?;
         let value = setting(name, &format!("header {header}"), value)?;
         let text = match &value {
             Setting::Plain(text) => text,

@@ -101,9 +101,9 @@ impl GatewayCall<'_> {
             match (refusal, audit) {
                 (Some((_, answer)), _) => Err(answer),
                 (None, Ok(audit)) => Ok(audit),
-                (None, Err(e)) => Err(Ok(tool_error(format!(
-                    "refused: the call could not be audited ({e}), so it was not made"
-                )))),
+                (None, Err(e)) => {
+                    Err(Ok(tool_error(format!("refused: the call could not be audited ({e}), so it was not made"))))
+                }
             }
         })
     }
@@ -125,7 +125,10 @@ impl GatewayCall<'_> {
         let options = PeerRequestOptions::with_timeout(timeout).reset_timeout_on_progress();
         let handle = match child.peer().send_request_with_option(request, options).await {
             Ok(handle) => handle,
-            Err(e) => return ("server_error".into(), Ok(tool_error(describe(server, &e, timeout.as_secs(), child)))),
+            Err(e) => {
+                child.mark_gone();
+                return ("server_error".into(), Ok(tool_error(describe(server, &e, timeout.as_secs(), child))));
+            }
         };
         let _route = context.meta.get_progress_token().map(|agent_token| {
             self.relay.route_progress(server, handle.progress_token.clone(), context.peer.clone(), agent_token)
@@ -145,13 +148,19 @@ impl GatewayCall<'_> {
                 let status = if result.is_error == Some(true) { "tool_error" } else { "ok" };
                 (status.into(), Ok(redacted(result, child)))
             }
-            Ok(_) => ("bad_reply".into(), Ok(tool_error(format!("server {server} answered the call with something that is not a tool result")))),
+            Ok(_) => (
+                "bad_reply".into(),
+                Ok(tool_error(format!("server {server} answered the call with something that is not a tool result"))),
+            ),
             Err(ServiceError::McpError(mut error)) => {
                 error.message = child.injected.redact(&error.message).into();
                 error.data = None;
                 ("mcp_error".into(), Err(error))
             }
             Err(e) => {
+                if matches!(e, ServiceError::TransportClosed | ServiceError::TransportSend(_)) {
+                    child.mark_gone();
+                }
                 let status = if matches!(e, ServiceError::Timeout { .. }) { "timeout" } else { "server_error" };
                 (status.into(), Ok(tool_error(describe(server, &e, timeout.as_secs(), child))))
             }

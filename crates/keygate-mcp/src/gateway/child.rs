@@ -4,17 +4,17 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use futures_util::StreamExt;
 use rmcp::model::Tool;
 use rmcp::service::RunningService;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{Peer, RoleClient, ServiceExt};
 use secrecy::ExposeSecret;
-use futures_util::StreamExt;
 use tokio::io::AsyncRead;
 use tokio_util::codec::{FramedRead, LinesCodec};
 
@@ -25,9 +25,27 @@ use crate::text::printable;
 
 /// Variables a child inherits from Keygate; everything else it gets is in its `env`.
 const INHERITED_ENV: &[&str] = &[
-    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "SHELL",
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TMPDIR",
+    "TZ",
+    "SHELL",
     // What Windows programs need to run at all.
-    "SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "COMSPEC", "PATHEXT", "APPDATA", "LOCALAPPDATA", "USERPROFILE", "TEMP", "TMP",
+    "SYSTEMROOT",
+    "SYSTEMDRIVE",
+    "WINDIR",
+    "COMSPEC",
+    "PATHEXT",
+    "APPDATA",
+    "LOCALAPPDATA",
+    "USERPROFILE",
+    "TEMP",
+    "TMP",
 ];
 /// Stderr lines kept for the error shown when a child fails to start.
 const STDERR_TAIL_LINES: usize = 5;
@@ -42,6 +60,9 @@ pub(crate) struct Child {
     pub(crate) tools: Mutex<Vec<Tool>>,
     in_flight: AtomicUsize,
     last_used: Mutex<Instant>,
+    started_at: Instant,
+    /// Set when a call found the connection gone, before rmcp's own loop notices.
+    gone: AtomicBool,
 }
 
 impl std::fmt::Debug for Child {
@@ -81,6 +102,8 @@ impl Child {
             tools: Mutex::new(Vec::new()),
             in_flight: AtomicUsize::new(0),
             last_used: Mutex::new(Instant::now()),
+            gone: AtomicBool::new(false),
+            started_at: Instant::now(),
         })
     }
 
@@ -90,7 +113,17 @@ impl Child {
 
     /// Whether the connection is gone (the child exited or the remote closed it).
     pub(crate) fn is_closed(&self) -> bool {
-        self.service.is_closed()
+        self.gone.load(Ordering::SeqCst) || self.service.is_closed() || self.peer().is_transport_closed()
+    }
+
+    /// How long it has been running.
+    pub(crate) fn uptime(&self) -> std::time::Duration {
+        self.started_at.elapsed()
+    }
+
+    /// A call found the connection gone: the next call starts a new one.
+    pub(crate) fn mark_gone(&self) {
+        self.gone.store(true, Ordering::SeqCst);
     }
 
     /// Mark a call as started; the guard marks it done.
@@ -168,7 +201,8 @@ fn spawn(
     env: &[(String, crate::config::Setting)],
     injected: &Injected,
 ) -> Result<(TokioChildProcess, Option<tokio::process::ChildStderr>), String> {
-    let mut cmd = guarded_command(command, args);
+    let program = find_program(command)?;
+    let mut cmd = guarded_command(&program, args);
     cmd.env_clear();
     for name in INHERITED_ENV {
         if let Some(value) = std::env::var_os(name) {
@@ -188,16 +222,31 @@ fn spawn(
         .map_err(|e| format!("cannot run {:?} ({e}): check the command and that it is on PATH", printable(command, 80)))
 }
 
+/// The program to run: a path as given, or a bare name looked up on PATH, so a typo is
+/// reported as such instead of as a failed handshake.
+fn find_program(command: &str) -> Result<std::path::PathBuf, String> {
+    let given = std::path::Path::new(command);
+    let found = if given.components().count() > 1 {
+        given.is_file().then(|| given.to_path_buf())
+    } else {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path).map(|dir| dir.join(command)).find(|candidate| candidate.is_file())
+    };
+    found.ok_or_else(|| {
+        format!("cannot run {:?}: no such program (check `command`, and that it is on PATH)", printable(command, 80))
+    })
+}
+
 /// On Linux the child runs under a guard shell that gets SIGTERM when Keygate dies (even by
 /// kill -9, through the parent-death signal) and then kills the child's whole process group,
 /// so `npx` and the node process it starts never outlive Keygate. The guard passes stdin on
 /// explicitly: a background job's stdin would otherwise be /dev/null.
-fn guarded_command(command: &str, args: &[String]) -> tokio::process::Command {
+fn guarded_command(command: &std::path::Path, args: &[String]) -> tokio::process::Command {
     const GUARD: &str = "trap 'kill -KILL 0' TERM; exec 3<&0; \"$@\" <&3 3<&- & wait $!";
     const SETPRIV: &str = "/usr/bin/setpriv";
     if cfg!(target_os = "linux") && std::path::Path::new(SETPRIV).exists() {
         let mut cmd = tokio::process::Command::new(SETPRIV);
-        cmd.args(["--pdeathsig", "TERM", "--", "/bin/sh", "-c", GUARD, "keygate-guard", command]).args(args);
+        cmd.args(["--pdeathsig", "TERM", "--", "/bin/sh", "-c", GUARD, "keygate-guard"]).arg(command).args(args);
         cmd
     } else {
         let mut cmd = tokio::process::Command::new(command);

@@ -18,6 +18,10 @@ use crate::gate::Gate;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// A child that exits sooner than this after starting is a young exit; this many in a row
+/// are a crash loop, and restarts then wait with growing pauses.
+const CRASH_LOOP_UPTIME: Duration = Duration::from_secs(5);
+const CRASH_LOOP_EXITS: u32 = 3;
 
 /// A fronted server as `keygate server list` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -42,6 +46,8 @@ struct Slot {
     failures: u32,
     retry_at: Option<Instant>,
     last_error: Option<String>,
+    /// Children in a row that exited soon after starting (a crash loop, if it grows).
+    young_exits: u32,
 }
 
 /// One `[[server]]`.
@@ -85,8 +91,16 @@ impl Downstream {
         let mut slot = self.slot.lock().await;
         if let Some(child) = slot.child.clone() {
             if child.is_closed() {
+                // Started again at once, unless it keeps dying young (then with growing pauses).
                 slot.child = None;
-                self.failed(&mut slot, format!("server {} exited", self.entry.name));
+                slot.young_exits = if child.uptime() < CRASH_LOOP_UPTIME { slot.young_exits + 1 } else { 0 };
+                let error = format!("server {} exited", self.entry.name);
+                if slot.young_exits >= CRASH_LOOP_EXITS {
+                    let error = format!("{error} {} times in a row soon after starting", slot.young_exits);
+                    self.failed(&mut slot, error);
+                } else {
+                    tracing::warn!(server = %self.entry.name, "{error}; starting it again");
+                }
             } else if self.keys_rotated(&child) {
                 // Calls in flight hold the old child until they end; new calls get a new one.
                 tracing::info!(server = %self.entry.name, "a credential was rotated: restarting with the new value");
@@ -105,7 +119,7 @@ impl Downstream {
         match self.start().await {
             Ok(child) => {
                 let child = Arc::new(child);
-                *slot = Slot { child: Some(Arc::clone(&child)), ..Slot::default() };
+                *slot = Slot { child: Some(Arc::clone(&child)), young_exits: slot.young_exits, ..Slot::default() };
                 self.publish(&slot);
                 Ok(child)
             }
@@ -191,7 +205,9 @@ impl Downstream {
         let tools = match listing {
             Ok(Ok(tools)) => tools,
             Ok(Err(e)) => return Err(format!("server {name} could not list its tools ({e})")),
-            Err(_) => return Err(format!("server {name} did not list its tools within {}s", self.entry.timeout.as_secs())),
+            Err(_) => {
+                return Err(format!("server {name} did not list its tools within {}s", self.entry.timeout.as_secs()));
+            }
         };
         let exposable: Vec<Tool> = tools
             .into_iter()

@@ -18,8 +18,8 @@ use rmcp::model::Tool;
 use tokio_util::sync::CancellationToken;
 
 pub(crate) use call::GatewayCall;
-pub use downstream::ServerStatus;
 pub(crate) use downstream::Downstream;
+pub use downstream::ServerStatus;
 pub use events::Quarantined;
 pub(crate) use events::Relay;
 
@@ -135,7 +135,8 @@ impl Gateway {
 
     /// Restart one server and re-list its tools; returns how many it listed.
     pub(crate) async fn restart(&self, name: &str) -> Result<usize, String> {
-        let server = self.servers().get(name).cloned().ok_or_else(|| format!("no server named {name} in config.toml"))?;
+        let server =
+            self.servers().get(name).cloned().ok_or_else(|| format!("no server named {name} in config.toml"))?;
         let listed = server.restart().await?;
         self.relay.tell_agents_tools_changed().await;
         Ok(listed)

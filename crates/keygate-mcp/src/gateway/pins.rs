@@ -59,8 +59,12 @@ mod tests {
 
     #[test]
     fn key_order_does_not_change_the_pin_but_a_description_does() {
-        let a = tool(r#"{"name":"t","description":"d","inputSchema":{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"number"}}}}"#);
-        let b = tool(r#"{"inputSchema":{"properties":{"b":{"type":"number"},"a":{"type":"string"}},"type":"object"},"description":"d","name":"t"}"#);
+        let a = tool(
+            r#"{"name":"t","description":"d","inputSchema":{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"number"}}}}"#,
+        );
+        let b = tool(
+            r#"{"inputSchema":{"properties":{"b":{"type":"number"},"a":{"type":"string"}},"type":"object"},"description":"d","name":"t"}"#,
+        );
         assert_eq!(listed(&a).sha256, listed(&b).sha256);
         let c = tool(r#"{"name":"t","description":"d (changed)","inputSchema":{"type":"object"}}"#);
         assert_ne!(listed(&a).sha256, listed(&c).sha256);

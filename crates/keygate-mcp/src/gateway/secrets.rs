@@ -78,7 +78,9 @@ impl Injected {
 
     /// Whether `text` holds an injected value.
     pub(crate) fn leaks_into(&self, text: &str) -> bool {
-        self.values.iter().any(|(.., v)| v.expose_secret().len() >= MIN_REDACTED_LEN && text.contains(v.expose_secret()))
+        self.values
+            .iter()
+            .any(|(.., v)| v.expose_secret().len() >= MIN_REDACTED_LEN && text.contains(v.expose_secret()))
     }
 }
 
@@ -88,9 +90,8 @@ mod tests {
 
     #[test]
     fn redaction_replaces_every_value_and_debug_shows_none() {
-        let injected = Injected {
-            values: Arc::new(vec![("a".into(), 1, "sk-aaaa".into()), ("b".into(), 3, "tok-bbbb".into())]),
-        };
+        let injected =
+            Injected { values: Arc::new(vec![("a".into(), 1, "sk-aaaa".into()), ("b".into(), 3, "tok-bbbb".into())]) };
         assert_eq!(injected.redact("x sk-aaaa y tok-bbbb sk-aaaa"), "x [redacted] y [redacted] [redacted]");
         assert!(injected.leaks_into("..tok-bbbb.."));
         assert!(!injected.leaks_into("nothing"));

@@ -2,6 +2,8 @@
 //! Keygate server in between.
 #![allow(dead_code)]
 
+pub mod gateway;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};

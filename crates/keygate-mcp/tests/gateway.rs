@@ -1,0 +1,109 @@
+//! The gateway as an agent meets it: rmcp's client over HTTP, Keygate in between, and real
+//! stdio MCP servers behind it (tests/mcp-servers: a fixture that misbehaves on demand).
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::json;
+use support::gateway::{
+    FIXTURE_KEY, FIXTURE_KEY_V2, Gateway, call_tool, eventually, fixture_server, group_cmdlines, is_alive, tool_names,
+};
+use support::{is_error, text};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fronted_servers_tools_are_called_with_the_key_injected_and_never_shown() {
+    let g = Gateway::start(&fixture_server("fx", "", "")).await;
+    let client = g.client(&g.token(&["fx_*"])).await;
+    let names = tool_names(&client).await;
+    for tool in ["fx_echo", "fx_env", "fx_crash", "fx_change_tools"] {
+        assert!(names.contains(&tool.to_string()), "{tool} missing from {names:?}");
+    }
+    assert_eq!(text(&call_tool(&client, "fx_echo", json!({"text": "hi"})).await), "hi");
+
+    // The key reached the child (with its prefix), and what the child says back is redacted.
+    let bearer = text(&call_tool(&client, "fx_env", json!({"name": "FIXTURE_BEARER"})).await);
+    assert_eq!(bearer, "Bearer [redacted]");
+    let key = call_tool(&client, "fx_env", json!({"name": "FIXTURE_KEY"})).await;
+    assert_eq!(text(&key), "[redacted]");
+    assert_eq!(text(&call_tool(&client, "fx_env", json!({"name": "FIXTURE_PLAIN"})).await), "plain-value");
+
+    // A cleared environment: the allowlist and the entry's own variables, nothing of Keygate's.
+    let env = text(&call_tool(&client, "fx_env_names", json!({})).await);
+    assert!(env.contains("PATH") && env.contains("FIXTURE_KEY"), "{env}");
+    assert!(!env.contains("CARGO"), "the child inherited Keygate's environment: {env}");
+
+    // No key on any command line of the child's process group.
+    let pid: u32 = text(&call_tool(&client, "fx_pid", json!({})).await).parse().expect("pid");
+    let cmdlines = group_cmdlines(pid);
+    assert!(cmdlines.iter().any(|c| c.contains("fixture.mjs")), "{cmdlines:?}");
+    assert!(cmdlines.iter().all(|c| !c.contains(FIXTURE_KEY)), "a key in argv: {cmdlines:?}");
+    assert!(!text(&call_tool(&client, "fx_argv", json!({})).await).contains(FIXTURE_KEY));
+
+    // Each call is audited with the server, the exposed tool and the credential version.
+    g.server.flush_audit().await;
+    let audit = g.vault().audit_log().expect("audit");
+    let echo = audit.iter().find(|e| e.tool == "fx_echo").expect("echo audited");
+    assert_eq!(echo.server.as_deref(), Some("fx"));
+    assert_eq!((echo.credential.as_deref(), echo.credential_version), (Some("fixture_key"), Some(1)));
+    assert_eq!((echo.decision.as_str(), echo.status.as_deref()), ("allowed", Some("ok")));
+    let statuses = g.server.server_statuses();
+    assert_eq!((statuses[0].state, statuses[0].pid.is_some()), ("running", true));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scope_is_per_tool_and_a_servers_pattern_covers_only_that_server() {
+    let g = Gateway::start(&format!("{}{}", fixture_server("fx", "", ""), fixture_server("other", "", ""))).await;
+    let client = g.client(&g.token(&["fx_echo"])).await;
+    assert_eq!(tool_names(&client).await, ["fx_echo"]);
+    let refused = client.peer().call_tool(support::call("fx_env", json!({"name": "FIXTURE_KEY"}))).await;
+    assert!(refused.expect_err("out of scope").to_string().contains("unknown tool"));
+    let wide = g.client(&g.token(&["other_*"])).await;
+    let names = tool_names(&wide).await;
+    assert!(names.iter().all(|n| n.starts_with("other_")) && names.contains(&"other_echo".into()), "{names:?}");
+    g.server.flush_audit().await;
+    let audit = g.vault().audit_log().expect("audit");
+    let denied = audit.iter().find(|e| e.tool == "fx_env").expect("refusal audited");
+    assert_eq!((denied.decision.as_str(), denied.status.as_deref()), ("denied", Some("out_of_scope")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_or_a_hang_is_a_tool_error_and_the_server_comes_back() {
+    let g = Gateway::start(&fixture_server("fx", "", "timeout_secs = 2")).await;
+    let client = g.client(&g.token(&["fx_*"])).await;
+    let crashed = call_tool(&client, "fx_crash", json!({})).await;
+    assert!(is_error(&crashed) && text(&crashed).contains("server fx stopped during the call"), "{crashed:?}");
+    assert_eq!(text(&call_tool(&client, "fx_echo", json!({"text": "back"})).await), "back");
+
+    let hung = call_tool(&client, "fx_hang", json!({})).await;
+    assert!(is_error(&hung) && text(&hung).contains("did not answer within 2s"), "{hung:?}");
+    assert_eq!(text(&call_tool(&client, "fx_echo", json!({"text": "still"})).await), "still");
+    g.server.flush_audit().await;
+    let statuses: Vec<_> = g.vault().audit_log().expect("audit").into_iter().filter_map(|e| e.status).collect();
+    assert!(statuses.contains(&"server_error".into()) && statuses.contains(&"timeout".into()), "{statuses:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_will_not_start_names_itself_and_the_others_keep_working() {
+    let broken = [
+        fixture_server("exits", "FIXTURE_MODE = \"exit_at_start\"", ""),
+        fixture_server("garbage", "FIXTURE_MODE = \"garbage\"", "timeout_secs = 2"),
+        fixture_server("mute", "FIXTURE_MODE = \"hang_init\"", "timeout_secs = 2"),
+        "[[server]]\nname = \"missing\"\ncommand = \"/nonexistent/mcp-server\"\n".to_string(),
+    ];
+    let g = Gateway::start(&format!("{}{}", broken.concat(), fixture_server("fx", "", ""))).await;
+    let client = g.client(&g.token(&["exits_*", "garbage_*", "mute_*", "missing_*", "fx_*"])).await;
+    let names = tool_names(&client).await;
+    assert!(names.contains(&"fx_echo".into()) && names.iter().all(|n| n.starts_with("fx_")), "{names:?}");
+    for (tool, expect) in [
+        ("exits_echo", "refusing to start"),
+        ("garbage_echo", "server garbage"),
+        ("mute_echo", "within 2s"),
+        ("missing_echo", "no such program"),
+    ] {
+        let result = call_tool(&client, tool, json!({"text": "x"})).await;
+        assert!(is_error(&result), "{tool}: {result:?}");
+        assert!(text(&result).contains(expect), "{tool}: {expect:?} not in {:?}", text(&result));
+    }
+    assert_eq!(text(&call_tool(&client, "fx_echo", json!({"text": "fine"})).await), "fine");
+}
