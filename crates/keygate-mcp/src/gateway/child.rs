@@ -142,6 +142,17 @@ impl Child {
     }
 }
 
+impl Drop for Child {
+    /// A stdio child leads its own process group: end the whole group, so whatever the server
+    /// started (`npx` starts node, a server may start helpers) goes with it.
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(pid) = self.pid.and_then(|pid| i32::try_from(pid).ok()) {
+            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
 /// A call in flight on a child.
 pub(crate) struct CallGuard {
     child: Arc<Child>,
