@@ -153,12 +153,36 @@ async fn launch(state: &AppState) -> Result<RunningServer, String> {
     let config = Config::load(&config_path).map_err(|e| AppError::from(e).message)?;
     let key = state.key_source().map_err(|e| e.message)?;
     let vault = Vault::open(state.home(), key, Arc::clone(state.clock()), Actor::Server).map_err(|e| e.to_string())?;
-    keygate_mcp::start(config, vault, None).await.map_err(|e| match e {
+    let server = keygate_mcp::start(config, vault, None).await.map_err(|e| match e {
         McpError::Bind { addr, cause } => format!(
             "cannot listen on {addr} ({cause}): another program, maybe `keygate serve`, has the port. \
              Stop it, or set another [listen] bind in {}, then choose Start server.",
             config_path.display()
         ),
         other => AppError::from(other).message,
-    })
+    })?;
+    server.follow_home(config_path);
+    notify_quarantined_tools(server.quarantine_events());
+    Ok(server)
+}
+
+/// A fronted server's tool that appeared or changed is held back: tell the person at once.
+fn notify_quarantined_tools(mut events: tokio::sync::broadcast::Receiver<keygate_mcp::Quarantined>) {
+    tokio::spawn(async move {
+        while let Ok(event) = events.recv().await {
+            let what = if event.is_new { "is new" } else { "changed" };
+            let body = format!(
+                "{} {what} since you approved server {}'s tools, so agents cannot use it. Review it with \
+                 `keygate server tools {}`, then `keygate server approve {}`.",
+                keygate_mcp::printable(&event.tool, 64),
+                event.server,
+                event.server,
+                event.server
+            );
+            let shown = notify_rust::Notification::new().summary("Keygate held back a tool").body(&body).show();
+            if let Err(e) = shown {
+                tracing::warn!(error = %e, "cannot show a notification: {body}");
+            }
+        }
+    });
 }

@@ -20,6 +20,7 @@ pub fn serve(bind: Option<String>) -> Result<()> {
     let vault = Vault::open(&home, KeySource::from_env()?, Arc::new(SystemClock), Actor::Server)?;
     runtime()?.block_on(async {
         let server = keygate_mcp::start(config, vault, bind.as_deref()).await?;
+        server.follow_home(home.config_path());
         // The first line on stdout names the endpoint, so scripts can bind port 0 and find it.
         let mut out = std::io::stdout().lock();
         writeln!(out, "Keygate MCP server on {} (Ctrl-C to stop)", server.url())?;

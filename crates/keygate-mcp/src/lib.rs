@@ -17,6 +17,7 @@ mod rate_limit;
 mod server;
 mod text;
 mod upstream;
+mod watch;
 
 pub use arguments::ArgumentSchema;
 pub use bridge::{BridgeError, run_bridge};
@@ -30,3 +31,4 @@ pub use gateway::{Quarantined, ServerStatus};
 pub use server::{RunningServer, endpoint_url, start};
 pub use text::printable;
 pub use upstream::{Upstream, UpstreamError, UpstreamReply};
+pub use watch::{REQUESTS_DIR, STATUS_FILE, request_restart};

@@ -114,6 +114,12 @@ impl RunningServer {
         self.shared.gateway.restart(name).await
     }
 
+    /// Follow `config_path` (edits are served without a restart) and its directory's restart
+    /// requests, and publish the fronted servers' states beside it, until the server stops.
+    pub fn follow_home(&self, config_path: std::path::PathBuf) {
+        crate::watch::spawn(Arc::clone(&self.shared), config_path, self.stop.clone());
+    }
+
     /// Tools held back as new or changed, as they are found (for notifications).
     pub fn quarantine_events(&self) -> tokio::sync::broadcast::Receiver<Quarantined> {
         self.shared.gateway.relay().subscribe_quarantine()

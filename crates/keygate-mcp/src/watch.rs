@@ -1,0 +1,100 @@
+//! A running server follows its home: config.toml edits are served without a restart, restart
+//! requests from `keygate server restart` are carried out, and the fronted servers' states
+//! are published for `keygate server list` and the app. All by polling once a second: it
+//! works the same on every OS and costs a few `stat` calls.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::handler::Shared;
+
+const POLL: Duration = Duration::from_secs(1);
+/// The published states of the fronted servers, beside config.toml.
+pub const STATUS_FILE: &str = "servers.json";
+/// Where `keygate server restart NAME` leaves `restart-NAME` for the running server.
+pub const REQUESTS_DIR: &str = "requests";
+
+/// Ask the Keygate running on `home` to restart `server` (a file it picks up within a second).
+pub fn request_restart(home: &Path, server: &str) -> std::io::Result<PathBuf> {
+    let dir = home.join(REQUESTS_DIR);
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("restart-{server}"));
+    std::fs::write(&path, b"")?;
+    Ok(path)
+}
+
+pub(crate) fn spawn(shared: Arc<Shared>, config_path: PathBuf, stop: CancellationToken) {
+    tokio::spawn(async move {
+        let home = config_path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut seen = stamp(&config_path);
+        let mut published = String::new();
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = tokio::time::sleep(POLL) => {}
+            }
+            let now = stamp(&config_path);
+            if now != seen {
+                seen = now;
+                reload(&shared, &config_path);
+            }
+            for server in take_restart_requests(&home) {
+                match shared.gateway.restart(&server).await {
+                    Ok(tools) => tracing::info!(%server, tools, "restarted on request"),
+                    Err(e) => tracing::warn!(%server, "restart on request failed: {e}"),
+                }
+            }
+            publish(&shared, &home, &mut published);
+        }
+        let _ = std::fs::remove_file(home.join(STATUS_FILE));
+    });
+}
+
+/// Size and modification time: enough to notice an edit, an atomic replace, or a removal.
+fn stamp(path: &Path) -> Option<(u64, SystemTime)> {
+    std::fs::metadata(path).ok().and_then(|m| Some((m.len(), m.modified().ok()?)))
+}
+
+/// Serve the edited config, or keep the current one and say what is wrong with the new one.
+fn reload(shared: &Shared, path: &Path) {
+    match Config::load(path) {
+        Ok(config) => {
+            shared.reload(config);
+            tracing::info!(path = %path.display(), "config.toml changed: now serving it");
+        }
+        Err(e) => tracing::error!("config.toml changed but cannot be used, so the previous one is still served: {e}"),
+    }
+}
+
+fn take_restart_requests(home: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(home.join(REQUESTS_DIR)) else { return Vec::new() };
+    let mut servers = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if let Some(server) = name.strip_prefix("restart-") {
+            let _ = std::fs::remove_file(entry.path());
+            if crate::config::validate_server_name(server).is_ok() {
+                servers.push(server.to_string());
+            }
+        }
+    }
+    servers
+}
+
+/// Write the servers' states when they change (atomically: a reader never sees half a file).
+fn publish(shared: &Shared, home: &Path, published: &mut String) {
+    let Ok(json) = serde_json::to_string_pretty(&shared.gateway.statuses()) else { return };
+    if json == *published {
+        return;
+    }
+    let temp = home.join(format!(".{STATUS_FILE}.tmp"));
+    let written = std::fs::write(&temp, &json).and_then(|()| std::fs::rename(&temp, home.join(STATUS_FILE)));
+    match written {
+        Ok(()) => *published = json,
+        Err(e) => tracing::warn!(error = %e, "cannot publish the servers' states"),
+    }
+}
