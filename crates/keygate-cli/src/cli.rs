@@ -2,6 +2,8 @@
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::server_cli::ServerCommand;
+
 /// Keygate keeps your MCP tools' API keys in an encrypted vault and gives agents short-lived,
 /// scoped tokens instead.
 #[derive(Debug, Parser)]
@@ -21,6 +23,9 @@ pub enum Command {
     /// Issue, list and revoke agent tokens
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Add and remove the MCP servers Keygate fronts (config.toml's [[server]] entries)
+    #[command(subcommand)]
+    Server(ServerCommand),
     /// Show the rotation log, oldest first
     Log(JsonFlag),
     /// Show audited tool calls, oldest first

@@ -20,6 +20,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Init => init(),
         Command::Cred(cred) => run_cred(cred),
         Command::Token(token) => run_token(token),
+        Command::Server(server) => crate::server_commands::run_server(server),
         Command::Log(flag) => show_log(flag.json),
         Command::Audit(flag) => show_audit(flag.json),
         Command::Serve { bind } => crate::serve::serve(bind),

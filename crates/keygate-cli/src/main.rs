@@ -5,6 +5,8 @@ mod commands;
 mod output;
 mod secret_input;
 mod serve;
+mod server_cli;
+mod server_commands;
 
 use std::io::{ErrorKind, Write};
 use std::process::ExitCode;

@@ -1,6 +1,7 @@
 //! `config.toml` as the server reads it: `[listen]`, `[tokens]` (the vault's), `[[tool]]` and
 //! `[[server]]`. Every mistake is reported with the file, the line and what to write instead.
 
+mod edit;
 mod server;
 
 use std::collections::HashSet;
@@ -14,6 +15,7 @@ use serde_json::{Map, Value};
 use crate::arguments::ArgumentSchema;
 use crate::error::McpError;
 
+pub use edit::{NewServer, NewTransport, add_server, remove_server, write_config_atomically};
 pub use server::{MAX_SERVER_NAME_LEN, ServerEntry, Setting, Transport, validate_server_name};
 
 /// The address served when config.toml names none.

@@ -23,8 +23,8 @@ pub use arguments::ArgumentSchema;
 pub use bridge::{BridgeError, run_bridge};
 pub use clients::Client;
 pub use config::{
-    Config, DEFAULT_BIND, MAX_SERVER_NAME_LEN, Method, ServerEntry, Setting, ToolConfig, Transport, parse_bind,
-    validate_server_name,
+    Config, DEFAULT_BIND, MAX_SERVER_NAME_LEN, Method, NewServer, NewTransport, ServerEntry, Setting, ToolConfig,
+    Transport, add_server, parse_bind, remove_server, validate_server_name, write_config_atomically,
 };
 pub use error::McpError;
 pub use gateway::{Quarantined, ServerStatus};
