@@ -7,6 +7,7 @@ mod secret_input;
 mod serve;
 mod server_cli;
 mod server_commands;
+mod server_state;
 
 use std::io::{ErrorKind, Write};
 use std::process::ExitCode;

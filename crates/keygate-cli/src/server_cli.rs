@@ -11,6 +11,28 @@ pub enum ServerCommand {
         /// The server's name
         name: String,
     },
+    /// List the fronted servers: kind, state, pid, tools, held-back tools, last error
+    List(crate::cli::JsonFlag),
+    /// Show a server's pinned tools: exposed name, approved | pending | changed, sha256
+    Tools {
+        /// The server's name
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a server's new or changed tool definitions (all of them, or one with --tool)
+    Approve {
+        /// The server's name
+        name: String,
+        /// Approve only this tool (its name on the server, e.g. create_issue)
+        #[arg(long, value_name = "T")]
+        tool: Option<String>,
+    },
+    /// Start a server again and re-list (and re-check) its tools
+    Restart {
+        /// The server's name
+        name: String,
+    },
 }
 
 /// The flags of `keygate server add`; secrets are named (vault credentials), never given.

@@ -20,6 +20,10 @@ pub fn run_server(command: ServerCommand) -> Result<()> {
     match command {
         ServerCommand::Add(flags) => add_server(flags),
         ServerCommand::Remove { name } => remove_server(&name),
+        ServerCommand::List(flag) => crate::server_state::list_servers(flag.json),
+        ServerCommand::Tools { name, json } => crate::server_state::show_tools(&name, json),
+        ServerCommand::Approve { name, tool } => crate::server_state::approve_tools(&name, tool.as_deref()),
+        ServerCommand::Restart { name } => crate::server_state::restart_server(&name),
     }
 }
 

@@ -48,7 +48,7 @@ async fn a_fronted_servers_tools_are_called_with_the_key_injected_and_never_show
     assert_eq!((echo.credential.as_deref(), echo.credential_version), (Some("fixture_key"), Some(1)));
     assert_eq!((echo.decision.as_str(), echo.status.as_deref()), ("allowed", Some("ok")));
     let statuses = g.server.server_statuses();
-    assert_eq!((statuses[0].state, statuses[0].pid.is_some()), ("running", true));
+    assert_eq!((statuses[0].state.as_str(), statuses[0].pid.is_some()), ("running", true));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

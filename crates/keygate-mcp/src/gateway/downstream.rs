@@ -24,14 +24,14 @@ const CRASH_LOOP_UPTIME: Duration = Duration::from_secs(5);
 const CRASH_LOOP_EXITS: u32 = 3;
 
 /// A fronted server as `keygate server list` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ServerStatus {
     /// Its name.
     pub name: String,
     /// `stdio` or `http`.
-    pub kind: &'static str,
+    pub kind: String,
     /// `stopped`, `running` or `failed`.
-    pub state: &'static str,
+    pub state: String,
     /// The child's process id, while it runs.
     pub pid: Option<u32>,
     /// Tools it listed last time it started.
@@ -73,7 +73,7 @@ impl Downstream {
             Transport::Http { .. } => "http",
         };
         let status =
-            ServerStatus { name: entry.name.clone(), kind, state: "stopped", pid: None, tools: 0, last_error: None };
+            ServerStatus { name: entry.name.clone(), kind: kind.into(), state: "stopped".into(), pid: None, tools: 0, last_error: None };
         Self { entry, gate, relay, slot: tokio::sync::Mutex::default(), status: Mutex::new(status) }
     }
 
@@ -285,7 +285,8 @@ impl Downstream {
             (Some(_), _) => "running",
             (None, Some(_)) => "failed",
             (None, None) => "stopped",
-        };
+        }
+        .into();
         status.last_error = slot.last_error.clone();
     }
 }
