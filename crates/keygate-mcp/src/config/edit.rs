@@ -71,13 +71,19 @@ pub fn add_server(text: &str, entry: &NewServer) -> Result<String, String> {
     Ok(with_line_endings(edited, crlf))
 }
 
-/// `text` without the `[[server]]` named `name` (and the comments directly above it).
+/// `text` without the `[[server]]` named `name`, nor the comments touching it from above or
+/// closing it from below; the rest stays byte for byte.
 pub fn remove_server(text: &str, name: &str) -> Result<String, String> {
     let (text, crlf) = lf_only(text);
     let mut doc = parse_document(&text)?;
     let names = server_names(&doc)?;
     let Some(index) = names.iter().position(|n| n == name) else {
-        let known = if names.is_empty() { "it has none".to_string() } else { format!("it has {}", names.join(", ")) };
+        let known = if names.is_empty() {
+            "it has none".to_string()
+        } else {
+            let shown: Vec<String> = names.iter().map(|n| crate::text::printable(n, 40)).collect();
+            format!("it has {}", shown.join(", "))
+        };
         return Err(format!("no server {:?} in {CONFIG_NAME}: {known}", crate::text::printable(name, 40)));
     };
     let servers = doc.get_mut("server").and_then(Item::as_array_of_tables_mut).ok_or("internal: no [[server]]")?;
@@ -93,7 +99,12 @@ pub fn remove_server(text: &str, name: &str) -> Result<String, String> {
     let starts_blank = rest.split_inclusive('\n').next().is_some_and(is_blank);
     let gap = if above.is_empty() || at_end || starts_blank { "" } else { "\n" };
     set_text_after(&mut doc, end, format!("{above}{gap}{rest}"));
-    Ok(with_line_endings(doc.to_string(), crlf))
+    let mut edited = doc.to_string();
+    if !text.starts_with('\n') {
+        // The first entry gone, the blank line that followed it would open the file.
+        edited = edited.trim_start_matches('\n').to_string();
+    }
+    Ok(with_line_endings(edited, crlf))
 }
 
 /// Replace `path` with `text` all at once: a temp file beside it, synced and owner-only,
@@ -333,14 +344,13 @@ fn is_at_end(doc: &DocumentMut, end: isize) -> bool {
 
 /// The comments and blank lines between position `end` and the next header (or the end).
 fn text_after(doc: &DocumentMut, end: isize) -> String {
-    let mut text = doc.trailing().as_str().unwrap_or_default().to_string();
-    if let Some(next) = next_position(doc, end) {
-        each_header_table(doc.as_table(), &mut |t| {
-            if t.position() == Some(next) {
-                text = t.decor().prefix().and_then(|p| p.as_str()).unwrap_or_default().to_string();
-            }
-        });
-    }
+    let Some(next) = next_position(doc, end) else { return doc.trailing().as_str().unwrap_or_default().to_string() };
+    let mut text = String::new();
+    each_header_table(doc.as_table(), &mut |t| {
+        if t.position() == Some(next) {
+            text = t.decor().prefix().and_then(|p| p.as_str()).unwrap_or_default().to_string();
+        }
+    });
     text
 }
 
@@ -440,6 +450,9 @@ mod tests {
         let entry = "\n[[server]]\nname = \"github\"\ncommand = \"npx\"\nargs = [\"-y\", \"@modelcontextprotocol/server-github\"]\n\
                      env = { GITHUB_TOKEN = { credential = \"github_token\" }, TOOLSETS = \"repos\" }\nidle_minutes = 10\n";
         assert_eq!(added, format!("{before}{entry}{after}"));
+
+        let first_gone = remove_server("# on a\n[[server]]\nname = \"a\"\n\n[listen]\n", "a").expect("removed");
+        assert_eq!(first_gone, "[listen]\n");
 
         let removed = remove_server(&added, "gh").expect("removed");
         assert!(!removed.contains("GitHub, for triage") && !removed.contains("--debug"), "{removed}");
