@@ -86,8 +86,10 @@ pub fn show_tools(name: &str, json: bool) -> Result<()> {
     if json {
         return Ok(output::json(&rows)?);
     }
-    let cells: Vec<Vec<String>> =
-        rows.iter().map(|r| vec![r.tool.clone(), r.exposed_as.clone(), r.state.to_string(), r.sha256.clone()]).collect();
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| vec![r.tool.clone(), r.exposed_as.clone(), r.state.to_string(), r.sha256.clone()])
+        .collect();
     let empty = format!("Server {name} has not been listed yet: run `keygate server restart {name}`");
     Ok(output::table(&["TOOL", "EXPOSED AS", "STATE", "SHA256"], &cells, &empty)?)
 }
@@ -116,11 +118,15 @@ pub fn restart_server(name: &str) -> Result<()> {
         }
         if request.exists() {
             let _ = std::fs::remove_file(&request);
-            anyhow::bail!("Keygate did not pick up the restart within {}s: is it still running?", RESTART_WAIT.as_secs());
+            anyhow::bail!(
+                "Keygate did not pick up the restart within {}s: is it still running?",
+                RESTART_WAIT.as_secs()
+            );
         }
         return Ok(output::lines([format!("Asked the running Keygate to restart {name}; see `keygate server list`")])?);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     let listed = runtime.block_on(async {
         let server = keygate_mcp::start(config, vault, Some("127.0.0.1:0")).await?;
         let listed = server.restart_server(name).await;

@@ -201,9 +201,4 @@ impl Vault {
         })?;
         Ok(approving)
     }
-
-    /// Forget every pin of a server (when it is removed from the config).
-    pub fn forget_tool_pins(&mut self, server: &str) -> Result<usize> {
-        store::write(&mut self.conn, |tx| Ok(tx.execute("DELETE FROM tool_pin WHERE server = ?1", [server])?))
-    }
 }

@@ -72,8 +72,14 @@ impl Downstream {
             Transport::Stdio { .. } => "stdio",
             Transport::Http { .. } => "http",
         };
-        let status =
-            ServerStatus { name: entry.name.clone(), kind: kind.into(), state: "stopped".into(), pid: None, tools: 0, last_error: None };
+        let status = ServerStatus {
+            name: entry.name.clone(),
+            kind: kind.into(),
+            state: "stopped".into(),
+            pid: None,
+            tools: 0,
+            last_error: None,
+        };
         Self { entry, gate, relay, slot: tokio::sync::Mutex::default(), status: Mutex::new(status) }
     }
 
