@@ -3,35 +3,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdout, Stdio};
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::Kg;
+use common::{Kg, Running, receive, send};
 use serde_json::{Value, json};
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn fixture() -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/mcp-servers/fixture.mjs");
     path.to_string_lossy().to_string()
-}
-
-fn send(stdin: &mut impl Write, message: Value) {
-    writeln!(stdin, "{message}").expect("write");
-    stdin.flush().expect("flush");
-}
-
-fn receive(lines: &mut std::io::Lines<BufReader<ChildStdout>>) -> Value {
-    let line = lines.next().expect("a reply").expect("read");
-    serde_json::from_str(&line).expect("JSON-RPC")
 }
 
 fn is_alive(pid: u64) -> bool {

@@ -2,21 +2,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdout, Stdio};
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
 
-use common::{Kg, assert_fails};
+use common::{Kg, Running, assert_fails, receive, send};
 use serde_json::{Value, json};
-
-/// A child process killed when the test ends, pass or fail.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn start_server(kg: &Kg) -> (Running, String) {
     let mut child = kg
@@ -29,16 +19,6 @@ fn start_server(kg: &Kg) -> (Running, String) {
     BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("read");
     let url = first.split_whitespace().find(|w| w.starts_with("http://")).expect("a URL").to_string();
     (Running(child), url)
-}
-
-fn send(stdin: &mut impl Write, message: Value) {
-    writeln!(stdin, "{message}").expect("write");
-    stdin.flush().expect("flush");
-}
-
-fn receive(lines: &mut std::io::Lines<BufReader<ChildStdout>>) -> Value {
-    let line = lines.next().expect("a reply").expect("read");
-    serde_json::from_str(&line).expect("JSON-RPC")
 }
 
 #[test]

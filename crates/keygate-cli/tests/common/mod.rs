@@ -1,9 +1,9 @@
 //! Runs the real `keygate` binary against a vault in a temp directory.
 #![allow(dead_code)]
 
-use std::io::Write;
+use std::io::{BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 
 use base64::Engine as _;
 
@@ -116,4 +116,26 @@ pub fn assert_fails(out: &Output, code: i32, needle: &str) {
     assert!(stderr.contains(needle), "stderr {stderr:?} lacks {needle:?}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "not one line: {stderr:?}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// A child process killed when the test ends, pass or fail.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Send one JSON-RPC message on a stdio MCP connection.
+pub fn send(stdin: &mut impl Write, message: serde_json::Value) {
+    writeln!(stdin, "{message}").expect("write");
+    stdin.flush().expect("flush");
+}
+
+/// Read the next JSON-RPC message from a stdio MCP connection.
+pub fn receive(lines: &mut std::io::Lines<BufReader<ChildStdout>>) -> serde_json::Value {
+    let line = lines.next().expect("a reply").expect("read");
+    serde_json::from_str(&line).expect("JSON-RPC")
 }
