@@ -20,7 +20,7 @@
 //!   median and p99, and what Keygate adds (through minus direct).
 //! - 8 clients for GATEWAY_SECONDS per path: completed calls per second, the CPU each call cost
 //!   in this process (Keygate and the clients) and in the child's process tree (from /proc), TCP
-//!   connections closed per call (new TIME_WAIT sockets), and how busy the whole machine was.
+//!   connections opened per call (the kernel's TCP ActiveOpens), and how busy the machine was.
 //!
 //! Memory is measured in fresh processes of this binary (`--memory N MODE`), so nothing
 //! measured before skews the allocator: Keygate's VmRSS after start, 20 `tools/list` calls and
@@ -318,6 +318,8 @@ impl Route {
 struct Stats {
     median: Duration,
     p99: Duration,
+    /// TCP connections opened per call (by anyone on the machine: idle but for this run).
+    opened_per_call: f64,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -340,8 +342,8 @@ struct CpuSample {
     /// Machine-wide busy and total time, from /proc/stat.
     busy: f64,
     total: f64,
-    /// Loopback TCP connections in TIME_WAIT: one per connection closed in the last minute.
-    closed: u64,
+    /// TCP connections opened so far on this machine (`ActiveOpens` in /proc/net/snmp).
+    opened: u64,
 }
 
 /// `(ppid, utime + stime in seconds)` of a process.
@@ -382,15 +384,18 @@ fn machine_cpu() -> (f64, f64) {
     (total - idle, total)
 }
 
-fn time_wait() -> u64 {
-    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-    table.lines().skip(1).filter(|line| line.split_whitespace().nth(3) == Some("06")).count() as u64
+fn tcp_active_opens() -> u64 {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
+    let mut tcp = snmp.lines().filter(|line| line.starts_with("Tcp:"));
+    let (Some(names), Some(values)) = (tcp.next(), tcp.next()) else { return 0 };
+    let column = names.split_whitespace().position(|name| name == "ActiveOpens");
+    column.and_then(|c| values.split_whitespace().nth(c)).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 fn cpu_sample(child: u32) -> CpuSample {
     let own = proc_stat("self").map_or(0.0, |(_, cpu)| cpu);
     let (busy, total) = machine_cpu();
-    CpuSample { at: Instant::now(), own, child: tree_cpu(child), busy, total, closed: time_wait() }
+    CpuSample { at: Instant::now(), own, child: tree_cpu(child), busy, total, opened: tcp_active_opens() }
 }
 
 #[derive(Debug)]
@@ -399,7 +404,7 @@ struct Throughput {
     own_per_call: Duration,
     child_per_call: Duration,
     machine_busy: f64,
-    closed_per_call: f64,
+    opened_per_call: f64,
 }
 
 /// `routes.len()` clients, each sending its next call as soon as the last returns.
@@ -438,7 +443,7 @@ async fn concurrent(routes: Vec<Route>, seconds: u64, child: u32) -> Throughput 
         own_per_call: Duration::from_secs_f64((after.own - before.own) / calls),
         child_per_call: Duration::from_secs_f64((after.child - before.child) / calls),
         machine_busy: (after.busy - before.busy) / (after.total - before.total).max(1.0),
-        closed_per_call: after.closed.saturating_sub(before.closed) as f64 / calls,
+        opened_per_call: after.opened.saturating_sub(before.opened) as f64 / calls,
     }
 }
 
@@ -496,20 +501,35 @@ async fn measure(kind: Kind, seconds: u64) {
     for route in &routes {
         sequential(route, Duration::from_secs(1), &mut warm_up).await;
     }
+    // TCP connections each route opened, per call.
+    let mut opened = vec![0u64; routes.len()];
     for _ in 0..seconds {
-        for (route, samples) in routes.iter().zip(latencies.iter_mut()) {
+        for ((route, samples), opened) in routes.iter().zip(latencies.iter_mut()).zip(opened.iter_mut()) {
+            let before = tcp_active_opens();
             sequential(route, Duration::from_secs(1), samples).await;
+            *opened += tcp_active_opens().saturating_sub(before);
         }
     }
-    let mut stats = latencies.into_iter().map(|mut samples| {
+    let mut stats = latencies.into_iter().zip(opened).map(|(mut samples, opened)| {
+        let opened_per_call = opened as f64 / samples.len().max(1) as f64;
         samples.sort();
-        Stats { median: percentile(&samples, 0.5), p99: percentile(&samples, 0.99) }
+        Stats { median: percentile(&samples, 0.5), p99: percentile(&samples, 0.99), opened_per_call }
     });
     println!("  1 client, sequential, all paths alternated in 1 s slices ({seconds} s each); median / p99:");
-    println!("    {:<42} {:>19} {:>19} {:>19}", "path", "tools/call echo", "ping (no gateway)", "added (call-direct)");
+    println!(
+        "    {:<42} {:>19} {:>19} {:>19} {:>13}",
+        "path", "tools/call echo", "ping (no gateway)", "added (call-direct)", "conns opened"
+    );
     let direct_stats = stats.next().expect("direct");
     let pair = |s: &Stats| format!("{} / {}", micros(s.median), micros(s.p99));
-    println!("    {:<42} {:>19}", paths[0].0, pair(&direct_stats));
+    println!(
+        "    {:<42} {:>19} {:>19} {:>19} {:>8.2}/call",
+        paths[0].0,
+        pair(&direct_stats),
+        "",
+        "",
+        direct_stats.opened_per_call
+    );
     let mut gateway_work = Vec::new();
     for (name, _, _) in &paths[1..] {
         let call = stats.next().expect("call");
@@ -519,7 +539,12 @@ async fn measure(kind: Kind, seconds: u64) {
             signed_micros(call.median, direct_stats.median),
             signed_micros(call.p99, direct_stats.p99)
         );
-        println!("    {name:<42} {:>19} {:>19} {added:>19}", pair(&call), pair(&ping));
+        println!(
+            "    {name:<42} {:>19} {:>19} {added:>19} {:>8.2}/call",
+            pair(&call),
+            pair(&ping),
+            call.opened_per_call
+        );
         gateway_work.push(signed_micros(call.median, ping.median + direct_stats.median));
     }
     println!(
@@ -532,7 +557,7 @@ async fn measure(kind: Kind, seconds: u64) {
     );
     println!(
         "    {:<42} {:>9} {:>10} {:>10} {:>13} {:>8}",
-        "path", "calls/s", "cpu here", "cpu child", "conns closed", "machine"
+        "path", "calls/s", "cpu here", "cpu child", "conns opened", "machine"
     );
     let print = |name: &str, t: Throughput| {
         println!(
@@ -540,7 +565,7 @@ async fn measure(kind: Kind, seconds: u64) {
             t.calls_per_second,
             micros(t.own_per_call),
             micros(t.child_per_call),
-            t.closed_per_call,
+            t.opened_per_call,
             t.machine_busy * 100.0
         );
     };
