@@ -164,6 +164,13 @@ impl Vault {
             .ok_or_else(|| VaultError::CredentialNotFound { name: name.to_string() })
     }
 
+    /// The current version of `name`, or `None` if there is no such credential (a cheap read,
+    /// made on every gateway call to notice a rotation).
+    pub fn current_version(&self, name: &str) -> Result<Option<i64>> {
+        let mut stmt = self.conn.prepare_cached("SELECT current_version FROM credential WHERE name = ?1")?;
+        Ok(stmt.query_row([name], |row| row.get(0)).optional()?)
+    }
+
     /// Decrypt the current version of `name` for one use.
     pub fn open_credential(&self, name: &str) -> Result<OpenedCredential> {
         let mut stmt = self.conn.prepare_cached(

@@ -19,6 +19,14 @@ use super::events::Relay;
 use crate::access::Caller;
 use crate::handler::Shared;
 
+/// Why a call did not get its audit row.
+enum Begin {
+    /// Refused, with the agent's answer (already audited).
+    Refused(Result<CallToolResult, ErrorData>),
+    /// The child runs with keys rotated since: start a new one first.
+    Rotated,
+}
+
 /// A gateway call in flight.
 pub(crate) struct GatewayCall<'a> {
     pub(crate) shared: &'a Shared,
@@ -39,16 +47,25 @@ impl GatewayCall<'_> {
             self.audit_refusal(Denial::OutOfScope.as_str());
             return Err(unknown_tool(&self.exposed));
         }
-        let child = match self.server.connected().await {
-            Ok(child) => child,
-            Err(message) => {
-                self.audit_refusal("server_unavailable");
-                return Ok(tool_error(message));
+        // One retry: a rotation found at the first try retires the child, the second gets a new one.
+        let mut attempt = 0;
+        let (child, audit) = loop {
+            let child = match self.server.connected().await {
+                Ok(child) => child,
+                Err(message) => {
+                    self.audit_refusal("server_unavailable");
+                    return Ok(tool_error(message));
+                }
+            };
+            match self.begin(&child) {
+                Ok(audit) => break (child, audit),
+                Err(Begin::Refused(answer)) => return answer,
+                Err(Begin::Rotated) if attempt == 0 => self.server.retire(&child).await,
+                Err(Begin::Rotated) => {
+                    return Ok(tool_error(format!("server {}: its keys keep changing; try again", self.server.name())));
+                }
             }
-        };
-        let audit = match self.begin(&child) {
-            Ok(audit) => audit,
-            Err(refusal) => return refusal,
+            attempt += 1;
         };
         let (status, result) = self.forward(&child, context).await;
         let outcome =
@@ -57,8 +74,9 @@ impl GatewayCall<'_> {
         result
     }
 
-    /// Under one vault lock: the tool's pin must be approved, then the audit row is written.
-    fn begin(&self, child: &Child) -> Result<keygate_vault::AuditId, Result<CallToolResult, ErrorData>> {
+    /// Under one vault lock: the child's keys must be current and the tool's pin approved,
+    /// then the audit row is written.
+    fn begin(&self, child: &Child) -> Result<keygate_vault::AuditId, Begin> {
         let name = self.server.name();
         let versions = child.injected.versions();
         let credential = match versions.as_slice() {
@@ -71,7 +89,12 @@ impl GatewayCall<'_> {
             _ => None,
         };
         self.shared.gate.with(|vault| {
-            let state = vault.tool_pin_state(name, &self.tool).map_err(|e| Ok(tool_error(format!("refused: {e}"))))?;
+            if child.keys_rotated(vault) {
+                return Err(Begin::Rotated);
+            }
+            let state = vault
+                .tool_pin_state(name, &self.tool)
+                .map_err(|e| Begin::Refused(Ok(tool_error(format!("refused: {e}")))))?;
             let refusal = match state {
                 Some(PinState::Approved) => None,
                 None => Some(("unknown_tool", Err(unknown_tool(&self.exposed)))),
@@ -99,11 +122,11 @@ impl GatewayCall<'_> {
             };
             let audit = vault.begin_audit(&start);
             match (refusal, audit) {
-                (Some((_, answer)), _) => Err(answer),
+                (Some((_, answer)), _) => Err(Begin::Refused(answer)),
                 (None, Ok(audit)) => Ok(audit),
-                (None, Err(e)) => {
-                    Err(Ok(tool_error(format!("refused: the call could not be audited ({e}), so it was not made"))))
-                }
+                (None, Err(e)) => Err(Begin::Refused(Ok(tool_error(format!(
+                    "refused: the call could not be audited ({e}), so it was not made"
+                ))))),
             }
         })
     }

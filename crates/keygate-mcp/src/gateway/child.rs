@@ -116,6 +116,14 @@ impl Child {
         self.gone.load(Ordering::SeqCst) || self.service.is_closed() || self.peer().is_transport_closed()
     }
 
+    /// Whether a credential it was started with has been rotated since.
+    pub(crate) fn keys_rotated(&self, vault: &keygate_vault::Vault) -> bool {
+        self.injected
+            .versions()
+            .iter()
+            .any(|(name, version)| vault.current_version(name).ok().flatten() != Some(*version))
+    }
+
     /// How long it has been running.
     pub(crate) fn uptime(&self) -> std::time::Duration {
         self.started_at.elapsed()

@@ -91,6 +91,16 @@ impl Downstream {
         self.status.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
+    /// Let `stale` go (its keys were rotated) if it is still the current child: calls in flight
+    /// keep it until they end; the next `connected` starts one with the new values.
+    pub(crate) async fn retire(&self, stale: &Arc<Child>) {
+        let mut slot = self.slot.lock().await;
+        if slot.child.as_ref().is_some_and(|child| Arc::ptr_eq(child, stale)) {
+            tracing::info!(server = %self.entry.name, "a credential was rotated: restarting with the new value");
+            slot.child = None;
+        }
+    }
+
     /// A live connection, started (or restarted) if needed. A server that keeps failing is
     /// retried with growing pauses; a call during a pause fails at once with the last error.
     pub(crate) async fn connected(&self) -> Result<Arc<Child>, String> {
@@ -107,10 +117,6 @@ impl Downstream {
                 } else {
                     tracing::warn!(server = %self.entry.name, "{error}; starting it again");
                 }
-            } else if self.keys_rotated(&child) {
-                // Calls in flight hold the old child until they end; new calls get a new one.
-                tracing::info!(server = %self.entry.name, "a credential was rotated: restarting with the new value");
-                slot.child = None;
             } else {
                 return Ok(child);
             }
@@ -260,18 +266,6 @@ impl Downstream {
             }
             self.relay.announce_quarantine(name, &exposed, status);
         }
-    }
-
-    fn keys_rotated(&self, child: &Child) -> bool {
-        let started_with = child.injected.versions();
-        if started_with.is_empty() {
-            return false;
-        }
-        self.gate.with(|vault| {
-            started_with
-                .iter()
-                .any(|(name, version)| vault.credential_info(name).map(|info| info.version).ok() != Some(*version))
-        })
     }
 
     fn failed(&self, slot: &mut Slot, error: String) {
