@@ -10,6 +10,7 @@ use tauri::State;
 use crate::error::AppError;
 use crate::reminders::{due_soon, reminders_for};
 use crate::server::{self, ServerStatus};
+use crate::servers::{self, ServerRow};
 use crate::state::{AppState, lock};
 
 /// The most audit rows the Activity view shows.
@@ -249,6 +250,30 @@ pub async fn rotation_log(state: State<'_, AppState>) -> CommandResult<Vec<LogEn
 #[tauri::command]
 pub async fn activity(state: State<'_, AppState>) -> CommandResult<Vec<AuditEntry>> {
     state.with_vault(|vault| vault.recent_audit(ACTIVITY_ROWS))
+}
+
+/// The MCP servers Keygate fronts: live state, tools and the ones held back.
+#[tauri::command]
+pub async fn list_servers(state: State<'_, AppState>) -> CommandResult<Vec<ServerRow>> {
+    servers::list(&state)
+}
+
+/// Approve one held-back tool of a server, or all of them; the tools approved.
+#[tauri::command]
+pub async fn approve_server_tools(
+    state: State<'_, AppState>,
+    name: String,
+    tool: Option<String>,
+) -> CommandResult<Vec<String>> {
+    let approved = servers::approve(&state, &name, tool.as_deref())?;
+    state.mark_changed();
+    Ok(approved)
+}
+
+/// Ask the running server to restart a server (and re-check its tools).
+#[tauri::command]
+pub async fn restart_server(state: State<'_, AppState>, name: String) -> CommandResult<()> {
+    servers::restart(&state, &name).await
 }
 
 /// The endpoint agents use: the running server's, else the configured one.

@@ -6,6 +6,7 @@ mod commands;
 mod error;
 mod reminders;
 mod server;
+mod servers;
 mod state;
 mod tray;
 mod watch;
@@ -149,6 +150,9 @@ pub fn with_commands<R: Runtime>(builder: Builder<R>, state: AppState) -> Builde
         commands::revoke_token,
         commands::rotation_log,
         commands::activity,
+        commands::list_servers,
+        commands::approve_server_tools,
+        commands::restart_server,
     ])
 }
 
