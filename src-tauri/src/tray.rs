@@ -1,4 +1,4 @@
-//! The tray icon and its menu: open, the server's state, rotation due, quit.
+//! The tray icon and its menu: open, the server's state, rotation due, tools held back, quit.
 
 use tauri::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
@@ -51,6 +51,9 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
     for line in rotation_lines(&state) {
         menu.append(&info(line)?)?;
     }
+    if let Some(line) = held_back_line(crate::servers::held_back(&state)) {
+        menu.append(&info(line)?)?;
+    }
     menu.append(&PredefinedMenuItem::separator(app)?)?;
     menu.append(&MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?)?;
     Ok(menu)
@@ -73,6 +76,11 @@ fn rotation_lines(state: &AppState) -> Vec<String> {
         lines.push(format!("{soon} credential{} due within 3 days", if soon == 1 { "" } else { "s" }));
     }
     lines
+}
+
+/// "N tools held back" when fronted servers have new or changed tools waiting for approval.
+fn held_back_line(count: usize) -> Option<String> {
+    (count > 0).then(|| format!("{count} tool{} held back (review in Servers)", if count == 1 { "" } else { "s" }))
 }
 
 fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
@@ -119,4 +127,16 @@ pub async fn shut_down<R: Runtime>(app: &AppHandle<R>) {
     stop_server(&state, "Keygate quit").await;
     crate::watch::publish_status(&state);
     app.exit(0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::held_back_line;
+
+    #[test]
+    fn held_back_tools_get_a_line_only_when_there_are_any() {
+        assert_eq!(held_back_line(0), None);
+        assert_eq!(held_back_line(1).as_deref(), Some("1 tool held back (review in Servers)"));
+        assert_eq!(held_back_line(3).as_deref(), Some("3 tools held back (review in Servers)"));
+    }
 }

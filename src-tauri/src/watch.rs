@@ -90,6 +90,7 @@ pub fn publish_status(state: &AppState) {
 pub fn watch_as_window<R: Runtime>(app: AppHandle<R>) {
     let mut marker = None;
     let mut published: Option<AgentStatus> = None;
+    let mut servers = None;
     let mut focus = agent::stamp(app.state::<AppState>().home(), agent::FOCUS_FILE);
     let mut agent_seen = false;
     spawn_loop("keygate-window-watch", move || {
@@ -103,8 +104,10 @@ pub fn watch_as_window<R: Runtime>(app: AppHandle<R>) {
         agent_seen |= agent_running;
         let current = state.with_vault(|vault| vault.change_marker()).ok();
         let status = agent::read_status(state.home());
-        let changed = state.take_changed() || current != marker || status != published;
-        (marker, published) = (current, status);
+        // The fronted servers' live states (started, stopped when idle, failed) change no vault row.
+        let servers_now = agent::stamp(state.home(), keygate_mcp::STATUS_FILE);
+        let changed = state.take_changed() || current != marker || status != published || servers_now != servers;
+        (marker, published, servers) = (current, status, servers_now);
         if changed && let Err(e) = app.emit(CHANGED_EVENT, ()) {
             tracing::warn!(error = %e, "cannot tell the window about a change");
         }
