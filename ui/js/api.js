@@ -31,6 +31,11 @@ export const revokeToken = (id) => call("revoke_token", { id });
 export const rotationLog = () => call("rotation_log");
 export const activity = () => call("activity");
 
+export const listServers = () => call("list_servers");
+// `tool` null approves every held-back tool of the server.
+export const approveServerTools = (name, tool) => call("approve_server_tools", { name, tool });
+export const restartServer = (name) => call("restart_server", { name });
+
 // Close the window; Keygate keeps running in the tray.
 export const closeWindow = () => tauri.window.getCurrentWindow().close();
 

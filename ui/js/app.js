@@ -6,11 +6,13 @@ import { el } from "./dom.js";
 import { createActivityView } from "./views/activity.js";
 import { createCredentialsView } from "./views/credentials.js";
 import { createRotationView } from "./views/rotation.js";
+import { createServersView } from "./views/servers.js";
 import { createTokensView } from "./views/tokens.js";
 
 const views = {
   credentials: createCredentialsView(document.getElementById("view-credentials")),
   tokens: createTokensView(document.getElementById("view-tokens")),
+  servers: createServersView(document.getElementById("view-servers")),
   rotation: createRotationView(document.getElementById("view-rotation")),
   activity: createActivityView(document.getElementById("view-activity")),
 };
