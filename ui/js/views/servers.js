@@ -22,7 +22,7 @@ export function createServersView(root) {
   const errors = errorBox();
   const status = el("p", { id: "servers-status", class: "muted", role: "status" });
   const list = el("div", { id: "servers-list" });
-  // Which servers' tool lists are open, kept across refreshes; held-back ones open at first.
+  // Which servers' tool lists were opened or closed, kept across refreshes.
   const open = new Map();
   root.append(
     el("h2", {}, "Servers"),
@@ -83,7 +83,7 @@ function serverTable(servers, open, approve, restart) {
 }
 
 function serverRow(s, approve, restart) {
-  return el("tr", { class: "server", dataset: { server: s.name, state: s.state } },
+  return el("tr", { class: "server-row", dataset: { server: s.name, state: s.state } },
     el("td", {}, el("code", {}, s.name)),
     el("td", {}, s.kind),
     el("td", {}, el("span", { class: `badge ${s.state}` }, STATES[s.state] || cut(s.state, 20))),
@@ -97,8 +97,8 @@ function serverRow(s, approve, restart) {
 }
 
 function toolsRow(s, open, approve) {
-  if (!open.has(s.name)) open.set(s.name, s.held_back > 0);
-  const details = el("details", { class: "server-tools", open: open.get(s.name) },
+  // Open while tools are held back, unless the person closed it; otherwise as they left it.
+  const details = el("details", { class: "server-tools", open: open.get(s.name) ?? s.held_back > 0 },
     el("summary", {}, s.tools ? `Tools of ${s.name} (${s.tools})` : `Tools of ${s.name}`),
     s.tool_list.length ? toolTable(s, approve)
       : el("p", { class: "empty" }, `Not listed yet: its tools are pinned the first time it starts (Restart starts it now).`));
@@ -110,7 +110,8 @@ function toolTable(s, approve) {
   return el("table", { class: "tools" },
     el("thead", {}, el("tr", {}, ["Tool", "Exposed as", "State", "SHA-256", "Description", ""]
       .map((h) => el("th", { scope: "col" }, h)))),
-    el("tbody", {}, s.tool_list.map((t) => el("tr", { dataset: { tool: t.tool, state: t.state } },
+    // Held-back tools first: they are what needs a look.
+    el("tbody", {}, [...s.tool_list].sort((a, b) => (a.state === "approved") - (b.state === "approved")).map((t) => el("tr", { dataset: { tool: t.tool, state: t.state } },
       el("td", {}, clipped("code", t.tool, 40)),
       el("td", {}, clipped("code", t.exposed_as, 48)),
       el("td", {}, el("span", { class: `badge ${t.state}` }, t.state)),
