@@ -103,6 +103,21 @@ input_schema = {{ type = "object", properties = {{ query = {{ type = "string" }}
     std::fs::write(home.join("config.toml"), config).expect("write config.toml");
 }
 
+/// Put (or replace) a `[[server]]` running tests/mcp-servers/fixture.mjs, whose echo tool has
+/// `description`, at the end of config.toml; a running Keygate picks the change up.
+pub fn add_fixture_server(home: &Path, name: &str, description: &str) {
+    let path = home.join("config.toml");
+    let text = std::fs::read_to_string(&path).expect("read config.toml");
+    let marker = format!("\n# fixture server {name}\n");
+    let kept = text.split(&marker).next().unwrap_or_default();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/mcp-servers/fixture.mjs");
+    let entry = format!(
+        "{kept}{marker}[[server]]\nname = \"{name}\"\ncommand = \"node\"\nargs = [{:?}]\nenv = {{ FIXTURE_DESCRIPTION = {description:?} }}\n",
+        fixture.display().to_string()
+    );
+    std::fs::write(&path, entry).expect("write config.toml");
+}
+
 /// `dbus-monitor` watching notification calls on the session bus.
 pub struct NotificationWatch {
     child: Child,
