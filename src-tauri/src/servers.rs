@@ -6,10 +6,9 @@
 //! Everything that comes from a fronted server (tool names, descriptions, errors) is made
 //! printable and cut here, before it reaches the window.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use keygate_mcp::{Config, ServerEntry, ServerStatus, Transport};
+use keygate_mcp::{Config, ServerEntry, ServerStatus};
 use keygate_vault::ToolPin;
 use serde::Serialize;
 
@@ -55,7 +54,7 @@ pub struct ToolRow {
 /// Every configured server with its pins and live state.
 pub fn list(state: &AppState) -> Result<Vec<ServerRow>, AppError> {
     let config = Config::load(&state.home().config_path())?;
-    let published = read_published(state.home().dir());
+    let published = keygate_mcp::read_published(state.home().dir());
     state.with_vault(|vault| {
         let mut rows = Vec::with_capacity(config.servers.len());
         for entry in &config.servers {
@@ -76,7 +75,7 @@ fn row(entry: &ServerEntry, pins: &[ToolPin], published: Option<&[ServerStatus]>
     let listed: Vec<&ToolPin> = pins.iter().filter(|p| p.listed).collect();
     ServerRow {
         name: entry.name.clone(),
-        kind: kind(entry),
+        kind: entry.kind(),
         state,
         pid: live.and_then(|s| s.pid),
         tools: listed.len(),
@@ -128,7 +127,7 @@ pub fn approve(state: &AppState, name: &str, tool: Option<&str>) -> Result<Vec<S
 pub async fn restart(state: &AppState, name: &str) -> Result<(), AppError> {
     configured(state, name)?;
     let home = state.home().dir();
-    if read_published(home).is_none() {
+    if keygate_mcp::read_published(home).is_none() {
         return Err(AppError::new(
             "gateway_not_running",
             "Keygate's MCP server is not running, so there is nothing to restart: choose Start server first.",
@@ -174,18 +173,4 @@ fn configured(state: &AppState, name: &str) -> Result<(), AppError> {
     let known: Vec<&str> = config.servers.iter().map(|s| s.name.as_str()).collect();
     let known = if known.is_empty() { "none yet".to_string() } else { known.join(", ") };
     Err(AppError::new("server_not_found", format!("No server named {name} in config.toml (servers: {known}).")))
-}
-
-/// What the running server published; `None` when none runs.
-// Shared with keygate-cli's server_state.rs in spirit: a `keygate_mcp::read_published` would serve both.
-fn read_published(home: &Path) -> Option<Vec<ServerStatus>> {
-    let text = std::fs::read_to_string(home.join(keygate_mcp::STATUS_FILE)).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
-fn kind(entry: &ServerEntry) -> &'static str {
-    match entry.transport {
-        Transport::Stdio { .. } => "stdio",
-        Transport::Http { .. } => "http",
-    }
 }

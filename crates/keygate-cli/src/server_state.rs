@@ -1,12 +1,11 @@
 //! `keygate server list | tools | approve | restart`: what the vault pinned, what the running
 //! Keygate published (`servers.json`), and restarts done by it (or here, when none runs).
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use keygate_mcp::{Config, ServerEntry, ServerStatus, Transport};
+use keygate_mcp::{Config, ServerEntry};
 use keygate_vault::{Actor, Home, KeySource, SystemClock, ToolPin, Vault};
 use serde::Serialize;
 
@@ -37,7 +36,7 @@ struct ToolRow {
 
 pub fn list_servers(json: bool) -> Result<()> {
     let (home, config, vault) = open()?;
-    let published = read_published(home.dir());
+    let published = keygate_mcp::read_published(home.dir());
     let mut rows = Vec::with_capacity(config.servers.len());
     for entry in &config.servers {
         let pins = vault.tool_pins(&entry.name)?;
@@ -49,7 +48,7 @@ pub fn list_servers(json: bool) -> Result<()> {
         };
         rows.push(ServerRow {
             name: entry.name.clone(),
-            kind: kind(entry),
+            kind: entry.kind(),
             state,
             pid: live.and_then(|s| s.pid),
             tools: pins.iter().filter(|p| p.listed).count(),
@@ -110,7 +109,7 @@ pub fn approve_tools(name: &str, tool: Option<&str>) -> Result<()> {
 pub fn restart_server(name: &str) -> Result<()> {
     let (home, config, vault) = open()?;
     configured(&config, name)?;
-    if read_published(home.dir()).is_some() {
+    if keygate_mcp::read_published(home.dir()).is_some() {
         let request = keygate_mcp::request_restart(home.dir(), name).context("cannot ask Keygate to restart it")?;
         let deadline = std::time::Instant::now() + RESTART_WAIT;
         while request.exists() && std::time::Instant::now() < deadline {
@@ -151,19 +150,6 @@ fn configured<'c>(config: &'c Config, name: &str) -> Result<&'c ServerEntry> {
         UsageError(format!("no server named {} in config.toml (servers: {known})", keygate_mcp::printable(name, 40)))
             .into()
     })
-}
-
-/// What the running Keygate published; `None` when none runs.
-fn read_published(home: &Path) -> Option<Vec<ServerStatus>> {
-    let text = std::fs::read_to_string(home.join(keygate_mcp::STATUS_FILE)).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
-fn kind(entry: &ServerEntry) -> &'static str {
-    match entry.transport {
-        Transport::Stdio { .. } => "stdio",
-        Transport::Http { .. } => "http",
-    }
 }
 
 fn tool_row(entry: &ServerEntry, pin: &ToolPin) -> ToolRow {

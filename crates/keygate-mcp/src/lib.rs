@@ -31,4 +31,4 @@ pub use gateway::{Quarantined, ServerStatus};
 pub use server::{RunningServer, endpoint_url, start};
 pub use text::printable;
 pub use upstream::{Upstream, UpstreamError, UpstreamReply};
-pub use watch::{REQUESTS_DIR, STATUS_FILE, request_restart};
+pub use watch::{REQUESTS_DIR, STATUS_FILE, read_published, request_restart};

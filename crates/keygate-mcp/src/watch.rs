@@ -27,6 +27,13 @@ pub fn request_restart(home: &Path, server: &str) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
+/// The fronted servers' states as the Keygate running on `home` published them; `None` when
+/// none runs.
+pub fn read_published(home: &Path) -> Option<Vec<crate::ServerStatus>> {
+    let text = std::fs::read_to_string(home.join(STATUS_FILE)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
 pub(crate) fn spawn(shared: Arc<Shared>, config_path: PathBuf, stop: CancellationToken) {
     tokio::spawn(async move {
         let home = config_path.parent().map(Path::to_path_buf).unwrap_or_default();

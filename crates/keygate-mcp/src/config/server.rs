@@ -82,6 +82,14 @@ impl ServerEntry {
         names
     }
 
+    /// `stdio` or `http`.
+    pub fn kind(&self) -> &'static str {
+        match self.transport {
+            Transport::Stdio { .. } => "stdio",
+            Transport::Http { .. } => "http",
+        }
+    }
+
     /// The name agents see for this server's `tool`, or why it cannot be exposed.
     pub fn exposed_name(&self, tool: &str) -> Result<String, String> {
         let exposed = format!("{}_{tool}", self.name);

@@ -13,7 +13,7 @@ use super::child::Child;
 use super::events::{ChildEvents, Relay};
 use super::pins;
 use super::secrets::Injected;
-use crate::config::{ServerEntry, Transport};
+use crate::config::ServerEntry;
 use crate::gate::Gate;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
@@ -68,10 +68,7 @@ impl std::fmt::Debug for Downstream {
 
 impl Downstream {
     pub(crate) fn new(entry: ServerEntry, gate: Gate, relay: Arc<Relay>) -> Self {
-        let kind = match entry.transport {
-            Transport::Stdio { .. } => "stdio",
-            Transport::Http { .. } => "http",
-        };
+        let kind = entry.kind();
         let status = ServerStatus {
             name: entry.name.clone(),
             kind: kind.into(),
