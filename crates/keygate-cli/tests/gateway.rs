@@ -3,11 +3,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Kg, Running, receive, send};
+use common::{Bridge, Kg};
 use serde_json::{Value, json};
 
 fn fixture() -> String {
@@ -40,41 +38,12 @@ fn a_server_put_behind_keygate_is_used_listed_and_dies_with_keygate_killed_by_si
     kg.ok(&["server", "add", "fx", "--secret-env", "FIXTURE_KEY=fixture_key", "--", "node", &fixture]);
     let token = kg.json(&["token", "create", "--tool", "fx_*", "--json"])["token"].as_str().expect("token").to_string();
 
-    let mut serve = kg
-        .command(&["serve", "--bind", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve");
-    let mut first = String::new();
-    BufReader::new(serve.stdout.take().expect("stdout")).read_line(&mut first).expect("read");
-    let url = first.split_whitespace().find(|w| w.starts_with("http://")).expect("a URL").to_string();
-    let mut serve = Running(serve);
-
-    let mut bridge = kg
-        .command(&["connect", "--url", &url])
-        .env("KEYGATE_TOKEN", &token)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("connect");
-    let mut stdin = bridge.stdin.take().expect("stdin");
-    let mut lines = BufReader::new(bridge.stdout.take().expect("stdout")).lines();
-    let _bridge = Running(bridge);
-    send(
-        &mut stdin,
-        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}}),
-    );
-    receive(&mut lines);
-    send(&mut stdin, json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    let (mut serve, url) = common::start_serve(&kg);
+    let (mut bridge, _) = Bridge::connect(&kg, &url, &token);
     let mut call = |id: u64, name: &str, arguments: Value| -> String {
-        send(
-            &mut stdin,
+        let reply = bridge.request(
             json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": name, "arguments": arguments}}),
         );
-        let reply = receive(&mut lines);
         reply["result"]["content"][0]["text"].as_str().unwrap_or_default().to_string()
     };
     assert_eq!(call(2, "fx_env", json!({"name": "FIXTURE_KEY"})), "[redacted]");

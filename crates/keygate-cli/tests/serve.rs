@@ -2,24 +2,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use common::{Kg, Running, assert_fails, receive, send};
+use common::{Bridge, Kg, assert_fails, start_serve};
 use serde_json::{Value, json};
-
-fn start_server(kg: &Kg) -> (Running, String) {
-    let mut child = kg
-        .command(&["serve", "--bind", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start serve");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("read");
-    let url = first.split_whitespace().find(|w| w.starts_with("http://")).expect("a URL").to_string();
-    (Running(child), url)
-}
 
 #[test]
 fn serve_refuses_a_non_loopback_address_and_a_broken_config() {
@@ -38,37 +24,16 @@ fn serve_refuses_a_non_loopback_address_and_a_broken_config() {
 fn connect_bridges_stdio_to_the_server_with_a_token_from_the_environment() {
     let kg = Kg::headless();
     kg.init();
-    let (_server, url) = start_server(&kg);
+    let (_server, url) = start_serve(&kg);
     let created = kg.json(&["token", "create", "--tool", "web_search", "--json"]);
     let token = created["token"].as_str().expect("token");
 
-    let mut bridge = kg
-        .command(&["connect", "--url", &url])
-        .env("KEYGATE_TOKEN", token)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start connect");
-    let mut stdin = bridge.stdin.take().expect("stdin");
-    let mut lines = BufReader::new(bridge.stdout.take().expect("stdout")).lines();
-    let _bridge = Running(bridge);
-    send(
-        &mut stdin,
-        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}}),
-    );
-    assert_eq!(receive(&mut lines)["result"]["serverInfo"]["name"], "keygate");
-    send(&mut stdin, json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
-    send(&mut stdin, json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}));
-    let tools = receive(&mut lines);
+    let (mut bridge, initialized) = Bridge::connect(&kg, &url, token);
+    assert_eq!(initialized["result"]["serverInfo"]["name"], "keygate");
+    let tools = bridge.request(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}));
     assert_eq!(tools["result"]["tools"][0]["name"], "web_search", "{tools}");
-    send(
-        &mut stdin,
-        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
-                           "params": {"name": "web_search", "arguments": {"query": "x"}}}),
-    );
-    let call = receive(&mut lines);
+    let call = bridge.request(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                           "params": {"name": "web_search", "arguments": {"query": "x"}}}));
     let text = call["result"]["content"][0]["text"].as_str().unwrap_or_default();
     assert_eq!(call["result"]["isError"], true, "{call}");
     assert!(text.contains("keygate cred add scavio_api_key"), "{text}");
@@ -79,7 +44,7 @@ fn connect_needs_a_token_in_the_environment_and_says_when_it_is_refused() {
     let kg = Kg::headless();
     kg.init();
     assert_fails(&kg.run(&["connect", "--url", "http://127.0.0.1:9/mcp"]), 2, "set KEYGATE_TOKEN");
-    let (_server, url) = start_server(&kg);
+    let (_server, url) = start_serve(&kg);
     let created = kg.json(&["token", "create", "--tool", "web_search", "--json"]);
     kg.ok(&["token", "revoke", created["id"].as_str().expect("id")]);
     let out = kg

@@ -128,6 +128,58 @@ impl Drop for Running {
     }
 }
 
+/// `keygate serve` on a free loopback port, and its MCP endpoint.
+pub fn start_serve(kg: &Kg) -> (Running, String) {
+    let mut child = kg
+        .command(&["serve", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start serve");
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut BufReader::new(child.stdout.take().expect("stdout")), &mut first).expect("read");
+    let url = first.split_whitespace().find(|w| w.starts_with("http://")).expect("a URL").to_string();
+    (Running(child), url)
+}
+
+/// An agent's stdio connection through `keygate connect`, after `initialize`.
+pub struct Bridge {
+    pub stdin: std::process::ChildStdin,
+    pub lines: std::io::Lines<BufReader<ChildStdout>>,
+    _process: Running,
+}
+
+impl Bridge {
+    /// Connect with `token` and initialize; returns the bridge and the initialize reply.
+    pub fn connect(kg: &Kg, url: &str, token: &str) -> (Self, serde_json::Value) {
+        let mut child = kg
+            .command(&["connect", "--url", url])
+            .env("KEYGATE_TOKEN", token)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start connect");
+        let stdin = child.stdin.take().expect("stdin");
+        let lines = std::io::BufRead::lines(BufReader::new(child.stdout.take().expect("stdout")));
+        let mut bridge = Self { stdin, lines, _process: Running(child) };
+        send(
+            &mut bridge.stdin,
+            serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}}),
+        );
+        let reply = receive(&mut bridge.lines);
+        send(&mut bridge.stdin, serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        (bridge, reply)
+    }
+
+    /// Send a request and read its answer.
+    pub fn request(&mut self, message: serde_json::Value) -> serde_json::Value {
+        send(&mut self.stdin, message);
+        receive(&mut self.lines)
+    }
+}
+
 /// Send one JSON-RPC message on a stdio MCP connection.
 pub fn send(stdin: &mut impl Write, message: serde_json::Value) {
     writeln!(stdin, "{message}").expect("write");
