@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keygate_mcp::{Config, RunningServer};
-use keygate_vault::{Actor, Clock, Home, KeySource, ManualClock, MasterKey, SystemClock, TokenRequest, Vault};
+use keygate_vault::{Actor, Home, ManualClock, TokenRequest, Vault};
 use rmcp::model::CallToolResult;
 use rmcp::service::RunningService;
 use rmcp::transport::StreamableHttpClientTransport;
@@ -44,24 +44,17 @@ pub struct Gateway {
 
 impl Gateway {
     pub async fn start(servers: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let home = Home::at(dir.path().join("home"));
-        let mut key = [0u8; 32];
-        getrandom::fill(&mut key).expect("random");
-        let clock = Arc::new(ManualClock::new(SystemClock.now()));
-        let given = || KeySource::Given(MasterKey::from_bytes(&key).expect("key"));
-        Vault::init(&home, given(), clock.as_ref()).expect("init");
+        let (dir, home, key, clock) = super::new_vault_home();
         std::fs::write(home.config_path(), format!("[listen]\nbind = \"127.0.0.1:0\"\n\n{servers}")).expect("config");
         let config = Config::load(&home.config_path()).expect("config loads");
-        let mut vault = Vault::open(&home, given(), clock.clone(), Actor::Server).expect("open");
+        let mut vault = super::open_vault(&home, &key, &clock, Actor::Server);
         vault.add_credential("fixture_key", &SecretString::from(FIXTURE_KEY), None).expect("add key");
         let server = keygate_mcp::start(config, vault, None).await.expect("server starts");
         Self { dir, home, key, clock, server }
     }
 
     pub fn vault(&self) -> Vault {
-        let source = KeySource::Given(MasterKey::from_bytes(&self.key).expect("key"));
-        Vault::open(&self.home, source, self.clock.clone(), Actor::Cli).expect("open")
+        super::open_vault(&self.home, &self.key, &self.clock, Actor::Cli)
     }
 
     pub fn token(&self, tools: &[&str]) -> String {

@@ -135,6 +135,24 @@ pub fn config_text(upstream: SocketAddr, dead_port: u16) -> String {
     .concat()
 }
 
+/// A new vault in a temp home with a random master key: the directory (kept alive), the home,
+/// the key and the clock every connection shares.
+pub fn new_vault_home() -> (tempfile::TempDir, Home, [u8; 32], Arc<ManualClock>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = Home::at(dir.path().join("home"));
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).expect("random");
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    Vault::init(&home, KeySource::Given(MasterKey::from_bytes(&key).expect("key")), clock.as_ref()).expect("init");
+    (dir, home, key, clock)
+}
+
+/// Another connection to the vault at `home`, as `actor` would open it.
+pub fn open_vault(home: &Home, key: &[u8; 32], clock: &Arc<ManualClock>, actor: Actor) -> Vault {
+    let source = KeySource::Given(MasterKey::from_bytes(key).expect("key"));
+    Vault::open(home, source, clock.clone(), actor).expect("open")
+}
+
 /// A vault, an upstream and a running server.
 pub struct Harness {
     pub dir: tempfile::TempDir,
@@ -149,18 +167,12 @@ pub struct Harness {
 
 impl Harness {
     pub async fn start() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let home = Home::at(dir.path().join("home"));
-        let mut key = [0u8; 32];
-        getrandom::fill(&mut key).expect("random");
-        let clock = Arc::new(ManualClock::new(SystemClock.now()));
-        let given = || KeySource::Given(MasterKey::from_bytes(&key).expect("key"));
-        Vault::init(&home, given(), clock.as_ref()).expect("init");
+        let (dir, home, key, clock) = new_vault_home();
         let upstream = start_upstream().await;
         let dead_port = free_port();
         std::fs::write(home.config_path(), config_text(upstream.addr, dead_port)).expect("config");
         let config = Config::load(&home.config_path()).expect("config loads");
-        let mut vault = Vault::open(&home, given(), clock.clone(), Actor::Server).expect("open");
+        let mut vault = open_vault(&home, &key, &clock, Actor::Server);
         vault.add_credential("scavio_api_key", &SecretString::from(KEY_V1), None).expect("add key");
         let server = keygate_mcp::start(config, vault, None).await.expect("server starts");
         Self { dir, home, key, clock, upstream, server, http: reqwest::Client::new() }
@@ -168,8 +180,7 @@ impl Harness {
 
     /// A second connection to the same vault file, as the CLI or the app would have.
     pub fn other_vault(&self) -> Vault {
-        let source = KeySource::Given(MasterKey::from_bytes(&self.key).expect("key"));
-        Vault::open(&self.home, source, self.clock.clone(), Actor::Cli).expect("open")
+        open_vault(&self.home, &self.key, &self.clock, Actor::Cli)
     }
 
     pub fn token(&self, tools: &[&str]) -> (String, String) {
