@@ -4,9 +4,13 @@
 // arguments the child was given. Run: node tests/mcp-servers/fixture.mjs [args...]
 // Tools and switches are listed in README.md beside this file.
 import { spawn } from "node:child_process";
+import { createHash, randomUUID } from "node:crypto";
+import { createServer } from "node:http";
 import { createInterface } from "node:readline";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { SSEServerTransport } from "@modelcontextprotocol/sdk/server/sse.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { z } from "zod";
 
 const mode = process.env.FIXTURE_MODE ?? "";
@@ -24,8 +28,57 @@ if (mode === "garbage") {
   // Reads stdin, never answers, and stays alive after stdin EOF until killed.
   process.stdin.resume();
   setInterval(() => {}, 1 << 30);
+} else if (mode === "sse") {
+  listen(legacySse());
+} else if (mode === "http") {
+  listen(streamableHttp());
 } else {
-  await serve();
+  await (await serve()).connect(new StdioServerTransport());
+}
+
+// Serve HTTP on 127.0.0.1 ($PORT, or any free port) and print "listening PORT" on stdout.
+function listen(handler) {
+  const http = createServer((req, res) => handler(req, res).catch((e) => res.writeHead(500).end(String(e))));
+  http.listen(Number(process.env.PORT ?? 0), "127.0.0.1", () => {
+    process.stdout.write(`listening ${http.address().port}\n`);
+  });
+}
+
+// The 2024-11-05 HTTP+SSE transport: GET /sse opens a session, POST /message carries messages.
+function legacySse() {
+  const sessions = new Map();
+  return async (req, res) => {
+    const url = new URL(req.url, "http://127.0.0.1");
+    if (req.method === "GET" && url.pathname === "/sse") {
+      const transport = new SSEServerTransport("/message", res);
+      sessions.set(transport.sessionId, transport);
+      res.on("close", () => sessions.delete(transport.sessionId));
+      await (await serve()).connect(transport);
+    } else if (req.method === "POST" && url.pathname === "/message") {
+      const transport = sessions.get(url.searchParams.get("sessionId"));
+      if (transport) await transport.handlePostMessage(req, res);
+      else res.writeHead(404).end("no such session");
+    } else {
+      res.writeHead(404).end("not found");
+    }
+  };
+}
+
+// Streamable HTTP at /mcp, one session per initialize.
+function streamableHttp() {
+  const sessions = new Map();
+  return async (req, res) => {
+    if (new URL(req.url, "http://127.0.0.1").pathname !== "/mcp") return res.writeHead(404).end("not found");
+    let transport = sessions.get(req.headers["mcp-session-id"]);
+    if (!transport) {
+      transport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (id) => sessions.set(id, transport),
+      });
+      await (await serve()).connect(transport);
+    }
+    await transport.handleRequest(req, res);
+  };
 }
 
 async function serve() {
@@ -134,10 +187,17 @@ async function serve() {
     },
   );
   server.registerTool(
+    "auth_sha256",
+    { description: "SHA-256 (hex) of the Authorization header that carried this call, or <none>", inputSchema: {} },
+    async (_args, extra) => {
+      const auth = extra.requestInfo?.headers?.authorization;
+      return text(auth ? createHash("sha256").update(auth).digest("hex") : "<none>");
+    },
+  );
+  server.registerTool(
     "pid",
     { description: "This server's pid", inputSchema: {} },
     async () => text(process.pid),
   );
-
-  await server.connect(new StdioServerTransport());
+  return server;
 }

@@ -1,5 +1,5 @@
 //! One running connection to a fronted server: a stdio child Keygate launched, or a remote
-//! Streamable HTTP session. Started with the vault's values put into the child's cleared
+//! Streamable HTTP (or legacy SSE) session. Started with the vault's values put into the child's cleared
 //! environment (never argv) or into request headers (never the agent's token).
 
 use std::collections::{HashMap, VecDeque};
@@ -19,6 +19,7 @@ use tokio::io::AsyncRead;
 use tokio_util::codec::{FramedRead, LinesCodec};
 
 use super::events::ChildEvents;
+use super::legacy_sse::LegacySse;
 use super::secrets::Injected;
 use crate::config::{ServerEntry, Transport};
 use crate::text::printable;
@@ -205,12 +206,31 @@ async fn connect(
                 .connect_timeout(std::time::Duration::from_secs(5))
                 .build()
                 .map_err(|e| format!("cannot build an HTTP client ({e})"))?;
-            let config = StreamableHttpClientTransportConfig::with_uri(url.as_str()).custom_headers(custom);
-            let transport = StreamableHttpClientTransport::with_client(client, config);
-            let service = events.serve(transport).await.map_err(|e| format!("cannot connect to {url} ({e})"))?;
+            let config = StreamableHttpClientTransportConfig::with_uri(url.as_str()).custom_headers(custom.clone());
+            let transport = StreamableHttpClientTransport::with_client(client.clone(), config);
+            let streamable = match events.clone().serve(transport).await {
+                Ok(service) => return Ok((service, None)),
+                Err(e) => without_type_names(&e.to_string()),
+            };
+            // A server that only speaks the 2024-11-05 HTTP+SSE transport refuses the POST;
+            // its event stream tells us so.
+            let legacy = LegacySse::connect(client, url, &custom).await.map_err(|legacy| {
+                format!(
+                    "cannot connect to {url}: Streamable HTTP failed ({streamable}) and there is no legacy SSE \
+                     stream either ({legacy}); check `url`"
+                )
+            })?;
+            let service = events.serve(legacy).await.map_err(|e| format!("cannot connect to {url} over SSE ({e})"))?;
             Ok((service, None))
         }
     }
+}
+
+/// rmcp's transport errors name Rust types (`Transport [rmcp::...] error: ...`): keep what
+/// a person can act on.
+/// What follows may quote the server's answer, so it is bounded and escaped.
+fn without_type_names(error: &str) -> String {
+    printable(error.rsplit_once("] error: ").map_or(error, |(_, detail)| detail), 300)
 }
 
 /// Launch a stdio child: cleared environment, its own process group, killed with Keygate.

@@ -6,6 +6,7 @@ mod call;
 mod child;
 mod downstream;
 mod events;
+mod legacy_sse;
 mod pins;
 mod secrets;
 
