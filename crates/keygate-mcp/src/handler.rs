@@ -15,6 +15,7 @@ use crate::call::ToolCall;
 use crate::config::Config;
 use crate::gate::Gate;
 use crate::gateway::{Gateway, GatewayCall};
+use crate::session_calls::SessionCall;
 use crate::upstream::Upstream;
 
 /// The configured HTTP tools, swapped whole when config.toml changes.
@@ -128,6 +129,12 @@ impl ServerHandler for KeygateHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let caller = caller(&context)?;
+        // A session's call served outside its worker: `notifications/cancelled` finds it here.
+        let _cancellable = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<SessionCall>())
+            .map(|call| call.register(context.ct.clone()));
         let catalog = self.shared.catalog();
         if catalog.config.tool(&request.name).is_none()
             && let Some((server, tool)) = self.shared.gateway.find(&request.name)

@@ -15,6 +15,7 @@ mod gateway;
 mod handler;
 mod rate_limit;
 mod server;
+mod session_calls;
 mod text;
 mod upstream;
 mod watch;

@@ -13,6 +13,7 @@ use axum::routing::{any, get};
 use axum::serve::ListenerExt as _;
 use http::StatusCode;
 use keygate_vault::Vault;
+use rmcp::transport::streamable_http_server::session::SessionManager as _;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
@@ -27,6 +28,7 @@ use crate::gate::Gate;
 use crate::gateway::{Gateway, Quarantined, ServerStatus};
 use crate::handler::{KeygateHandler, Shared};
 use crate::rate_limit::FailureLimiter;
+use crate::session_calls::{InFlight, Probe, SessionCall};
 use crate::upstream::Upstream;
 
 /// Largest request body accepted (rmcp's own default).
@@ -168,6 +170,8 @@ pub async fn start(config: Config, vault: Vault, bind: Option<&str>) -> Result<R
 struct Services {
     stateful: Stateful,
     stateless: Stateless,
+    sessions: Arc<LocalSessionManager>,
+    in_flight: Arc<InFlight>,
 }
 
 fn router(
@@ -186,6 +190,8 @@ fn router(
     };
     let services = Arc::new(Services {
         stateful: StreamableHttpService::new(factory.clone(), Arc::clone(&session_manager), base.clone()),
+        sessions: Arc::clone(&session_manager),
+        in_flight: Arc::default(),
         stateless: StreamableHttpService::new(
             factory,
             Arc::new(NeverSessionManager::default()),
@@ -224,33 +230,41 @@ fn resource_metadata(addr: SocketAddr) -> serde_json::Value {
     })
 }
 
-/// Clients that keep a session go to the session-keeping service: any request that carries a
-/// session id, and `initialize`, which opens one. Everything else is served without a session,
-/// so clients that never keep one work too, on every protocol version.
+/// `initialize` opens a session; requests that carry one go to the session-keeping service,
+/// but for tool calls (see `session_calls`). Everything else is served without a session, so
+/// clients that never keep one work too, on every protocol version.
 async fn serve_mcp(State(services): State<Arc<Services>>, request: Request) -> Response {
-    if request.headers().contains_key("mcp-session-id") || request.method() != http::Method::POST {
+    if request.method() != http::Method::POST {
         return services.stateful.handle(request).await.map(Body::new);
     }
+    let session = request.headers().get("mcp-session-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let (parts, body) = request.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(bytes) => bytes,
         Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "Request body too large").into_response(),
     };
-    let opens_session = is_initialize(&bytes);
-    let request = Request::from_parts(parts, Body::from(bytes));
+    let probe = Probe::of(&bytes);
+    let mut request = Request::from_parts(parts, Body::from(bytes.clone()));
     // `handle` borrows the service; `oneshot` would clone it (and its config) per request.
-    if opens_session {
-        services.stateful.handle(request).await.map(Body::new)
-    } else {
-        services.stateless.handle(request).await.map(Body::new)
+    let Some(session) = session else {
+        return if probe.is("initialize") {
+            services.stateful.handle(request).await.map(Body::new)
+        } else {
+            services.stateless.handle(request).await.map(Body::new)
+        };
+    };
+    if probe.is("notifications/cancelled")
+        && let Some(id) = probe.cancelled_request()
+    {
+        services.in_flight.cancel(&session, id);
     }
-}
-
-fn is_initialize(body: &[u8]) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Probe<'a> {
-        #[serde(borrow)]
-        method: Option<&'a str>,
+    if probe.is("tools/call")
+        && let Some(id) = &probe.id
+        && services.sessions.has_session(&session.as_str().into()).await.unwrap_or(false)
+    {
+        let call = SessionCall { calls: Arc::clone(&services.in_flight), session, id: id.to_string() };
+        request.extensions_mut().insert(call);
+        return services.stateless.handle(request).await.map(Body::new);
     }
-    serde_json::from_slice::<Probe<'_>>(body).is_ok_and(|p| p.method == Some("initialize"))
+    services.stateful.handle(request).await.map(Body::new)
 }

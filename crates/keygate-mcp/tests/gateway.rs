@@ -184,3 +184,54 @@ async fn grandchildren_die_with_the_child_when_keygate_lets_it_go() {
     assert!(eventually(5, || !is_alive(child) && !is_alive(grandchild)).await, "left behind: {child} {grandchild}");
     let _ = Duration::ZERO;
 }
+
+/// One JSON-RPC POST in `session` (if any), as a plain HTTP client sends it.
+async fn post_rpc(g: &Gateway, token: &str, session: Option<&str>, body: serde_json::Value) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(g.server.url())
+        .bearer_auth(token)
+        .header("accept", "application/json, text/event-stream")
+        .json(&body);
+    if let Some(session) = session {
+        request = request.header("mcp-session-id", session);
+    }
+    request.send().await.expect("posted")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_cancelling_a_call_in_its_session_stops_it_at_the_server() {
+    let g = Gateway::start(&fixture_server("fx", "", "")).await;
+    let token = g.token(&["fx_*"]);
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}});
+    let opened = post_rpc(&g, &token, None, init).await;
+    let session = opened.headers().get("mcp-session-id").and_then(|v| v.to_str().ok()).expect("a session").to_string();
+    drop(opened.bytes().await);
+    post_rpc(&g, &token, Some(&session), json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+
+    let slow = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+        "params": {"name": "fx_slow", "arguments": {"ms": 30000}}});
+    let call = tokio::spawn({
+        let (url_token, session) = (token.clone(), session.clone());
+        let g_url = g.server.url();
+        async move {
+            let request = reqwest::Client::new()
+                .post(g_url)
+                .bearer_auth(url_token)
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-session-id", session)
+                .json(&slow);
+            request.send().await.expect("posted").text().await.expect("answered")
+        }
+    });
+    // Cancel once the call is at the child (its audit row is written before it is forwarded).
+    assert!(eventually(10, || g.vault().audit_log().is_ok_and(|a| a.iter().any(|e| e.tool == "fx_slow"))).await);
+    let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 9}});
+    post_rpc(&g, &token, Some(&session), cancel).await;
+    let answered = tokio::time::timeout(Duration::from_secs(10), call).await;
+    assert!(answered.is_ok(), "the call ran on after the agent cancelled it");
+    g.server.flush_audit().await;
+    let audit = g.vault().audit_log().expect("audit");
+    let slow = audit.iter().find(|e| e.tool == "fx_slow").expect("audited");
+    assert_eq!(slow.status.as_deref(), Some("cancelled"));
+}
