@@ -2,6 +2,7 @@
 //! running in the background. Thin: it wires Tauri to the crates that hold the logic.
 
 mod agent;
+mod autostart;
 mod commands;
 mod error;
 mod reminders;
@@ -86,6 +87,11 @@ fn setup_agent<R: Runtime>(app: &mut App<R>, hidden: bool) -> Result<(), Box<dyn
         tauri::async_runtime::block_on(server::start_server(&state));
     }
     watch::publish_status(&state);
+    if let Some(autostart) = tray::autostart(&state)
+        && let Err(e) = autostart.on_agent_start()
+    {
+        tracing::warn!(error = %e, "cannot set up Start at login");
+    }
     tray::create_tray(&handle)?;
     if !hidden {
         tray::open_window(&state);

@@ -1,6 +1,7 @@
-//! The tray icon and its menu: open, the server's state, rotation due, tools held back, quit.
+//! The tray icon and its menu: open, the server's state, rotation due, tools held back,
+//! Start at login, quit.
 
-use tauri::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem};
+use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, Runtime};
 
@@ -8,6 +9,7 @@ use std::process::Child;
 use std::sync::Mutex;
 
 use crate::agent::{self, FOCUS_FILE, WINDOW_FLAG};
+use crate::autostart::Autostart;
 use crate::reminders::reminders_for;
 use crate::server::{self, stop_server};
 use crate::state::{AppState, lock};
@@ -55,6 +57,10 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
         menu.append(&info(line)?)?;
     }
     menu.append(&PredefinedMenuItem::separator(app)?)?;
+    if let Some(autostart) = autostart(&state) {
+        let on = autostart.is_enabled();
+        menu.append(&CheckMenuItem::with_id(app, "autostart", "Start at login", true, on, None::<&str>)?)?;
+    }
     menu.append(&MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?)?;
     Ok(menu)
 }
@@ -87,8 +93,22 @@ fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
     match event.id().as_ref() {
         "open" => open_window(&app.state::<AppState>()),
         "quit" => quit(app),
+        "autostart" => toggle_autostart(app),
         _ => {}
     }
+}
+
+/// The login entry for this user and this binary (none where neither is known).
+pub fn autostart(state: &AppState) -> Option<Autostart> {
+    Autostart::for_user(state.home(), std::env::current_exe().ok()?)
+}
+
+fn toggle_autostart<R: Runtime>(app: &AppHandle<R>) {
+    let Some(autostart) = autostart(&app.state::<AppState>()) else { return };
+    if let Err(e) = autostart.set(!autostart.is_enabled()) {
+        tracing::error!(error = %e, "cannot change Start at login");
+    }
+    refresh_tray(app);
 }
 
 /// The window process this agent started, if any.

@@ -153,11 +153,17 @@ async fn the_agent_stops_cleanly_on_sigterm_and_keeps_every_audit_outcome() {
     let mut agent = std::process::Command::new(env!("CARGO_BIN_EXE_keygate-app"))
         .arg("--hidden")
         .env("KEYGATE_HOME", &home)
+        .env("XDG_CONFIG_HOME", scratch.path().join("config"))
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("start the agent");
     let _guard = support::AgentGuard::new(&home);
     let url = support::wait_for_agent_url(&home);
+
+    // Its first start turned on Start at login: an autostart entry starting it hidden, on this vault.
+    let entry = std::fs::read_to_string(scratch.path().join("config/autostart/keygate.desktop")).expect("entry");
+    let exe = env!("CARGO_BIN_EXE_keygate-app");
+    assert!(entry.contains(&format!("\"KEYGATE_HOME={}\" \"{exe}\" \"--hidden\"", home.display())), "{entry}");
 
     keygate_cli(&home, &["cred", "add", "scavio_api_key"], KEY_V1);
     let created: serde_json::Value =

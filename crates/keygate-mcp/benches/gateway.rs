@@ -204,9 +204,17 @@ impl Keygate {
     }
 
     /// An agent keeping a session, as rmcp's client does (initialize, then the session id).
-    async fn session(&self, token: &str) -> RunningService<RoleClient, ()> {
+    /// rmcp's default HTTP client keeps no idle connection (`pool_max_idle_per_host(0)`), so
+    /// each request opens one; `pooled` gives it an ordinary keep-alive client instead, as
+    /// agents on other SDKs (fetch, undici) have.
+    async fn session(&self, token: &str, pooled: bool) -> RunningService<RoleClient, ()> {
         let config = StreamableHttpClientTransportConfig::with_uri(self.server.url()).auth_header(token);
-        ().serve(StreamableHttpClientTransport::from_config(config)).await.expect("client connects")
+        let transport = if pooled {
+            StreamableHttpClientTransport::with_client(reqwest::Client::new(), config)
+        } else {
+            StreamableHttpClientTransport::from_config(config)
+        };
+        ().serve(transport).await.expect("client connects")
     }
 
     /// An agent without a session: one JSON-RPC POST per call, answered as JSON.
@@ -483,8 +491,10 @@ async fn measure(kind: Kind, seconds: u64) {
     // The first call through Keygate starts the child, lists and pins its tools.
     stateless_route.call().await;
     let gateway_pid = keygate.child_pid(server).expect("the child runs");
-    let session = keygate.session(&token).await;
+    let session = keygate.session(&token, false).await;
     let session_route = Route::Mcp { peer: session.peer().clone(), tool: tool.clone(), ping: false };
+    let pooled = keygate.session(&token, true).await;
+    let pooled_route = Route::Mcp { peer: pooled.peer().clone(), tool: tool.clone(), ping: false };
     let raw_route = keygate.raw_session(&token, &tool).await;
 
     // (name, tools/call route, its ping twin)
@@ -492,6 +502,7 @@ async fn measure(kind: Kind, seconds: u64) {
         ("direct (rmcp client over stdio)", &direct_route, None),
         ("keygate, no session (JSON-RPC POST)", &stateless_route, Some(stateless_route.ping())),
         ("keygate, session, rmcp HTTP client", &session_route, Some(session_route.ping())),
+        ("keygate, session, rmcp client, keep-alive", &pooled_route, Some(pooled_route.ping())),
         ("keygate, session, plain HTTP (SSE read)", &raw_route, Some(raw_route.ping())),
     ];
     let routes: Vec<&Route> =
@@ -548,8 +559,8 @@ async fn measure(kind: Kind, seconds: u64) {
         gateway_work.push(signed_micros(call.median, ping.median + direct_stats.median));
     }
     println!(
-        "    gateway's own part (call - ping - direct, medians): no session {}, rmcp session {}, plain session {}",
-        gateway_work[0], gateway_work[1], gateway_work[2]
+        "    gateway's own part (call - ping - direct, medians): no session {}, rmcp session {}, keep-alive {}, plain session {}",
+        gateway_work[0], gateway_work[1], gateway_work[2], gateway_work[3]
     );
 
     println!(
@@ -575,18 +586,27 @@ async fn measure(kind: Kind, seconds: u64) {
     );
     print("keygate, no session", concurrent(vec![stateless_route.clone(); CLIENTS], seconds, gateway_pid).await);
     let mut sessions = Vec::new();
-    for _ in 0..CLIENTS {
-        sessions.push(keygate.session(&token).await);
+    for pooled in [false, true] {
+        let mut clients = Vec::new();
+        for _ in 0..CLIENTS {
+            clients.push(keygate.session(&token, pooled).await);
+        }
+        let routes =
+            clients.iter().map(|s| Route::Mcp { peer: s.peer().clone(), tool: tool.clone(), ping: false }).collect();
+        let name = if pooled {
+            "keygate, session, 8 rmcp clients, keep-alive"
+        } else {
+            "keygate, session, 8 rmcp HTTP clients"
+        };
+        print(name, concurrent(routes, seconds, gateway_pid).await);
+        sessions.extend(clients);
     }
-    let session_routes =
-        sessions.iter().map(|s| Route::Mcp { peer: s.peer().clone(), tool: tool.clone(), ping: false }).collect();
-    print("keygate, session, 8 rmcp HTTP clients", concurrent(session_routes, seconds, gateway_pid).await);
     let mut raw_routes = Vec::new();
     for _ in 0..CLIENTS {
         raw_routes.push(keygate.raw_session(&token, &tool).await);
     }
     print("keygate, session, 8 plain HTTP clients", concurrent(raw_routes, seconds, gateway_pid).await);
-    for service in sessions.into_iter().chain([session, direct_service]) {
+    for service in sessions.into_iter().chain([session, pooled, direct_service]) {
         let _ = service.cancel().await;
     }
     keygate.server.shutdown().await.expect("shutdown");
