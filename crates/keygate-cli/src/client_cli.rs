@@ -10,7 +10,7 @@ use keygate_clients::Client;
 pub enum ClientCommand {
     /// List the agents found here, their config files, and whether Keygate is in them
     List {
-        /// Also list the project config files (Claude Code, Cursor, VS Code) of this directory
+        /// Also list the project config files of DIR (Claude Code, Cursor, VS Code, Codex, Gemini, Zed)
         #[arg(long, value_name = "DIR")]
         project: Option<PathBuf>,
         /// Print stable, machine-readable JSON
@@ -24,7 +24,7 @@ pub enum ClientCommand {
         /// The grant the agent's tokens are minted under
         #[arg(long, value_name = "NAME")]
         grant: String,
-        /// Write the project's config in DIR (Claude Code's .mcp.json, .cursor/, .vscode/) instead
+        /// Write the config of the project in DIR instead (.mcp.json, .cursor/, .vscode/, .codex/, ...)
         #[arg(long, value_name = "DIR")]
         project: Option<PathBuf>,
         /// Replace a `keygate` entry Keygate did not write (e.g. a pasted token)

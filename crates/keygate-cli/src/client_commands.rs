@@ -10,7 +10,7 @@ use keygate_clients::{
 };
 use keygate_mcp::printable;
 use keygate_vault::{ClientConfigWrite, Home, Vault};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::UsageError;
 use crate::cli::ClientCommand;
@@ -87,7 +87,7 @@ fn launch(grant: &str) -> Result<Launch> {
 
 fn connect(client: Client, grant: &str, location: &Location, replace: bool, dry_run: bool) -> Result<()> {
     let mut vault = open_vault()?;
-    let owned = ownership(&vault, client, &location.file)?;
+    let owned = ownership(&vault, client, &location.file)?.map(|(ownership, _)| ownership);
     let plan = plan_connect(client, location, &launch(grant)?, owned.as_ref(), replace)?;
     let shown = printable(&location.file.display().to_string(), 200);
     if plan.changes_nothing() {
@@ -111,7 +111,13 @@ fn connect(client: Client, grant: &str, location: &Location, replace: bool, dry_
 fn disconnect(client: Client, location: &Location, dry_run: bool) -> Result<()> {
     let mut vault = open_vault()?;
     let owned = ownership(&vault, client, &location.file)?;
-    let plan = plan_disconnect(client, location, owned.as_ref())?;
+    let original = match &owned {
+        Some((_, id)) => vault.open_client_config(id)?,
+        None => None,
+    };
+    let owned = owned.map(|(ownership, _)| ownership);
+    let original = original.as_ref().map(|o| o.expose_secret());
+    let plan = plan_disconnect(client, location, owned.as_ref(), original)?;
     let shown = printable(&location.file.display().to_string(), 200);
     if plan.changes_nothing() {
         return Ok(output::lines([format!(
@@ -143,13 +149,14 @@ fn printable_diff(diff: &str) -> String {
     diff.lines().map(line).collect::<Vec<_>>().join("\n")
 }
 
-/// What Keygate wrote at its last connect of this file, if the last write was a connect.
-fn ownership(vault: &Vault, client: Client, file: &Path) -> Result<Option<Ownership>> {
+/// What Keygate wrote at its last connect of this file, and that write's id in the vault (its
+/// original), if the last write was a connect.
+fn ownership(vault: &Vault, client: Client, file: &Path) -> Result<Option<(Ownership, String)>> {
     let Some(last) = vault.last_client_config(client.id(), &path_key(file))? else { return Ok(None) };
     if last.action != Action::Connect.as_str() {
         return Ok(None);
     }
-    Ok(serde_json::from_str(&last.record).ok())
+    Ok(serde_json::from_str(&last.record).ok().map(|ownership| (ownership, last.id)))
 }
 
 fn keep_original(vault: &mut Vault, plan: &Plan) -> Result<()> {

@@ -183,7 +183,22 @@ fn a_project_config_is_written_in_the_project() {
     let rows: Vec<_> = list.as_array().expect("rows").iter().filter(|r| r["client"] == "claude-code").collect();
     assert_eq!(rows.len(), 2, "user and project files");
     assert_eq!(rows[1]["keygate"]["grant"], "repo");
-    assert_fails(&s.run(&["client", "connect", "zed", "--grant", "x", "--project", &dir]), 2, "no project config");
+    assert_fails(&s.run(&["client", "connect", "windsurf", "--grant", "x", "--project", &dir]), 2, "no project config");
     s.ok(&["client", "disconnect", "claude-code", "--project", &dir]);
     assert!(!std::fs::read_to_string(project.join(".mcp.json")).expect("read").contains("keygate"));
+}
+
+#[test]
+fn an_untouched_file_comes_back_exactly_from_the_sealed_original() {
+    let s = Setup::new();
+    let gemini = s.user_home().join(".gemini/settings.json");
+    std::fs::create_dir_all(gemini.parent().expect("dir")).expect("mkdir");
+    std::fs::write(&gemini, "{ \"theme\": \"GitHub\" }").expect("write");
+    s.ok(&["client", "connect", "gemini", "--grant", "cli"]);
+    assert!(std::fs::read_to_string(&gemini).expect("read").contains("\"mcpServers\": {"));
+    s.ok(&["client", "disconnect", "gemini"]);
+    assert_eq!(std::fs::read_to_string(&gemini).expect("read"), "{ \"theme\": \"GitHub\" }");
+    let vault = s.kg.open_in_process();
+    let actions: Vec<String> = vault.client_config_history().expect("history").into_iter().map(|h| h.action).collect();
+    assert_eq!(actions, ["connect", "disconnect"]);
 }

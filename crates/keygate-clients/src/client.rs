@@ -106,6 +106,9 @@ impl Client {
             Client::ClaudeCode => Ok(dir.join(".mcp.json")),
             Client::Cursor => Ok(dir.join(".cursor").join("mcp.json")),
             Client::VsCode => Ok(dir.join(".vscode").join("mcp.json")),
+            Client::Codex => Ok(dir.join(".codex").join("config.toml")),
+            Client::Gemini => Ok(dir.join(".gemini").join("settings.json")),
+            Client::Zed => Ok(dir.join(".zed").join("settings.json")),
             _ => Err(ClientError::NoProjectFile { client: self.display_name() }),
         }
     }

@@ -45,6 +45,11 @@ pub(crate) fn to_value(text: &str, path: &Path) -> Result<Value> {
     }
 }
 
+/// Whether the text holds no value at all (empty, or only comments).
+pub(crate) fn is_empty(text: &str, path: &Path) -> Result<bool> {
+    Ok(parse(text, path)?.value().is_none())
+}
+
 /// The object holding the servers, if the file has one.
 fn servers(root: &CstRootNode, key: &str, path: &Path) -> Result<Option<CstObject>> {
     let Some(top) = top_object(root, path)? else { return Ok(None) };

@@ -31,3 +31,29 @@ pub use places::{Location, Os, Places};
 pub use plan::{Action, Launch, Ownership, Plan, plan_connect, plan_disconnect};
 pub use status::{ClientStatus, EntryState, detect, status};
 pub use write::apply;
+
+/// Edits of a text without files, for fuzzing and property tests.
+#[doc(hidden)]
+pub mod fuzz {
+    use std::path::Path;
+
+    use crate::client::{Client, ENTRY_NAME};
+    use crate::document;
+    use crate::error::Result;
+
+    /// Connect then disconnect `text` as `client`'s config, each edit checked. Returns the text
+    /// after disconnecting, and whether it should be `text` again, whitespace aside: no
+    /// `keygate` entry was there before, and `text` was not empty (an empty file gets `{}`).
+    pub fn round_trip(client: Client, text: &str) -> Result<(String, bool)> {
+        let path = Path::new("fuzz-input");
+        let empty = client.format() == crate::Format::Jsonc && crate::jsonc::is_empty(text, path)?;
+        let comparable = !empty && document::find_entry(client, text, path)?.is_none();
+        let args = ["connect".to_string(), "--grant".to_string(), ENTRY_NAME.to_string()];
+        let entry = client.stdio_entry("/opt/keygate/bin/keygate", &args);
+        let (connected, created) = document::with_entry(client, Some(text), &entry, path)?;
+        document::check_edit(client, Some(text), &connected, Some(&entry), path)?;
+        let back = document::without_entry(client, &connected, created, path)?;
+        document::check_edit(client, Some(&connected), &back, None, path)?;
+        Ok((back, comparable))
+    }
+}

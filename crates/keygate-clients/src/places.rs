@@ -188,6 +188,9 @@ mod tests {
         let dir = Path::new("/work/p");
         assert_eq!(Location::in_project(Client::ClaudeCode, dir).expect("file").file, dir.join(".mcp.json"));
         assert_eq!(Location::in_project(Client::VsCode, dir).expect("file").file, dir.join(".vscode/mcp.json"));
-        assert!(Location::in_project(Client::Zed, dir).is_err());
+        assert_eq!(Location::in_project(Client::Zed, dir).expect("file").file, dir.join(".zed/settings.json"));
+        assert_eq!(Location::in_project(Client::Codex, dir).expect("file").file, dir.join(".codex/config.toml"));
+        assert!(Location::in_project(Client::Windsurf, dir).is_err());
+        assert!(Location::in_project(Client::ClaudeDesktop, dir).is_err());
     }
 }

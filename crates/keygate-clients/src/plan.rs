@@ -222,22 +222,29 @@ pub fn plan_connect(
 
 /// Plan removing the `keygate` entry Keygate wrote (`owned`, from the vault). Refuses an entry
 /// Keygate has no record of, or one changed since; a file with no entry changes nothing.
-pub fn plan_disconnect(client: Client, location: &Location, owned: Option<&Ownership>) -> Result<Plan> {
+/// `original` is the file as it was before that connect (opened from the vault): if nothing
+/// was changed since, it comes back byte for byte, layout included.
+pub fn plan_disconnect(
+    client: Client,
+    location: &Location,
+    owned: Option<&Ownership>,
+    original: Option<&str>,
+) -> Result<Plan> {
     let (file, before) = read_located(client, location)?;
-    let nothing = |before: Option<Zeroizing<String>>| {
-        let after = before.clone().unwrap_or_default();
-        Plan {
-            client,
-            action: Action::Disconnect,
-            shown: location.file.clone(),
-            file: file.clone(),
-            before,
-            after,
-            ownership: None,
-        }
+    let plan = |before: Option<Zeroizing<String>>, after: Zeroizing<String>| Plan {
+        client,
+        action: Action::Disconnect,
+        shown: location.file.clone(),
+        file: file.clone(),
+        before,
+        after,
+        ownership: None,
     };
-    let Some(text) = before.as_deref() else { return Ok(nothing(before)) };
-    let Some(found) = document::find_entry(client, text, &file)? else { return Ok(nothing(before)) };
+    let Some(text) = before.as_deref() else { return Ok(plan(None, Zeroizing::new(String::new()))) };
+    let Some(found) = document::find_entry(client, text, &file)? else {
+        let same = Zeroizing::new(text.to_string());
+        return Ok(plan(before, same));
+    };
     let owner = owned.filter(|o| o.owns(&found)).ok_or_else(|| ClientError::ForeignEntry {
         path: location.file.clone(),
         hint: if owned.is_some() {
@@ -247,17 +254,30 @@ pub fn plan_disconnect(client: Client, location: &Location, owned: Option<&Owner
             "Keygate has no record of writing it, so it is left alone: remove it by hand"
         },
     })?;
-    let after = document::without_entry(client, text, owner.created_servers, &file)?;
+    let after = match untouched_original(client, owner, original, text, &file) {
+        Some(original) => original.to_string(),
+        None => document::without_entry(client, text, owner.created_servers, &file)?,
+    };
     document::check_edit(client, Some(text), &after, None, &file)?;
-    Ok(Plan {
-        client,
-        action: Action::Disconnect,
-        shown: location.file.clone(),
-        file,
-        before,
-        after: Zeroizing::new(after),
-        ownership: None,
-    })
+    Ok(plan(before, Zeroizing::new(after)))
+}
+
+/// `original`, if connecting it again would give exactly `current` (nothing changed since)
+/// and it held no `keygate` entry of its own (a replaced one must not come back).
+fn untouched_original<'a>(
+    client: Client,
+    owner: &Ownership,
+    original: Option<&'a str>,
+    current: &str,
+    file: &Path,
+) -> Option<&'a str> {
+    let original = original?;
+    if document::find_entry(client, original, file).ok()?.is_some() {
+        return None;
+    }
+    let entry = client.stdio_entry(&owner.command, &owner.args);
+    let (connected, _) = document::with_entry(client, Some(original), &entry, file).ok()?;
+    (connected == current).then_some(original)
 }
 
 /// The file to write (symlinks resolved) and its text; refuses a client that is not installed.

@@ -28,7 +28,7 @@ fn each_client_connects_to_its_golden_file_and_disconnects_back_to_the_original(
         let shown = status(case.client, &location);
         assert_eq!(shown.keygate, EntryState::Connected { grant: "work".into() }, "{}", case.name);
 
-        let plan = plan_disconnect(case.client, &location, Some(&ownership)).expect("plan disconnect");
+        let plan = plan_disconnect(case.client, &location, Some(&ownership), None).expect("plan disconnect");
         apply(&plan).expect("apply disconnect");
         let after = std::fs::read_to_string(&location.file).unwrap();
         assert_eq!(after, before, "{}: disconnect must give back the original byte for byte", case.name);
@@ -78,7 +78,7 @@ fn a_client_without_a_config_gets_one_made() {
         }
         let ownership = plan.ownership().cloned().unwrap();
         assert!(ownership.created_servers);
-        apply(&plan_disconnect(case.client, &location, Some(&ownership)).unwrap()).unwrap();
+        apply(&plan_disconnect(case.client, &location, Some(&ownership), None).unwrap()).unwrap();
         let left = std::fs::read_to_string(&location.file).unwrap();
         assert!(!left.contains("keygate"), "{}: {left}", case.name);
     }
@@ -99,7 +99,9 @@ fn disconnect_leaves_what_the_user_changed_after_connect() {
     );
     std::fs::write(&location.file, &edited).unwrap();
 
-    apply(&plan_disconnect(case.client, &location, Some(&ownership)).unwrap()).unwrap();
+    // The original is at hand, but the file changed since: only the entry goes.
+    let original = golden(case, "before");
+    apply(&plan_disconnect(case.client, &location, Some(&ownership), Some(&original)).unwrap()).unwrap();
     let after = std::fs::read_to_string(&location.file).unwrap();
     let expected = golden(case, "before").replace("// yes, in the clear", "// moved to Keygate soon").replace(
         "\"globalShortcut\": \"Ctrl+Space\"",
@@ -126,7 +128,7 @@ fn connecting_again_changes_nothing_and_another_grant_replaces_the_entry() {
         assert_eq!(status(case.client, &location).keygate, EntryState::Connected { grant: "play".into() });
         // Disconnecting with the new record gives back the original.
         let owned = other.ownership().cloned().unwrap();
-        apply(&plan_disconnect(case.client, &location, Some(&owned)).unwrap()).unwrap();
+        apply(&plan_disconnect(case.client, &location, Some(&owned), None).unwrap()).unwrap();
         assert_eq!(std::fs::read_to_string(&location.file).unwrap(), golden(case, "before"), "{}", case.name);
     }
 }
@@ -158,4 +160,25 @@ fn a_symlinked_config_stays_a_symlink_and_keeps_its_mode() {
     assert!(std::fs::symlink_metadata(&location.file).unwrap().file_type().is_symlink());
     assert_eq!(std::fs::read_to_string(&real).unwrap(), golden(case, "connected"));
     assert_eq!(std::fs::metadata(&real).unwrap().permissions().mode() & 0o777, 0o640);
+}
+
+#[test]
+fn one_line_files_come_back_byte_for_byte_when_untouched_since_connect() {
+    let case = CASES[7];
+    for original in ["{}", "{ \"theme\": \"GitHub\" }\n", "// nothing yet\n{}\n"] {
+        let home = Home::new();
+        let location = home.location(case);
+        std::fs::write(&location.file, original).unwrap();
+        let plan = plan_connect(case.client, &location, &launch("work"), None, false).unwrap();
+        let ownership = plan.ownership().cloned().unwrap();
+        apply(&plan).unwrap();
+        let connected = std::fs::read_to_string(&location.file).unwrap();
+        assert!(connected.contains("\"mcpServers\": {"), "{connected}");
+
+        // The object the entry went into was made multi-line; with the original at hand (the
+        // file untouched since), the file comes back exactly all the same.
+        let plan = plan_disconnect(case.client, &location, Some(&ownership), Some(original)).unwrap();
+        apply(&plan).unwrap();
+        assert_eq!(std::fs::read_to_string(&location.file).unwrap(), original);
+    }
 }

@@ -113,15 +113,20 @@ fn an_entry_keygate_did_not_write_is_refused_unless_replaced() {
     assert_eq!(status(case.client, &location).keygate, EntryState::Other);
     let err = plan_connect(case.client, &location, &launch("work"), None, false).expect_err("foreign");
     assert!(err.to_string().contains("--replace"), "{err}");
-    let err = plan_disconnect(case.client, &location, None).expect_err("no record");
+    let err = plan_disconnect(case.client, &location, None, None).expect_err("no record");
     assert!(err.to_string().contains("no record"), "{err}");
 
     let plan = plan_connect(case.client, &location, &launch("work"), None, true).unwrap();
     let diff = plan.diff();
     assert!(!diff.contains("secretpart") && diff.contains(MASK), "{diff}");
+    let ownership = plan.ownership().cloned().unwrap();
     apply(&plan).unwrap();
     let text = std::fs::read_to_string(&location.file).unwrap();
     assert!(!text.contains("KEYGATE_TOKEN") && !text.contains("kg_"), "{text}");
+    // Disconnecting never brings the replaced entry (and its token) back.
+    apply(&plan_disconnect(case.client, &location, Some(&ownership), Some(old)).unwrap()).unwrap();
+    let text = std::fs::read_to_string(&location.file).unwrap();
+    assert!(!text.contains("keygate") && !text.contains("kg_"), "{text}");
 }
 
 #[test]
@@ -133,7 +138,7 @@ fn disconnect_refuses_an_entry_changed_since_connect() {
     let text =
         std::fs::read_to_string(&location.file).unwrap().replace("\"--grant\", \"work\"", "\"--grant\", \"mine\"");
     std::fs::write(&location.file, &text).unwrap();
-    let err = plan_disconnect(case.client, &location, Some(&owned("work", false))).expect_err("changed entry");
+    let err = plan_disconnect(case.client, &location, Some(&owned("work", false)), None).expect_err("changed entry");
     assert!(err.to_string().contains("changed after"), "{err}");
     assert_eq!(std::fs::read_to_string(&location.file).unwrap(), text);
     // Fields a client's UI adds to the entry do not make it someone else's.
@@ -144,7 +149,7 @@ fn disconnect_refuses_an_entry_changed_since_connect() {
         .unwrap()
         .replace("\"disabled\": false\n    }\n  }", "\"disabled\": true,\n      \"autoApprove\": []\n    }\n  }");
     std::fs::write(&location.file, &text).unwrap();
-    apply(&plan_disconnect(case.client, &location, Some(&owned("work", false))).unwrap()).unwrap();
+    apply(&plan_disconnect(case.client, &location, Some(&owned("work", false)), None).unwrap()).unwrap();
     assert_eq!(std::fs::read_to_string(&location.file).unwrap(), golden(case, "before"));
 }
 
@@ -153,7 +158,7 @@ fn disconnecting_a_file_without_keygate_changes_nothing() {
     let case = CASES[1];
     let home = Home::new();
     let location = home.with_config(case);
-    let plan = plan_disconnect(case.client, &location, Some(&owned("work", false))).unwrap();
+    let plan = plan_disconnect(case.client, &location, Some(&owned("work", false)), None).unwrap();
     assert!(plan.changes_nothing());
     apply(&plan).unwrap();
     assert_eq!(std::fs::read_to_string(&location.file).unwrap(), golden(case, "before"));
@@ -197,7 +202,7 @@ fn mangled_files_never_panic_and_never_change_more_than_the_entry() {
     let pieces =
         ["{", "}", "[", "]", ",", ":", "\"", "//", "/*", "*/", "\n", "keygate", "\"mcpServers\"", "\\", "#", "=", "é"];
     let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
-    let (mut planned, mut refused) = (0, 0);
+    let (mut planned, mut refused, mut exact) = (0, 0, 0);
     for case in CASES {
         let original = golden(case, "before");
         let home = Home::new();
@@ -222,6 +227,15 @@ fn mangled_files_never_panic_and_never_change_more_than_the_entry() {
                     _ => text.truncate(at),
                 }
             }
+            // Text level: whenever it parses, connect then disconnect gives back the text, but
+            // for line breaks (a one-line object that gets the entry is made multi-line).
+            if let Ok((back, comparable)) = keygate_clients::fuzz::round_trip(case.client, &text)
+                && comparable
+            {
+                let squeeze = |t: &str| t.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+                assert_eq!(squeeze(&back), squeeze(&text), "{}: round trip changed the file", case.name);
+                exact += usize::from(back == text);
+            }
             std::fs::write(&location.file, &text).unwrap();
             // Whatever the result, it must not panic; a plan made is checked by check_edit.
             let Ok(plan) = plan_connect(case.client, &location, &launch("fuzz"), None, true) else {
@@ -233,11 +247,27 @@ fn mangled_files_never_panic_and_never_change_more_than_the_entry() {
             {
                 let _ = plan.diff();
                 apply(&plan).unwrap();
-                if let Ok(plan) = plan_disconnect(case.client, &location, plan.ownership()) {
+                if let Ok(plan) = plan_disconnect(case.client, &location, plan.ownership(), None) {
                     apply(&plan).unwrap();
                 }
             }
         }
     }
-    assert!(planned > 100 && refused > 100, "planned {planned}, refused {refused}");
+    assert!(planned > 100 && refused > 100 && exact > 100, "planned {planned}, refused {refused}, exact {exact}");
+}
+
+#[test]
+fn deeply_nested_files_are_refused_without_overflowing_the_stack() {
+    for (case, text) in [
+        (CASES[3], format!("{{\"mcpServers\": {{\"a\": {}{}}}}}", "[".repeat(100_000), "]".repeat(100_000))),
+        (CASES[6], format!("a = {}{}\n", "[".repeat(100_000), "]".repeat(100_000))),
+    ] {
+        let home = Home::new();
+        let location = home.location(case);
+        std::fs::create_dir_all(location.file.parent().unwrap()).unwrap();
+        std::fs::write(&location.file, &text).unwrap();
+        let err = plan_connect(case.client, &location, &launch("w"), None, false).expect_err("too deep");
+        assert!(matches!(err, ClientError::Unparsable { line: 1, .. }), "{}: {err}", case.name);
+        assert!(matches!(status(case.client, &location).keygate, EntryState::Unreadable { .. }));
+    }
 }
