@@ -36,12 +36,10 @@ pub(crate) fn read(path: &Path) -> Result<Option<Zeroizing<String>>> {
     Ok(Some(Zeroizing::new(text.to_string())))
 }
 
-/// A byte order mark stays where it is; the parsers never see it.
+/// Byte order marks stay where they are; the parsers never see them (toml_edit drops one).
 fn split_bom(text: &str) -> (&str, &str) {
-    match text.strip_prefix(BOM) {
-        Some(rest) => (BOM, rest),
-        None => ("", text),
-    }
+    let body = text.trim_start_matches(BOM);
+    (&text[..text.len() - body.len()], body)
 }
 
 /// The whole document as a value (`{}` when there is no file).
@@ -51,6 +49,15 @@ pub(crate) fn to_value(client: Client, text: Option<&str>, path: &Path) -> Resul
     match client.format() {
         Format::Jsonc => jsonc::to_value(body, path),
         Format::Toml => toml_doc::to_value(body, path),
+    }
+}
+
+/// Whether the text holds no value at all (an empty JSONC file, or comments only).
+pub(crate) fn is_empty(client: Client, text: &str, path: &Path) -> Result<bool> {
+    let (_, body) = split_bom(text);
+    match client.format() {
+        Format::Jsonc => jsonc::is_empty(body, path),
+        Format::Toml => Ok(false),
     }
 }
 

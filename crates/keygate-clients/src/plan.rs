@@ -192,7 +192,9 @@ pub fn plan_connect(
             });
         }
         ownership.created_servers = ours.is_some_and(|o| o.created_servers);
-        if found == &entry.to_value() {
+        // Already launching this very command: what the client's UI added (`disabled`,
+        // `autoApprove`, ...) stays.
+        if ownership.owns(found) {
             let after = before.clone().unwrap_or_default();
             return Ok(Plan {
                 client,

@@ -149,6 +149,8 @@ fn disconnect_refuses_an_entry_changed_since_connect() {
         .unwrap()
         .replace("\"disabled\": false\n    }\n  }", "\"disabled\": true,\n      \"autoApprove\": []\n    }\n  }");
     std::fs::write(&location.file, &text).unwrap();
+    let again = plan_connect(case.client, &location, &launch("work"), Some(&owned("work", false)), false).unwrap();
+    assert!(again.changes_nothing(), "connecting again keeps what the client's UI added");
     apply(&plan_disconnect(case.client, &location, Some(&owned("work", false)), None).unwrap()).unwrap();
     assert_eq!(std::fs::read_to_string(&location.file).unwrap(), golden(case, "before"));
 }
@@ -269,5 +271,18 @@ fn deeply_nested_files_are_refused_without_overflowing_the_stack() {
         let err = plan_connect(case.client, &location, &launch("w"), None, false).expect_err("too deep");
         assert!(matches!(err, ClientError::Unparsable { line: 1, .. }), "{}: {err}", case.name);
         assert!(matches!(status(case.client, &location).keygate, EntryState::Unreadable { .. }));
+    }
+}
+
+#[test]
+fn byte_order_marks_stay() {
+    // Found by the fuzz target: toml_edit drops a leading BOM, so a second one was lost.
+    for case in [CASES[6], CASES[3]] {
+        let text = if case.ext == "toml" { "\u{feff}\u{feff}# # \"\n" } else { "\u{feff}{\"a\": 1}\n" };
+        let (back, comparable) = keygate_clients::fuzz::round_trip(case.client, text).expect("parses");
+        assert!(
+            comparable && back.starts_with(if case.ext == "toml" { "\u{feff}\u{feff}#" } else { "\u{feff}{" }),
+            "{back:?}"
+        );
     }
 }
