@@ -202,3 +202,51 @@ fn an_untouched_file_comes_back_exactly_from_the_sealed_original() {
     let actions: Vec<String> = vault.client_config_history().expect("history").into_iter().map(|h| h.action).collect();
     assert_eq!(actions, ["connect", "disconnect"]);
 }
+
+#[test]
+fn every_client_connected_and_read_back_holds_no_secret() {
+    let s = Setup::new();
+    let token = s.ok(&["token", "create", "--tool", "web_search", "--json"]);
+    let token =
+        serde_json::from_str::<serde_json::Value>(&token).expect("json")["token"].as_str().expect("token").to_string();
+    let master_key = s.kg.master_key.clone().expect("headless");
+    let (home, xdg) = (s.user_home(), s.xdg());
+    let markers = [
+        xdg.join("Claude"),
+        home.join(".claude"),
+        home.join(".cursor"),
+        xdg.join("Code/User/globalStorage/saoudrizwan.claude-dev"),
+        home.join(".codeium/windsurf"),
+        home.join(".codex"),
+        home.join(".gemini"),
+        xdg.join("zed"),
+    ];
+    for marker in markers {
+        std::fs::create_dir_all(marker).expect("install");
+    }
+    let list: serde_json::Value = serde_json::from_str(&s.ok(&["client", "list", "--json"])).expect("json");
+    for entry in list.as_array().expect("rows") {
+        let client = entry["client"].as_str().expect("id");
+        assert_eq!(entry["installed"], true, "{client}");
+        s.ok(&["client", "connect", client, "--grant", "all"]);
+        let file = PathBuf::from(entry["config"].as_str().expect("path"));
+        let text = std::fs::read_to_string(&file).expect("written");
+        for secret in [token.as_str(), CRED_VALUE, master_key.as_str(), "kg_", "KEYGATE_TOKEN"] {
+            assert!(!text.contains(secret), "{client}: {} holds a secret:\n{text}", file.display());
+        }
+        assert!(text.contains("\"all\""), "{client}: {text}");
+        let names: Vec<String> = std::fs::read_dir(file.parent().expect("dir"))
+            .expect("ls")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.') && n.contains("keygate"))
+            .collect();
+        assert!(names.is_empty(), "{client}: left beside the config: {names:?}");
+    }
+    let list: serde_json::Value = serde_json::from_str(&s.ok(&["client", "list", "--json"])).expect("json");
+    assert!(list.as_array().expect("rows").iter().all(|r| r["keygate"]["grant"] == "all"), "{list}");
+    for entry in list.as_array().expect("rows") {
+        s.ok(&["client", "disconnect", entry["client"].as_str().expect("id")]);
+    }
+    let list: serde_json::Value = serde_json::from_str(&s.ok(&["client", "list", "--json"])).expect("json");
+    assert!(list.as_array().expect("rows").iter().all(|r| r["keygate"]["state"] == "absent"), "{list}");
+}
