@@ -89,6 +89,9 @@ pub enum TokenCommand {
         /// A note to recognise the token by
         #[arg(long, value_name = "L")]
         label: Option<String>,
+        /// Gone: it pasted the token into a snippet; `keygate client connect` replaces it
+        #[arg(long, hide = true, value_name = "CLIENT")]
+        client: Option<String>,
         #[arg(long)]
         json: bool,
     },

@@ -131,7 +131,15 @@ struct CreatedToken<'a> {
 
 fn run_token(command: TokenCommand) -> Result<()> {
     match command {
-        TokenCommand::Create { tools, ttl, label, json } => {
+        TokenCommand::Create { tools, ttl, label, client, json } => {
+            if let Some(client) = client {
+                return Err(UsageError(format!(
+                    "--client is gone (it put a token in the agent's config): run `keygate client connect {} --grant NAME`, \
+                     which writes a config with no secret in it",
+                    keygate_mcp::printable(&client, 32)
+                ))
+                .into());
+            }
             let ttl = ttl.map(|t| parse_ttl(&t)).transpose().map_err(|e| UsageError(format!("--ttl: {e}")))?;
             let request = TokenRequest { tools, ttl, label };
             let issued = open_vault()?.issue_token(&request)?;
