@@ -106,6 +106,18 @@ impl fmt::Debug for Plan {
 }
 
 impl Plan {
+    fn new(
+        client: Client,
+        action: Action,
+        location: &Location,
+        file: PathBuf,
+        before: Option<Zeroizing<String>>,
+        after: Zeroizing<String>,
+        ownership: Option<Ownership>,
+    ) -> Self {
+        Plan { client, action, shown: location.file.clone(), file, before, after, ownership }
+    }
+
     /// The client.
     pub fn client(&self) -> Client {
         self.client
@@ -196,30 +208,13 @@ pub fn plan_connect(
         // `autoApprove`, ...) stays.
         if ownership.owns(found) {
             let after = before.clone().unwrap_or_default();
-            return Ok(Plan {
-                client,
-                action: Action::Connect,
-                shown: location.file.clone(),
-                file,
-                before,
-                after,
-                ownership: Some(ownership),
-            });
+            return Ok(Plan::new(client, Action::Connect, location, file, before, after, Some(ownership)));
         }
     }
     let (after, created) = document::with_entry(client, before.as_deref().map(String::as_str), &entry, &file)?;
     ownership.created_servers |= created;
     document::check_edit(client, before.as_deref().map(String::as_str), &after, Some(&entry), &file)?;
-    let after = Zeroizing::new(after);
-    Ok(Plan {
-        client,
-        action: Action::Connect,
-        shown: location.file.clone(),
-        file,
-        before,
-        after,
-        ownership: Some(ownership),
-    })
+    Ok(Plan::new(client, Action::Connect, location, file, before, Zeroizing::new(after), Some(ownership)))
 }
 
 /// Plan removing the `keygate` entry Keygate wrote (`owned`, from the vault). Refuses an entry
@@ -233,15 +228,7 @@ pub fn plan_disconnect(
     original: Option<&str>,
 ) -> Result<Plan> {
     let (file, before) = read_located(client, location)?;
-    let plan = |before: Option<Zeroizing<String>>, after: Zeroizing<String>| Plan {
-        client,
-        action: Action::Disconnect,
-        shown: location.file.clone(),
-        file: file.clone(),
-        before,
-        after,
-        ownership: None,
-    };
+    let plan = |before, after| Plan::new(client, Action::Disconnect, location, file.clone(), before, after, None);
     let Some(text) = before.as_deref() else { return Ok(plan(None, Zeroizing::new(String::new()))) };
     let Some(found) = document::find_entry(client, text, &file)? else {
         let same = Zeroizing::new(text.to_string());
