@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::client_cli::ClientCommand;
 pub use crate::server_cli::ServerCommand;
 
 /// Keygate keeps your MCP tools' API keys in an encrypted vault and gives agents short-lived,
@@ -26,6 +27,9 @@ pub enum Command {
     /// Add and remove the MCP servers Keygate fronts (config.toml's [[server]] entries)
     #[command(subcommand)]
     Server(ServerCommand),
+    /// Set up agents (Claude, Cursor, VS Code, ...) to launch `keygate connect`: no secret in their config
+    #[command(subcommand)]
+    Client(ClientCommand),
     /// Show the rotation log, oldest first
     Log(JsonFlag),
     /// Show audited tool calls, oldest first
@@ -85,9 +89,9 @@ pub enum TokenCommand {
         /// A note to recognise the token by
         #[arg(long, value_name = "L")]
         label: Option<String>,
-        /// Also print the config snippet for this agent: claude-desktop, claude-code, cursor, vscode
-        #[arg(long, value_name = "CLIENT")]
-        client: Option<keygate_mcp::Client>,
+        /// Gone: it pasted the token into a snippet; `keygate client connect` replaces it
+        #[arg(long, hide = true, value_name = "CLIENT")]
+        client: Option<String>,
         #[arg(long)]
         json: bool,
     },

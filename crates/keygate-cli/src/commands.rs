@@ -21,6 +21,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Cred(cred) => run_cred(cred),
         Command::Token(token) => run_token(token),
         Command::Server(server) => crate::server_commands::run_server(server),
+        Command::Client(client) => crate::client_commands::run_client(client),
         Command::Log(flag) => show_log(flag.json),
         Command::Audit(flag) => show_audit(flag.json),
         Command::Serve { bind } => crate::serve::serve(bind),
@@ -28,7 +29,7 @@ pub fn run(command: Command) -> Result<()> {
     }
 }
 
-fn open_vault() -> Result<Vault> {
+pub(crate) fn open_vault() -> Result<Vault> {
     let home = Home::from_env()?;
     Ok(Vault::open(&home, KeySource::from_env()?, Arc::new(SystemClock), Actor::Cli)?)
 }
@@ -126,24 +127,23 @@ struct CreatedToken<'a> {
     tools: &'a [String],
     label: Option<&'a str>,
     expires_at: keygate_vault::Timestamp,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_config: Option<&'a str>,
-}
-
-fn client_snippet(client: keygate_mcp::Client, home: &Home, token: &str) -> Result<(keygate_mcp::Client, String)> {
-    let keygate = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "keygate".into());
-    Ok((client, client.snippet(&keygate_mcp::Config::endpoint_url_at(&home.config_path()), token, &keygate)))
 }
 
 fn run_token(command: TokenCommand) -> Result<()> {
     match command {
         TokenCommand::Create { tools, ttl, label, client, json } => {
+            if let Some(client) = client {
+                return Err(UsageError(format!(
+                    "--client is gone (it put a token in the agent's config): run `keygate client connect {} --grant NAME`, \
+                     which writes a config with no secret in it",
+                    keygate_mcp::printable(&client, 32)
+                ))
+                .into());
+            }
             let ttl = ttl.map(|t| parse_ttl(&t)).transpose().map_err(|e| UsageError(format!("--ttl: {e}")))?;
             let request = TokenRequest { tools, ttl, label };
-            let home = Home::from_env()?;
             let issued = open_vault()?.issue_token(&request)?;
             let token = issued.token.expose_secret();
-            let snippet = client.map(|client| client_snippet(client, &home, token)).transpose()?;
             if json {
                 let created = CreatedToken {
                     id: &issued.id,
@@ -151,7 +151,6 @@ fn run_token(command: TokenCommand) -> Result<()> {
                     tools: &issued.tools,
                     label: issued.label.as_deref(),
                     expires_at: issued.expires_at,
-                    client_config: snippet.as_ref().map(|(_, text)| text.as_str()),
                 };
                 return Ok(output::json(&created)?);
             }
@@ -163,9 +162,6 @@ fn run_token(command: TokenCommand) -> Result<()> {
                 format!("label:   {}", or_dash(issued.label.as_deref())),
                 format!("expires: {}", issued.expires_at),
             ])?;
-            if let Some((client, text)) = snippet {
-                output::lines([String::new(), format!("Paste into {}:", client.config_file()), text])?;
-            }
         }
         TokenCommand::List(flag) => {
             let headers = ["ID", "LABEL", "TOOLS", "STATUS", "EXPIRES", "LAST USED", "USES"];

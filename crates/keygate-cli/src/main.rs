@@ -1,6 +1,8 @@
 //! `keygate`: the headless front to the vault. Parse, call the vault, print.
 
 mod cli;
+mod client_cli;
+mod client_commands;
 mod commands;
 mod output;
 mod secret_input;

@@ -1,4 +1,6 @@
-//! Config snippets that connect desktop agents to Keygate with a token.
+//! Config snippets that connect desktop agents to Keygate with a pasted token. Only the app's
+//! token view still shows them; `keygate client connect` (crates/keygate-clients) writes configs
+//! that hold no secret, and the app's Agents view is to use it instead, then this goes.
 
 use serde_json::json;
 

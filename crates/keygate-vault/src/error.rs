@@ -135,6 +135,20 @@ pub enum VaultError {
         version: i64,
     },
 
+    /// A kept client config original failed authentication (altered, or moved from another row).
+    #[error("the kept original of client config {id} cannot be opened: it was altered or moved from another row")]
+    CannotOpenClientConfig {
+        /// The row's id.
+        id: String,
+    },
+
+    /// No kept client config original with this id.
+    #[error("no kept client config with id {id}")]
+    ClientConfigNotFound {
+        /// The id asked for.
+        id: String,
+    },
+
     /// A token id that is not in the vault.
     #[error("no token with id {id}: see `keygate token list`")]
     TokenNotFound {
@@ -224,6 +238,8 @@ impl VaultError {
             VaultError::CredentialExists { .. } => "credential_exists",
             VaultError::CredentialNotFound { .. } => "credential_not_found",
             VaultError::CannotOpen { .. } => "cannot_open",
+            VaultError::CannotOpenClientConfig { .. } => "cannot_open_client_config",
+            VaultError::ClientConfigNotFound { .. } => "client_config_not_found",
             VaultError::TokenNotFound { .. } => "token_not_found",
             VaultError::PinNotFound { .. } => "pin_not_found",
             VaultError::InvalidTokenId => "invalid_token_id",

@@ -18,10 +18,13 @@ impl Home {
     pub fn from_env() -> Result<Self> {
         match std::env::var_os("KEYGATE_HOME") {
             Some(dir) if !dir.is_empty() => Ok(Self::at(dir)),
-            _ => directories::BaseDirs::new()
-                .map(|dirs| Self::at(dirs.data_dir().join("keygate")))
-                .ok_or(VaultError::NoHome),
+            _ => Self::default_dir().map(Self::at).ok_or(VaultError::NoHome),
         }
+    }
+
+    /// The home used when `$KEYGATE_HOME` is not set: `<OS data dir>/keygate`.
+    pub fn default_dir() -> Option<PathBuf> {
+        directories::BaseDirs::new().map(|dirs| dirs.data_dir().join("keygate"))
     }
 
     /// A home at an explicit directory.

@@ -1,8 +1,10 @@
 //! Keygate's vault: everything that holds a secret. The master key (OS keychain,
 //! `KEYGATE_MASTER_KEY`, or memory), AES-256-GCM sealing, the SQLite store of credentials,
-//! tokens, the rotation log and the audit. Knows nothing of HTTP, MCP, Tauri or terminals.
+//! tokens, the rotation log, the audit, and the sealed originals of the client configs Keygate
+//! edited. Knows nothing of HTTP, MCP, Tauri or terminals.
 
 mod audit;
+mod client_config;
 mod clock;
 mod config;
 mod credential;
@@ -18,6 +20,7 @@ mod token;
 mod vault;
 
 pub use audit::{AuditEntry, AuditId, AuditStart, CallOutcome, Decision};
+pub use client_config::{ClientConfigEntry, ClientConfigWrite, MAX_CLIENT_CONFIG_LEN};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use config::{DEFAULT_CONFIG, TokenPolicy, format_ttl, parse_ttl};
 pub use credential::{

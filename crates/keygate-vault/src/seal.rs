@@ -65,6 +65,8 @@ pub(crate) enum Binding<'a> {
     KeyCheck { vault_id: &'a str },
     /// One version of one credential.
     Credential { vault_id: &'a str, name: &'a str, version: i64 },
+    /// The original of a client config file, as kept before one write.
+    ClientConfig { vault_id: &'a str, id: &'a str, client: &'a str, path: &'a str },
 }
 
 impl Binding<'_> {
@@ -84,6 +86,13 @@ impl Binding<'_> {
                 field(vault_id.as_bytes());
                 field(name.as_bytes());
                 field(&version.to_be_bytes());
+            }
+            Binding::ClientConfig { vault_id, id, client, path } => {
+                field(b"client-config");
+                field(vault_id.as_bytes());
+                field(id.as_bytes());
+                field(client.as_bytes());
+                field(path.as_bytes());
             }
         }
         out
@@ -174,6 +183,12 @@ mod tests {
         let other_vault = Binding::Credential { vault_id: "v2", name: "a", version: 1 };
         assert!(s.open(other_vault, &sealed).is_none(), "other vault");
         assert!(s.open(Binding::KeyCheck { vault_id: "v1" }, &sealed).is_none(), "other purpose");
+        let config = |id| Binding::ClientConfig { vault_id: "v1", id, client: "cursor", path: "/h/.cursor/mcp.json" };
+        let sealed = s.seal(config("a1"), b"{}").expect("seal");
+        assert!(s.open(config("a1"), &sealed).is_some());
+        assert!(s.open(config("a2"), &sealed).is_none(), "other row");
+        let moved = Binding::ClientConfig { vault_id: "v1", id: "a1", client: "cursor", path: "/h/other.json" };
+        assert!(s.open(moved, &sealed).is_none(), "other file");
     }
 
     #[test]

@@ -5,6 +5,8 @@ mod common;
 
 #[path = "vault/audit.rs"]
 mod audit;
+#[path = "vault/client_configs.rs"]
+mod client_configs;
 #[path = "vault/credentials.rs"]
 mod credentials;
 #[path = "vault/opening.rs"]

@@ -313,7 +313,8 @@ fn a_newer_schema_is_refused_untouched() {
     fx.raw().pragma_update(None, "user_version", 99).expect("set user_version");
     let before = fx.vault_bytes();
     let err = fx.try_open().expect_err("newer schema");
-    assert!(matches!(err, VaultError::NewerSchema { found: 99, supported: 2 }), "{err:?}");
+    // Whatever this build supports (it grows with each migration), 99 is newer.
+    assert!(matches!(err, VaultError::NewerSchema { found: 99, supported } if (2..99).contains(&supported)), "{err:?}");
     assert_eq!(fx.vault_bytes(), before, "vault.db changed by a refused open");
 }
 

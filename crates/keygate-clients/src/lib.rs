@@ -1,0 +1,59 @@
+//! Agent client configs: where each client (Claude Desktop, Claude Code, Cursor, VS Code,
+//! Windsurf, Codex, Gemini CLI, Zed, Cline) keeps its MCP servers on each OS, and
+//! format-preserving edits that add or remove one `keygate` entry launching
+//! `keygate connect --grant NAME`, which holds no secret. Pure files in, plan out: nothing here
+//! touches the vault or the network; the CLI and the app seal the original in the vault and
+//! then [`apply`] the plan.
+//!
+//! ```text
+//! detect(places)                         -> every client's file and whether Keygate is in it
+//! plan_connect(client, location, launch) -> Plan { diff(), original(), ownership() }
+//! plan_disconnect(client, location, owned)
+//! apply(&plan)                           -> atomic write, refused if the file changed meanwhile
+//! ```
+
+mod client;
+mod document;
+mod error;
+mod jsonc;
+mod mask;
+mod places;
+mod plan;
+mod status;
+mod toml_doc;
+mod write;
+
+pub use client::{Client, ENTRY_NAME, Entry, Format, validate_grant};
+pub use document::MAX_FILE_BYTES;
+pub use error::{ClientError, Result};
+pub use mask::MASK;
+pub use places::{Location, Os, Places};
+pub use plan::{Action, Launch, Ownership, Plan, plan_connect, plan_disconnect};
+pub use status::{ClientStatus, EntryState, detect, status};
+pub use write::apply;
+
+/// Edits of a text without files, for fuzzing and property tests.
+#[doc(hidden)]
+pub mod fuzz {
+    use std::path::Path;
+
+    use crate::client::{Client, ENTRY_NAME};
+    use crate::document;
+    use crate::error::Result;
+
+    /// Connect then disconnect `text` as `client`'s config, each edit checked. Returns the text
+    /// after disconnecting, and whether it should be `text` again, whitespace aside: no
+    /// `keygate` entry was there before, and `text` was not empty (an empty file gets `{}`).
+    pub fn round_trip(client: Client, text: &str) -> Result<(String, bool)> {
+        let path = Path::new("fuzz-input");
+        let empty = document::is_empty(client, text, path)?;
+        let comparable = !empty && document::find_entry(client, text, path)?.is_none();
+        let args = ["connect".to_string(), "--grant".to_string(), ENTRY_NAME.to_string()];
+        let entry = client.stdio_entry("/opt/keygate/bin/keygate", &args);
+        let (connected, created) = document::with_entry(client, Some(text), &entry, path)?;
+        document::check_edit(client, Some(text), &connected, Some(&entry), path)?;
+        let back = document::without_entry(client, &connected, created, path)?;
+        document::check_edit(client, Some(&connected), &back, None, path)?;
+        Ok((back, comparable))
+    }
+}
