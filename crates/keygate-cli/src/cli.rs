@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::grant_cli::GrantCommand;
 pub use crate::server_cli::ServerCommand;
 
 /// Keygate keeps your MCP tools' API keys in an encrypted vault and gives agents short-lived,
@@ -23,6 +24,9 @@ pub enum Command {
     /// Issue, list and revoke agent tokens
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Create, list and revoke grants: named permissions agents get short-lived tokens under
+    #[command(subcommand)]
+    Grant(GrantCommand),
     /// Add and remove the MCP servers Keygate fronts (config.toml's [[server]] entries)
     #[command(subcommand)]
     Server(ServerCommand),

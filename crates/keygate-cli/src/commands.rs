@@ -21,6 +21,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Cred(cred) => run_cred(cred),
         Command::Token(token) => run_token(token),
         Command::Server(server) => crate::server_commands::run_server(server),
+        Command::Grant(grant) => crate::grant_commands::run_grant(grant),
         Command::Log(flag) => show_log(flag.json),
         Command::Audit(flag) => show_audit(flag.json),
         Command::Serve { bind } => crate::serve::serve(bind),
@@ -28,7 +29,7 @@ pub fn run(command: Command) -> Result<()> {
     }
 }
 
-fn open_vault() -> Result<Vault> {
+pub fn open_vault() -> Result<Vault> {
     let home = Home::from_env()?;
     Ok(Vault::open(&home, KeySource::from_env()?, Arc::new(SystemClock), Actor::Cli)?)
 }

@@ -3,6 +3,8 @@
 //! or terminals.
 
 mod access;
+#[cfg(unix)]
+mod agent_socket;
 mod arguments;
 mod audit_writer;
 mod bridge;
@@ -19,6 +21,8 @@ mod text;
 mod upstream;
 mod watch;
 
+#[cfg(unix)]
+pub use agent_socket::{AGENT_SOCKET, MintError, MintedToken, mint_token, parse_request as parse_agent_request, socket_path};
 pub use arguments::ArgumentSchema;
 pub use bridge::{BridgeError, run_bridge};
 pub use clients::Client;
