@@ -64,7 +64,10 @@ pub fn run_grant(command: GrantCommand) -> Result<()> {
                 format!("Created grant {}", view.name),
                 format!("tools:     {}", view.tools.join(", ")),
                 format!("token ttl: {}", view.token_ttl),
-                format!("expires:   {}", view.expires_at.map_or_else(|| "never (revoke to end it)".into(), |t| t.to_string())),
+                format!(
+                    "expires:   {}",
+                    view.expires_at.map_or_else(|| "never (revoke to end it)".into(), |t| t.to_string())
+                ),
                 format!("Next: point an agent at `keygate connect --grant {}`", view.name),
             ])?;
         }

@@ -22,9 +22,11 @@ mod upstream;
 mod watch;
 
 #[cfg(unix)]
-pub use agent_socket::{AGENT_SOCKET, MintError, MintedToken, mint_token, parse_request as parse_agent_request, socket_path};
+pub use agent_socket::{
+    AGENT_SOCKET, MintError, MintedToken, mint_token, parse_request as parse_agent_request, socket_path,
+};
 pub use arguments::ArgumentSchema;
-pub use bridge::{BridgeError, run_bridge};
+pub use bridge::{BridgeError, run_bridge, run_grant_bridge};
 pub use clients::Client;
 pub use config::{
     Config, DEFAULT_BIND, MAX_SERVER_NAME_LEN, Method, NewServer, NewTransport, ServerEntry, Setting, ToolConfig,
