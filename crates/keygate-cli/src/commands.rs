@@ -177,12 +177,13 @@ fn run_token(command: TokenCommand) -> Result<()> {
             }
         }
         TokenCommand::List(flag) => {
-            let headers = ["ID", "LABEL", "TOOLS", "STATUS", "EXPIRES", "LAST USED", "USES"];
+            let headers = ["ID", "LABEL", "GRANT", "TOOLS", "STATUS", "EXPIRES", "LAST USED", "USES"];
             let empty = "No tokens yet: issue one with `keygate token create --tool T`.";
             output::listing(&open_vault()?.list_tokens()?, flag.json, &headers, empty, |t| {
                 vec![
                     t.id.clone(),
                     or_dash(t.label.as_deref()),
+                    or_dash(t.grant.as_deref()),
                     t.tools.join(","),
                     t.status.as_str().to_string(),
                     t.expires_at.to_string(),
@@ -215,11 +216,12 @@ fn show_log(json: bool) -> Result<()> {
 }
 
 fn show_audit(json: bool) -> Result<()> {
-    let headers = ["AT", "TOKEN", "TOOL", "CREDENTIAL", "DECISION", "STATUS", "MS"];
+    let headers = ["AT", "TOKEN", "GRANT", "TOOL", "CREDENTIAL", "DECISION", "STATUS", "MS"];
     Ok(output::listing(&open_vault()?.audit_log()?, json, &headers, "No tool calls audited yet.", |e| {
         vec![
             e.at.to_string(),
             or_dash(e.token_id.as_deref()),
+            or_dash(e.grant.as_deref()),
             e.tool.clone(),
             or_dash(e.credential.as_deref()),
             e.decision.clone(),

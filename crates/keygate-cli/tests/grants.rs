@@ -167,6 +167,10 @@ fn the_bridge_renews_its_token_across_many_ttls_without_a_failed_call() {
     let calls = audit.as_array().expect("rows");
     assert!(calls.len() as u64 >= id - 10, "{} audited", calls.len());
     assert!(calls.iter().all(|c| c["grant"] == "agent"), "every call names its grant: {audit}");
+    let table = kg.ok(&["audit"]);
+    assert!(table.contains("GRANT") && table.contains(" agent "), "{table}");
+    let tokens = kg.json(&["token", "list", "--json"]);
+    assert!(tokens.as_array().expect("rows").iter().all(|t| t["grant"] == "agent"), "{tokens}");
 
     // Revoked: the very next call fails, and says why.
     kg.ok(&["grant", "revoke", "agent"]);

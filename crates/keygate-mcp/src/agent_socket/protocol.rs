@@ -23,8 +23,12 @@ pub fn parse_request(line: &[u8]) -> Result<String, String> {
         return Err(format!("request longer than {MAX_REQUEST_BYTES} bytes"));
     }
     let line = line.strip_suffix(b"\n").unwrap_or(line);
-    let request: Request<'_> =
-        serde_json::from_slice(line).map_err(|_| "expected one line of JSON: {\"mint\":\"GRANT\"}".to_string())?;
+    let expected = || "expected one line of JSON: {\"mint\":\"GRANT\"}".to_string();
+    // An object only: serde would also read a struct from an array.
+    if line.trim_ascii_start().first() != Some(&b'{') {
+        return Err(expected());
+    }
+    let request: Request<'_> = serde_json::from_slice(line).map_err(|_| expected())?;
     keygate_vault::validate_grant_name(&request.mint).map_err(|e| e.to_string())?;
     Ok(request.mint.into_owned())
 }
