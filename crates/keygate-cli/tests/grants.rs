@@ -204,8 +204,10 @@ fn without_a_running_keygate_connect_and_the_headers_helper_say_so_in_one_line()
     let listed = bridge.request(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}));
     assert!(listed["result"]["tools"].as_array().is_some_and(|t| !t.is_empty()), "{listed}");
 
-    let out = stripped(&kg, &["token", "--grant", "nope", "--headers"]).output().expect("run");
-    assert_fails(&out, 1, "no grant named nope");
+    for args in [&["token", "--grant", "nope", "--headers"][..], &["connect", "--grant", "nope"]] {
+        let out = stripped(&kg, args).stdin(Stdio::null()).output().expect("run");
+        assert_fails(&out, 1, "no grant named nope");
+    }
 }
 
 fn mint_raw(kg: &Kg, request: &[u8]) -> String {

@@ -46,6 +46,7 @@ impl RenewingClient {
         Fut: Future<Output = Result<T, HttpError>>,
     {
         let token = self.tokens.current().await.map_err(|e| self.mint_failed(e))?;
+        self.refusal.lock().unwrap_or_else(PoisonError::into_inner).take();
         match call(Some(token.clone())).await {
             Err(StreamableHttpError::AuthRequired(challenge)) => match self.tokens.renew_after_refusal(&token).await {
                 None => Err(StreamableHttpError::AuthRequired(challenge)),
