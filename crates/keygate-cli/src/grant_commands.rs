@@ -89,6 +89,7 @@ pub fn run_grant(command: GrantCommand) -> Result<()> {
             })?;
         }
         GrantCommand::Revoke { name } => {
+            keygate_vault::validate_grant_name(&name).map_err(|e| UsageError(e.to_string()))?;
             let newly = open_vault()?.revoke_grant(&name)?;
             let message = if newly {
                 format!("Revoked grant {name}: every token minted under it is refused from its next request on")

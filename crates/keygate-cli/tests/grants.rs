@@ -124,6 +124,9 @@ fn grants_are_created_listed_and_revoked_from_the_command_line() {
     assert_fails(&kg.run(&["grant", "create", "x", "--tool", "bad tool"]), 1, "invalid tool name");
     assert_fails(&kg.run(&["grant", "create", "x"]), 2, "--tool");
     assert_fails(&kg.run(&["grant", "revoke", "nope"]), 1, "no grant named nope");
+    let out = kg.run(&["grant", "revoke", "\u{1b}[2Jx"]);
+    assert_fails(&out, 2, "invalid grant name");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains('\u{1b}'), "a terminal escape echoed");
 
     assert!(kg.ok(&["grant", "revoke", "cursor"]).contains("Revoked grant cursor"));
     assert!(kg.ok(&["grant", "revoke", "cursor"]).contains("Already revoked"));

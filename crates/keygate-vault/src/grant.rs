@@ -190,6 +190,7 @@ impl Vault {
 
     /// Revoke a grant and every token minted under it. False if it was revoked already.
     pub fn revoke_grant(&mut self, name: &str) -> Result<bool> {
+        validate_grant_name(name)?;
         let now = self.clock.now().unix_millis();
         store::write(&mut self.conn, |tx| {
             let live: Option<i64> = tx
@@ -212,6 +213,7 @@ impl Vault {
     /// Mint a token under a grant: its tools, living the grant's token ttl or until the grant
     /// expires, whichever comes first. The token's secret is returned once, never stored.
     pub fn mint_grant_token(&mut self, name: &str) -> Result<IssuedToken> {
+        validate_grant_name(name)?;
         let now = self.clock.now();
         store::write(&mut self.conn, |tx| {
             let live: Option<(i64, String, i64, Option<i64>)> = tx

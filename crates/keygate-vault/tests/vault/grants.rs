@@ -164,6 +164,12 @@ fn revoking_a_grant_stops_every_token_it_minted_on_the_next_check() {
     assert!(matches!(&err, VaultError::GrantRevoked { name } if name == "cursor"), "{err}");
     assert!(matches!(vault.revoke_grant("nope"), Err(VaultError::GrantNotFound { .. })));
     assert!(matches!(vault.mint_grant_token("nope"), Err(VaultError::GrantNotFound { .. })));
+    for hostile in ["\u{1b}[2J", "Nope", ""] {
+        let err = vault.mint_grant_token(hostile).expect_err("not a name");
+        assert_eq!(err.code(), "invalid_grant", "{err}");
+        assert!(!err.to_string().contains('\u{1b}'), "a terminal escape echoed: {err:?}");
+        assert_eq!(vault.revoke_grant(hostile).expect_err("not a name").code(), "invalid_grant");
+    }
     assert_eq!(vault.grant("cursor").expect("get").expect("some").status, GrantStatus::Revoked);
 
     // The name may be given again; the old tokens stay dead.
