@@ -182,6 +182,34 @@ fn the_bridge_renews_its_token_across_many_ttls_without_a_failed_call() {
 }
 
 #[test]
+fn the_bridge_outlives_a_keygate_restart() {
+    let kg = home_with_grant("2s");
+    let (first, url) = start_serve(&kg);
+    let mut bridge = GrantBridge::start(&kg);
+    let (is_error, text) = answer_text(&bridge.call(2, "fx_echo", json!({"text": "before"}), false));
+    assert!(!is_error && text == "before", "{text}");
+
+    drop(first);
+    let port = url.trim_start_matches("http://127.0.0.1:").trim_end_matches("/mcp").to_string();
+    let second = kg
+        .command(&["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start serve again");
+    let mut second = Running(second);
+    let mut line = String::new();
+    BufReader::new(second.0.stdout.take().expect("stdout")).read_line(&mut line).expect("read");
+    assert!(line.contains(&url), "{line}");
+    // Past a TTL, so the token is renewed from the new Keygate and the session opened anew.
+    std::thread::sleep(Duration::from_millis(2500));
+    for id in 3..6 {
+        let (is_error, text) = answer_text(&bridge.call(id, "fx_echo", json!({"text": "after"}), false));
+        assert!(!is_error && text == "after", "call {id}: {text}");
+    }
+}
+
+#[test]
 fn without_a_running_keygate_connect_and_the_headers_helper_say_so_in_one_line() {
     let kg = home_with_grant("1m");
     for args in [&["connect", "--grant", "agent"][..], &["token", "--grant", "agent", "--headers"]] {
