@@ -1,3 +1,4 @@
+#![cfg(unix)]
 //! Grants as a user runs them: `keygate grant`, the agent socket of `keygate serve`,
 //! `keygate connect --grant` launched the way clients launch it (env -i, cwd /) renewing its
 //! 2-second tokens across many calls, revocation reaching the bridge, and the headers helper.

@@ -3,7 +3,6 @@
 //! or terminals.
 
 mod access;
-#[cfg(unix)]
 mod agent_socket;
 mod arguments;
 mod audit_writer;
@@ -21,7 +20,6 @@ mod text;
 mod upstream;
 mod watch;
 
-#[cfg(unix)]
 pub use agent_socket::{
     AGENT_SOCKET, MintError, MintedToken, mint_token, parse_request as parse_agent_request, socket_path,
 };

@@ -1,7 +1,6 @@
 //! Asking the running Keygate for a token under a grant, through the agent socket.
 
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use keygate_vault::Timestamp;
@@ -9,77 +8,11 @@ use secrecy::SecretString;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
-use super::AGENT_SOCKET;
 use super::protocol::{MAX_REPLY_BYTES, Reply};
+use super::{MintError, MintedToken, socket_path};
 
 /// How long a mint may take, connection included (a vault write behind another's lock).
 const MINT_DEADLINE: Duration = Duration::from_secs(10);
-
-/// A token minted under a grant.
-pub struct MintedToken {
-    /// The whole token, for the Authorization header.
-    pub token: SecretString,
-    /// When it stops working.
-    pub expires_at: Timestamp,
-    /// The MCP endpoint of the Keygate that minted it.
-    pub url: String,
-}
-
-impl fmt::Debug for MintedToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MintedToken")
-            .field("token", &"[redacted]")
-            .field("expires_at", &self.expires_at)
-            .field("url", &self.url)
-            .finish()
-    }
-}
-
-/// Why no token came back.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum MintError {
-    /// Nothing serves the socket: no Keygate is running for this home.
-    #[error(
-        "Keygate is not running (no agent socket at {}): start the Keygate app or `keygate serve`, then retry",
-        .path.display()
-    )]
-    NotRunning {
-        /// The socket looked for.
-        path: PathBuf,
-    },
-    /// Keygate refused: no such grant, revoked, expired, ...
-    #[error("{message}")]
-    Refused {
-        /// What Keygate said.
-        message: String,
-        /// Its stable code (`grant_revoked`, `grant_not_found`, ...).
-        code: String,
-    },
-    /// The socket answered something that is not a reply, or too late.
-    #[error("the Keygate agent socket at {}: {detail}", .path.display())]
-    Protocol {
-        /// The socket.
-        path: PathBuf,
-        /// What went wrong.
-        detail: String,
-    },
-}
-
-impl MintError {
-    /// Whether asking again later could succeed (Keygate down or slow, not a refusal).
-    pub fn is_transient(&self) -> bool {
-        match self {
-            MintError::Refused { code, .. } => code == "busy",
-            _ => true,
-        }
-    }
-}
-
-/// The agent socket of the Keygate home `home`.
-pub fn socket_path(home: &Path) -> PathBuf {
-    home.join(AGENT_SOCKET)
-}
 
 /// Ask the Keygate serving `home` for a token under `grant`.
 pub async fn mint_token(home: &Path, grant: &str) -> Result<MintedToken, MintError> {

@@ -81,7 +81,6 @@ impl AgentSocket {
 fn take_lock(home: &Path) -> std::io::Result<Option<File>> {
     let mut options = OpenOptions::new();
     options.create(true).truncate(false).write(true);
-    #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let file = options.open(home.join(AGENT_LOCK))?;
     match file.try_lock() {
