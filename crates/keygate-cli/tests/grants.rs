@@ -255,20 +255,33 @@ fn mint_raw(kg: &Kg, request: &[u8]) -> String {
 fn the_agent_socket_is_private_bounded_and_never_taken_from_a_live_keygate() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let kg = home_with_grant("1m");
-    let (_first, first_url) = start_serve(&kg);
+    let (first, first_url) = start_serve(&kg);
     let socket = kg.home().join("agent.sock");
     let meta = std::fs::symlink_metadata(&socket).expect("socket");
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     let inode = meta.ino();
 
-    // A second Keygate on the same home leaves the live socket alone.
-    let (second, _) = start_serve(&kg);
+    // A second Keygate on the same home leaves the live socket alone...
+    let (second, second_url) = start_serve(&kg);
+    std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(std::fs::symlink_metadata(&socket).expect("socket").ino(), inode, "socket replaced");
-    drop(second);
     let reply: Value = serde_json::from_str(&mint_raw(&kg, b"{\"mint\":\"agent\"}\n")).expect("JSON");
     assert_eq!(reply["url"], first_url.as_str(), "still served by the first: {reply}");
     assert!(reply["token"].as_str().is_some_and(|t| t.starts_with("kg_")));
     assert!(reply["expires_at"].as_i64().is_some());
+    // ... and takes over when the first stops, however it stops.
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(6);
+    let served_by_second = loop {
+        let reply = std::os::unix::net::UnixStream::connect(&socket).map(|_| mint_raw(&kg, b"{\"mint\":\"agent\"}\n"));
+        if reply.as_ref().is_ok_and(|r| r.contains(&second_url)) || Instant::now() > deadline {
+            break reply.is_ok_and(|r| r.contains(&second_url));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(served_by_second, "the second Keygate did not take the socket over");
+    let meta = std::fs::symlink_metadata(&socket).expect("socket");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
 
     // Garbage, oversize and silence get a refusal or a closed connection, and serving goes on.
     for garbage in [&b"hello\n"[..], b"{\"mint\":\"Agent\"}\n", b"\x00\xff\n", &[b'{'; 4096]] {
@@ -305,6 +318,7 @@ fn the_agent_socket_is_private_bounded_and_never_taken_from_a_live_keygate() {
         assert_eq!(said["connected"], true, "the test should reach the socket: {said}");
         assert_eq!(said["got"], "", "another uid got an answer: {said}");
     }
+    drop(second);
 }
 
 /// This process's effective uid, from /proc (no unsafe, no extra crate).

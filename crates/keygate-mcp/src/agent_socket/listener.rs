@@ -1,5 +1,5 @@
-//! Serving the agent socket: one lock per home (a live Keygate's socket is never taken over,
-//! a dead one's is replaced), a 0600 socket put in place by rename, the peer's uid checked on
+//! Serving the agent socket: one lock per home (a live Keygate's socket is never taken over;
+//! a dead one's is replaced, and a second Keygate takes over when the first stops), a 0600 socket put in place by rename, the peer's uid checked on
 //! every connection, one bounded request per connection.
 
 use std::fs::{File, OpenOptions, TryLockError};
@@ -19,6 +19,8 @@ use crate::gate::Gate;
 
 /// How long a peer has to send its request and read the reply.
 const CONNECTION_DEADLINE: Duration = Duration::from_secs(5);
+/// How often a second Keygate on the same home checks whether the first has stopped.
+const TAKE_OVER_POLL: Duration = Duration::from_secs(2);
 /// Connections served at once; more are closed at once.
 const MAX_CONNECTIONS: usize = 16;
 
@@ -31,36 +33,29 @@ pub(crate) struct AgentSocket {
 
 impl AgentSocket {
     /// Serve `<home>/agent.sock` until `stop`, minting through `gate` for the endpoint `url`.
-    /// `None` (after a warning) if another live Keygate serves it or it cannot be made: the
-    /// HTTP server works without it.
+    /// If another live Keygate serves it, wait and take over when that one stops. `None`
+    /// (after a warning) if it cannot be made: the HTTP server works without it.
     pub(crate) fn spawn(home: &Path, gate: Gate, url: String, stop: CancellationToken) -> Option<Self> {
         let path = home.join(AGENT_SOCKET);
         let lock = match take_lock(home) {
-            Ok(Some(lock)) => lock,
-            Ok(None) => {
-                tracing::warn!(path = %path.display(), "another Keygate serves this home's agent socket; leaving it");
-                return None;
-            }
+            Ok(lock) => lock,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot lock the agent socket; `keygate connect --grant` will not work");
                 return None;
             }
         };
-        let listener = match bind_private(home, &path) {
-            Ok(listener) => listener,
-            Err(e) => {
-                tracing::warn!(error = %e, path = %path.display(), "cannot serve the agent socket");
-                return None;
+        let serve = Serve { home: home.to_path_buf(), path: path.clone(), gate, url: Arc::from(url), stop };
+        let task = match lock {
+            // Bound before returning, so a client started right after finds it.
+            Some(lock) => {
+                let listener = serve.bind()?;
+                tokio::spawn(serve.run(listener, lock))
+            }
+            None => {
+                tracing::info!(path = %path.display(), "another Keygate serves the agent socket; taking over when it stops");
+                tokio::spawn(serve.when_free())
             }
         };
-        let served = path.clone();
-        let task = tokio::spawn(async move {
-            accept_loop(listener, gate, Arc::from(url), stop).await;
-            // Remove the file while still holding the lock, so no one else's socket is removed.
-            let _ = std::fs::remove_file(&served);
-            drop(lock);
-        });
-        tracing::info!(path = %path.display(), "agent socket ready");
         Some(Self { path, task })
     }
 
@@ -73,6 +68,60 @@ impl AgentSocket {
     /// so a server started next in this process can take it.
     pub(crate) async fn closed(self) {
         let _ = self.task.await;
+    }
+}
+
+/// What serving the socket needs.
+struct Serve {
+    home: PathBuf,
+    path: PathBuf,
+    gate: Gate,
+    url: Arc<str>,
+    stop: CancellationToken,
+}
+
+impl Serve {
+    fn bind(&self) -> Option<UnixListener> {
+        match bind_private(&self.home, &self.path) {
+            Ok(listener) => {
+                tracing::info!(path = %self.path.display(), "agent socket ready");
+                Some(listener)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, path = %self.path.display(), "cannot serve the agent socket");
+                None
+            }
+        }
+    }
+
+    async fn run(self, listener: UnixListener, lock: File) {
+        accept_loop(listener, self.gate, self.url, self.stop).await;
+        // Remove the file while still holding the lock, so no one else's socket is removed.
+        let _ = std::fs::remove_file(&self.path);
+        drop(lock);
+    }
+
+    /// Wait for the live Keygate's lock (checking every couple of seconds), then serve.
+    async fn when_free(self) {
+        loop {
+            tokio::select! {
+                () = self.stop.cancelled() => return,
+                () = tokio::time::sleep(TAKE_OVER_POLL) => {}
+            }
+            match take_lock(&self.home) {
+                Ok(None) => continue,
+                Ok(Some(lock)) => {
+                    if let Some(listener) = self.bind() {
+                        self.run(listener, lock).await;
+                    }
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot lock the agent socket; `keygate connect --grant` will not work");
+                    return;
+                }
+            }
+        }
     }
 }
 
