@@ -85,8 +85,8 @@ impl RunningServer {
         served
     }
 
-    /// The agent socket this server mints grant tokens on, if it serves one (it does not when
-    /// another live Keygate serves the same home's).
+    /// The agent socket this server mints grant tokens on (or will, once another Keygate
+    /// serving the same home stops); `None` if it could not be made.
     pub fn agent_socket(&self) -> Option<&std::path::Path> {
         self.agent_socket.as_ref().map(AgentSocket::path)
     }
