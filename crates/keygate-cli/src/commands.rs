@@ -19,17 +19,26 @@ pub fn run(command: Command) -> Result<()> {
     match command {
         Command::Init => init(),
         Command::Cred(cred) => run_cred(cred),
-        Command::Token(token) => run_token(token),
+        Command::Token(args) => match (args.command, args.grant) {
+            (Some(command), _) => run_token(command),
+            (None, Some(grant)) => crate::serve::print_grant_headers(args.home, &grant),
+            (None, None) => Err(UsageError(
+                "name a subcommand (create, list, revoke) or mint with `keygate token --grant NAME --headers`".into(),
+            )
+            .into()),
+        },
         Command::Server(server) => crate::server_commands::run_server(server),
         Command::Client(client) => crate::client_commands::run_client(client),
+        Command::Grant(grant) => crate::grant_commands::run_grant(grant),
         Command::Log(flag) => show_log(flag.json),
         Command::Audit(flag) => show_audit(flag.json),
         Command::Serve { bind } => crate::serve::serve(bind),
-        Command::Connect { url } => crate::serve::connect(url),
+        Command::Connect { grant: Some(grant), home, .. } => crate::serve::connect_grant(home, &grant),
+        Command::Connect { grant: None, url, .. } => crate::serve::connect(url),
     }
 }
 
-pub(crate) fn open_vault() -> Result<Vault> {
+pub fn open_vault() -> Result<Vault> {
     let home = Home::from_env()?;
     Ok(Vault::open(&home, KeySource::from_env()?, Arc::new(SystemClock), Actor::Cli)?)
 }
@@ -164,12 +173,13 @@ fn run_token(command: TokenCommand) -> Result<()> {
             ])?;
         }
         TokenCommand::List(flag) => {
-            let headers = ["ID", "LABEL", "TOOLS", "STATUS", "EXPIRES", "LAST USED", "USES"];
+            let headers = ["ID", "LABEL", "GRANT", "TOOLS", "STATUS", "EXPIRES", "LAST USED", "USES"];
             let empty = "No tokens yet: issue one with `keygate token create --tool T`.";
             output::listing(&open_vault()?.list_tokens()?, flag.json, &headers, empty, |t| {
                 vec![
                     t.id.clone(),
                     or_dash(t.label.as_deref()),
+                    or_dash(t.grant.as_deref()),
                     t.tools.join(","),
                     t.status.as_str().to_string(),
                     t.expires_at.to_string(),
@@ -202,11 +212,12 @@ fn show_log(json: bool) -> Result<()> {
 }
 
 fn show_audit(json: bool) -> Result<()> {
-    let headers = ["AT", "TOKEN", "TOOL", "CREDENTIAL", "DECISION", "STATUS", "MS"];
+    let headers = ["AT", "TOKEN", "GRANT", "TOOL", "CREDENTIAL", "DECISION", "STATUS", "MS"];
     Ok(output::listing(&open_vault()?.audit_log()?, json, &headers, "No tool calls audited yet.", |e| {
         vec![
             e.at.to_string(),
             or_dash(e.token_id.as_deref()),
+            or_dash(e.grant.as_deref()),
             e.tool.clone(),
             or_dash(e.credential.as_deref()),
             e.decision.clone(),

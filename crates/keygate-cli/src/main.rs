@@ -4,6 +4,8 @@ mod cli;
 mod client_cli;
 mod client_commands;
 mod commands;
+mod grant_cli;
+mod grant_commands;
 mod output;
 mod secret_input;
 mod serve;

@@ -1,4 +1,4 @@
-//! Token checks against 1k, 10k and 100k live tokens, and opening a credential, on a real
+//! Token checks against 1k, 10k and 100k live tokens (and of tokens minted under a grant), and opening a credential, on a real
 //! SQLite vault file. Run: `cargo bench -p keygate-vault --bench vault`.
 
 use std::hint::black_box;
@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use keygate_vault::{
-    Actor, AuditStart, CallOutcome, Decision, Home, KeySource, MasterKey, SystemClock, TokenDecision, TokenRequest,
-    Vault,
+    Actor, AuditStart, CallOutcome, Decision, GrantRequest, Home, KeySource, MasterKey, SystemClock, TokenDecision,
+    TokenRequest, Vault,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -53,6 +53,26 @@ fn check_token(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// The same check for tokens minted under a grant (the grant is read with the token), among
+/// 10k other tokens.
+fn check_grant_token(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut vault, _) = vault_with_tokens(dir.path(), 10_000);
+    let mut request = GrantRequest::new("bench", vec!["web_search".into(), "github_issues".into()]);
+    request.token_ttl = Duration::from_secs(24 * 3600);
+    vault.create_grant(&request).expect("grant");
+    let sample: Vec<String> =
+        (0..SAMPLE).map(|_| vault.mint_grant_token("bench").expect("mint").token.expose_secret().to_string()).collect();
+    let mut next = 0usize;
+    c.bench_function("check_grant_token", |b| {
+        b.iter(|| {
+            next = (next + 1) % sample.len();
+            let decision = vault.check_token(black_box(&sample[next]), Some("web_search")).expect("check");
+            assert!(matches!(decision, TokenDecision::Allowed(_)));
+        })
+    });
 }
 
 fn open_credential(c: &mut Criterion) {
@@ -118,5 +138,5 @@ fn audit_call_batched(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, audit_call, audit_call_batched, check_token, open_credential);
+criterion_group!(benches, audit_call, audit_call_batched, check_token, check_grant_token, open_credential);
 criterion_main!(benches);

@@ -14,6 +14,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const MIGRATIONS: &[&str] = &[
     include_str!("schema/001_initial.sql"),
     include_str!("schema/002_gateway.sql"),
+    include_str!("schema/003_grants.sql"),
     include_str!("schema/004_client_config.sql"),
 ];
 

@@ -9,6 +9,8 @@ mod audit;
 mod client_configs;
 #[path = "vault/credentials.rs"]
 mod credentials;
+#[path = "vault/grants.rs"]
+mod grants;
 #[path = "vault/opening.rs"]
 mod opening;
 #[path = "vault/redaction.rs"]
