@@ -86,6 +86,8 @@ pub struct AuditEntry {
     pub status: Option<String>,
     /// How long the call took.
     pub duration_ms: Option<i64>,
+    /// The grant the calling token was minted under, if any.
+    pub grant: Option<String>,
 }
 
 fn finish_row(tx: &rusqlite::Transaction<'_>, id: AuditId, status: &str, duration: Duration) -> Result<()> {
@@ -161,18 +163,27 @@ impl Vault {
 
     /// Every audited call, oldest first.
     pub fn audit_log(&self) -> Result<Vec<AuditEntry>> {
-        self.query_audit("ORDER BY id", [])
+        self.query_audit("ORDER BY a.id", [])
     }
 
     /// The newest `limit` audited calls, newest first.
     pub fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEntry>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.query_audit("ORDER BY id DESC LIMIT ?1", [limit])
+        self.query_audit("ORDER BY a.id DESC LIMIT ?1", [limit])
+    }
+
+    /// The newest `limit` calls made by tokens of the grant(s) named `grant`, newest first.
+    pub fn recent_grant_audit(&self, grant: &str, limit: usize) -> Result<Vec<AuditEntry>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.query_audit("WHERE g.name = ?1 ORDER BY a.id DESC LIMIT ?2", params![grant, limit])
     }
 
     fn query_audit(&self, order: &str, params: impl rusqlite::Params) -> Result<Vec<AuditEntry>> {
         let sql = format!(
-            "SELECT at, token_id, tool, credential, credential_version, decision, status, duration_ms, server FROM audit {order}"
+            "SELECT a.at, a.token_id, a.tool, a.credential, a.credential_version, a.decision, a.status,
+                    a.duration_ms, a.server, g.name
+             FROM audit a LEFT JOIN token t ON t.id = a.token_id LEFT JOIN agent_grant g ON g.id = t.grant_id
+             {order}"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(params, |row| {
@@ -186,6 +197,7 @@ impl Vault {
                 status: row.get(6)?,
                 duration_ms: row.get(7)?,
                 server: row.get(8)?,
+                grant: row.get(9)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

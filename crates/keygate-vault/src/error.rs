@@ -164,6 +164,43 @@ pub enum VaultError {
         reason: String,
     },
 
+    /// A grant request that cannot be granted as asked (name, tools or lifetimes).
+    #[error("invalid grant: {reason}")]
+    InvalidGrant {
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// An unrevoked grant with this name exists already.
+    #[error(
+        "a grant named {name} already exists: revoke it first (`keygate grant revoke {name}`) or pick another name"
+    )]
+    GrantExists {
+        /// The name.
+        name: String,
+    },
+
+    /// No grant with this name.
+    #[error("no grant named {name}: create it with `keygate grant create {name} --tool TOOL`")]
+    GrantNotFound {
+        /// The name.
+        name: String,
+    },
+
+    /// The grant was revoked: it mints nothing and its tokens are refused.
+    #[error("grant {name} has been revoked: create a new one with `keygate grant create {name} --tool TOOL`")]
+    GrantRevoked {
+        /// The name.
+        name: String,
+    },
+
+    /// The grant is past its expiry.
+    #[error("grant {name} has expired: revoke it and create a new one (`keygate grant revoke {name}`)")]
+    GrantExpired {
+        /// The name.
+        name: String,
+    },
+
     /// `config.toml` could not be read or parsed.
     #[error("{}: {detail}", .path.display())]
     Config {
@@ -228,6 +265,11 @@ impl VaultError {
             VaultError::PinNotFound { .. } => "pin_not_found",
             VaultError::InvalidTokenId => "invalid_token_id",
             VaultError::InvalidTokenRequest { .. } => "invalid_token_request",
+            VaultError::InvalidGrant { .. } => "invalid_grant",
+            VaultError::GrantExists { .. } => "grant_exists",
+            VaultError::GrantNotFound { .. } => "grant_not_found",
+            VaultError::GrantRevoked { .. } => "grant_revoked",
+            VaultError::GrantExpired { .. } => "grant_expired",
             VaultError::Config { .. } => "config",
             VaultError::Io { .. } => "io",
             VaultError::Random(_) => "random",

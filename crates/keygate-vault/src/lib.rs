@@ -1,12 +1,13 @@
 //! Keygate's vault: everything that holds a secret. The master key (OS keychain,
 //! `KEYGATE_MASTER_KEY`, or memory), AES-256-GCM sealing, the SQLite store of credentials,
-//! tokens, the rotation log and the audit. Knows nothing of HTTP, MCP, Tauri or terminals.
+//! tokens, grants, the rotation log and the audit. Knows nothing of HTTP, MCP, Tauri or terminals.
 
 mod audit;
 mod clock;
 mod config;
 mod credential;
 mod error;
+mod grant;
 mod home;
 mod key_source;
 mod pin;
@@ -24,6 +25,7 @@ pub use credential::{
     CredentialInfo, DEFAULT_MAX_AGE_DAYS, MAX_VALUE_LEN, OpenedCredential, validate_name, validate_value,
 };
 pub use error::{Result, VaultError};
+pub use grant::{DEFAULT_GRANT_TOKEN_TTL, GrantInfo, GrantRequest, GrantStatus, validate_grant_name};
 pub use home::Home;
 pub use key_source::{KEYCHAIN_SERVICE, KeySource, MASTER_KEY_ENV, keychain_account};
 pub use pin::{ListedTool, PinReport, PinState, ToolPin};

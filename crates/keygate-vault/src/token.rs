@@ -6,7 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use rusqlite::{OptionalExtension, params};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -105,6 +105,8 @@ pub struct TokenInfo {
     pub uses: i64,
     /// active, expired or revoked.
     pub status: TokenStatus,
+    /// The grant it was minted under, if any.
+    pub grant: Option<String>,
 }
 
 /// A token that checked out: who it is and what it may call.
@@ -216,21 +218,30 @@ fn decode_secret(secret_hex: &str) -> Option<Zeroizing<[u8; SECRET_BYTES]>> {
     Some(raw)
 }
 
-fn validate_request(request: &TokenRequest, max_ttl: Duration) -> Result<Vec<String>> {
-    let invalid = |reason: String| Err(VaultError::InvalidTokenRequest { reason });
-    if request.tools.is_empty() {
-        return invalid("name at least one tool the token may call".into());
+/// Check a scope's tool names (exact names or `SERVER_*` patterns); sorted and deduplicated.
+pub(crate) fn validate_tools(tools: &[String]) -> std::result::Result<Vec<String>, String> {
+    if tools.is_empty() {
+        return Err("name at least one tool it may call".into());
     }
-    for tool in &request.tools {
+    for tool in tools {
         let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
         let name = tool.strip_suffix("_*").unwrap_or(tool);
         if name.is_empty() || tool.len() > MAX_TOOL_NAME_LEN || !name.chars().all(ok_char) {
-            return invalid(format!(
+            return Err(format!(
                 "invalid tool name {tool:?}: use 1-128 characters of A-Z, a-z, 0-9, `_`, `-`, `.`, \
                  or SERVER_* for every tool of a server"
             ));
         }
     }
+    let mut tools = tools.to_vec();
+    tools.sort();
+    tools.dedup();
+    Ok(tools)
+}
+
+fn validate_request(request: &TokenRequest, max_ttl: Duration) -> Result<Vec<String>> {
+    let invalid = |reason: String| Err(VaultError::InvalidTokenRequest { reason });
+    let tools = validate_tools(&request.tools).map_err(|reason| VaultError::InvalidTokenRequest { reason })?;
     if let Some(label) = &request.label
         && (label.chars().count() > MAX_LABEL_LEN || label.chars().any(char::is_control))
     {
@@ -250,10 +261,45 @@ fn validate_request(request: &TokenRequest, max_ttl: Duration) -> Result<Vec<Str
             format_ttl(max_ttl)
         ));
     }
-    let mut tools = request.tools.clone();
-    tools.sort();
-    tools.dedup();
     Ok(tools)
+}
+
+/// A new token's parts: its id, the SHA-256 of its secret, and the whole token.
+fn new_token() -> Result<(String, [u8; 32], SecretString)> {
+    let id = random_hex(ID_HEX_LEN / 2)?;
+    let mut raw = Zeroizing::new([0u8; SECRET_BYTES]);
+    fill_random(raw.as_mut_slice())?;
+    let hash = hash_secret(&raw);
+    let token = SecretString::from(format!("{PREFIX}{id}_{}", hex::encode(raw.as_slice())));
+    Ok((id, hash, token))
+}
+
+/// What a new token row holds besides its secret.
+pub(crate) struct NewToken<'a> {
+    pub tools: &'a [String],
+    pub label: Option<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub grant_id: Option<i64>,
+}
+
+/// Insert a new token inside a write transaction; its secret is returned once, never stored.
+pub(crate) fn insert_token(tx: &rusqlite::Transaction<'_>, new: NewToken<'_>) -> Result<IssuedToken> {
+    let (id, hash, token) = new_token()?;
+    tx.prepare_cached(
+        "INSERT INTO token (id, secret_hash, label, tools, created_at, expires_at, grant_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        id,
+        hash,
+        new.label,
+        new.tools.join(" "),
+        new.created_at.unix_millis(),
+        new.expires_at.unix_millis(),
+        new.grant_id
+    ])?;
+    Ok(IssuedToken { id, token, tools: new.tools.to_vec(), label: new.label, expires_at: new.expires_at })
 }
 
 /// Add `uses` uses to a token inside a write transaction.
@@ -273,21 +319,9 @@ impl Vault {
         let tools = validate_request(request, self.token_policy.max_ttl)?;
         let now = self.clock.now();
         let expires_at = now.plus(request.ttl.unwrap_or(self.token_policy.default_ttl));
-        let id = random_hex(ID_HEX_LEN / 2)?;
-        let mut raw = Zeroizing::new([0u8; SECRET_BYTES]);
-        fill_random(raw.as_mut_slice())?;
-        let hash = hash_secret(&raw);
-        let secret = SecretString::from(hex::encode(raw.as_slice()));
         let label = request.label.clone().filter(|l| !l.is_empty());
-        store::write(&mut self.conn, |tx| {
-            tx.execute(
-                "INSERT INTO token (id, secret_hash, label, tools, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![id, hash, label, tools.join(" "), now.unix_millis(), expires_at.unix_millis()],
-            )?;
-            Ok(())
-        })?;
-        let token = SecretString::from(format!("{PREFIX}{id}_{}", secret.expose_secret()));
-        Ok(IssuedToken { id, token, tools, label, expires_at })
+        let new = NewToken { tools: &tools, label, created_at: now, expires_at, grant_id: None };
+        store::write(&mut self.conn, |tx| insert_token(tx, new))
     }
 
     /// Check a presented token, and if `tool` is given, that it may call that tool.
@@ -296,8 +330,12 @@ impl Vault {
         let denied =
             |token_id: Option<&str>, reason| TokenDecision::Denied { token_id: token_id.map(String::from), reason };
         let Some((id, secret)) = parse(token) else { return Ok(denied(None, Denial::Malformed)) };
-        let mut stmt =
-            self.conn.prepare_cached("SELECT secret_hash, expires_at, revoked_at, tools FROM token WHERE id = ?1")?;
+        // One indexed query: the token by primary key and, for a grant's token, its grant by
+        // primary key, so revoking or expiring a grant stops its tokens on their next request.
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT t.secret_hash, t.expires_at, t.revoked_at, t.tools, g.expires_at, g.revoked_at
+             FROM token t LEFT JOIN agent_grant g ON g.id = t.grant_id WHERE t.id = ?1",
+        )?;
         let mut rows = stmt.query([id])?;
         let Some(row) = rows.next()? else { return Ok(denied(None, Denial::Unknown)) };
         // Borrow the row's bytes in place: the hot path allocates only for a grant.
@@ -307,11 +345,13 @@ impl Vault {
             return Ok(denied(None, Denial::Unknown));
         }
         let expires_at = Timestamp::from_unix_millis(row.get(1)?);
-        let revoked = row.get_ref(2)?.as_i64_or_null().map_err(rusqlite::Error::from)?.is_some();
+        let optional_int = |i| Ok::<_, VaultError>(row.get_ref(i)?.as_i64_or_null().map_err(rusqlite::Error::from)?);
+        let revoked = optional_int(2)?.is_some() || optional_int(5)?.is_some();
         let tools = row.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?;
+        let now = self.clock.now();
         let reason = if revoked {
             Denial::Revoked
-        } else if self.clock.now() >= expires_at {
+        } else if now >= expires_at || optional_int(4)?.is_some_and(|grant_end| now.unix_millis() >= grant_end) {
             Denial::Expired
         } else if tool.is_some_and(|tool| !tools.split(' ').any(|scope| scope_covers(scope, tool))) {
             Denial::OutOfScope
@@ -352,8 +392,8 @@ impl Vault {
     pub fn list_tokens(&self) -> Result<Vec<TokenInfo>> {
         let now = self.clock.now();
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, label, tools, created_at, expires_at, revoked_at, last_used_at, uses
-             FROM token ORDER BY created_at DESC, id",
+            "SELECT t.id, t.label, t.tools, t.created_at, t.expires_at, t.revoked_at, t.last_used_at, t.uses, g.name
+             FROM token t LEFT JOIN agent_grant g ON g.id = t.grant_id ORDER BY t.created_at DESC, t.id",
         )?;
         let rows = stmt.query_map([], |row| {
             let expires_at = Timestamp::from_unix_millis(row.get(4)?);
@@ -372,6 +412,7 @@ impl Vault {
                 last_used_at: row.get::<_, Option<i64>>(6)?.map(Timestamp::from_unix_millis),
                 uses: row.get(7)?,
                 status,
+                grant: row.get(8)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -7,6 +7,8 @@ mod common;
 mod audit;
 #[path = "vault/credentials.rs"]
 mod credentials;
+#[path = "vault/grants.rs"]
+mod grants;
 #[path = "vault/opening.rs"]
 mod opening;
 #[path = "vault/redaction.rs"]
