@@ -15,6 +15,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema/001_initial.sql"),
     include_str!("schema/002_gateway.sql"),
     include_str!("schema/003_grants.sql"),
+    // 004 belongs to another branch; the lead puts 005 after it when both are merged.
+    include_str!("schema/005_oauth.sql"),
 ];
 
 /// The schema version this build writes.

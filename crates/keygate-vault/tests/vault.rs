@@ -9,6 +9,8 @@ mod audit;
 mod credentials;
 #[path = "vault/grants.rs"]
 mod grants;
+#[path = "vault/oauth.rs"]
+mod oauth;
 #[path = "vault/opening.rs"]
 mod opening;
 #[path = "vault/redaction.rs"]

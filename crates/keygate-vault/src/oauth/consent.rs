@@ -20,7 +20,7 @@ pub const MAX_PENDING_CONSENTS: usize = 20;
 
 /// An authorization request, checked by the HTTP layer (client known, redirect URI registered,
 /// PKCE challenge well-formed, resource this server's).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewConsent {
     /// The client asking.
     pub client_id: String,
