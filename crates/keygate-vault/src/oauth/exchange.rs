@@ -42,6 +42,8 @@ pub struct OAuthTokens {
     pub refresh_token: SecretString,
     /// The grant the tokens are under.
     pub grant: String,
+    /// How long the access token lives from now (for `expires_in`).
+    pub expires_in: std::time::Duration,
 }
 
 impl fmt::Debug for OAuthTokens {
@@ -50,6 +52,7 @@ impl fmt::Debug for OAuthTokens {
             .field("access", &self.access)
             .field("refresh_token", &"[redacted]")
             .field("grant", &self.grant)
+            .field("expires_in", &self.expires_in)
             .finish()
     }
 }
@@ -81,7 +84,8 @@ impl Vault {
             client::touch(tx, &redeemed.client_id, now)?;
             family::start_in(tx, &new_family, now).map(|(_, refresh)| refresh)
         })?;
-        Ok(OAuthTokens { access, refresh_token, grant: redeemed.grant })
+        let expires_in = access.expires_at.since(now);
+        Ok(OAuthTokens { access, refresh_token, grant: redeemed.grant, expires_in })
     }
 
     /// Rotate a refresh token: the presented one is used up and a new pair is returned. A
@@ -128,7 +132,8 @@ impl Vault {
             family::add_refresh_in(tx, &stored.family_id, now).map(Ok)
         })?;
         let refresh_token = outcome.map_err(VaultError::OAuth)?;
-        Ok(OAuthTokens { access, refresh_token, grant: stored.grant })
+        let expires_in = access.expires_at.since(now);
+        Ok(OAuthTokens { access, refresh_token, grant: stored.grant, expires_in })
     }
 
     fn revoke_family(&mut self, family_id: &str, why: &str) -> Result<()> {
