@@ -194,13 +194,8 @@ fn router(
             base.with_legacy_session_mode(false).with_json_response(true),
         ),
     });
-    let access = AccessState {
-        gate,
-        limiter: Arc::new(FailureLimiter::default()),
-        addr: oauth.addr,
-        sessions,
-        session_manager,
-    };
+    let access =
+        AccessState { gate, limiter: Arc::new(FailureLimiter::default()), addr: oauth.addr, sessions, session_manager };
     Router::new()
         .route(
             MCP_PATH,

@@ -27,7 +27,12 @@ pub(super) async fn authorize(State(state): State<OAuthState>, RawQuery(query): 
     };
     let client = match state.gate.with(|vault| vault.oauth_client(client_id)) {
         Ok(Some(client)) => client,
-        Ok(None) => return page(StatusCode::BAD_REQUEST, "This application is not registered with Keygate: start the sign-in again from the application."),
+        Ok(None) => {
+            return page(
+                StatusCode::BAD_REQUEST,
+                "This application is not registered with Keygate: start the sign-in again from the application.",
+            );
+        }
         Err(e) => return reply::unavailable(&e.to_string()),
     };
     let redirect_uri = match registered_redirect(&client, get("redirect_uri")) {
@@ -48,7 +53,10 @@ pub(super) async fn authorize(State(state): State<OAuthState>, RawQuery(query): 
         return back("unsupported_response_type", "only response_type=code is supported");
     }
     if get("code_challenge_method") != Some("S256") || !get("code_challenge").is_some_and(is_challenge) {
-        return back("invalid_request", "PKCE is required: code_challenge_method=S256 and a 43-character code_challenge");
+        return back(
+            "invalid_request",
+            "PKCE is required: code_challenge_method=S256 and a 43-character code_challenge",
+        );
     }
     let resource = match get("resource") {
         Some(resource) if is_own_resource(resource, state.addr) => resource.to_string(),
@@ -65,7 +73,9 @@ pub(super) async fn authorize(State(state): State<OAuthState>, RawQuery(query): 
     };
     match state.gate.with(|vault| vault.create_consent_request(&consent)) {
         Ok(request) => reply::see_other(&format!("{CONSENT_PATH}?request={}", request.id)),
-        Err(VaultError::OAuth(refusal @ OAuthRefusal::TooManyConsents)) => back("temporarily_unavailable", &refusal.to_string()),
+        Err(VaultError::OAuth(refusal @ OAuthRefusal::TooManyConsents)) => {
+            back("temporarily_unavailable", &refusal.to_string())
+        }
         Err(VaultError::OAuth(refusal)) => page(StatusCode::BAD_REQUEST, &refusal.to_string()),
         Err(e) => reply::unavailable(&e.to_string()),
     }

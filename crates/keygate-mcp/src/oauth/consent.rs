@@ -44,7 +44,9 @@ pub(super) async fn answer(State(state): State<OAuthState>, request: Request) ->
     if !state.csrf.verify(&answer.request, &answer.csrf) {
         return reply::html(
             StatusCode::FORBIDDEN,
-            error_page("This form is stale or did not come from Keygate's consent page: reload the page and answer again."),
+            error_page(
+                "This form is stale or did not come from Keygate's consent page: reload the page and answer again.",
+            ),
         );
     }
     let pending = match state.gate.with(|vault| vault.consent_request(&answer.request)) {
@@ -89,7 +91,9 @@ fn same_origin_form(headers: &HeaderMap, state: &OAuthState) -> Result<(), &'sta
     }
     let site = headers.get("sec-fetch-site").and_then(|s| s.to_str().ok());
     if site.is_some_and(|s| s != "same-origin") {
-        return Err("Consent can only be given on Keygate's own consent page (the browser says it came from another site).");
+        return Err(
+            "Consent can only be given on Keygate's own consent page (the browser says it came from another site).",
+        );
     }
     let form = headers.get(header::CONTENT_TYPE).and_then(|c| c.to_str().ok());
     if !form.is_some_and(|c| c.starts_with("application/x-www-form-urlencoded")) {
@@ -152,7 +156,8 @@ fn render(state: &OAuthState, request: &ConsentRequest, problem: Option<&str>, s
     let tools = available_tools(state);
     let csrf = state.csrf.token_for(&request.id);
     let suggested_name = suggested_grant_name(&request.client_name);
-    let view = ConsentView { request, csrf: &csrf, grants: &grants, tools: &tools, suggested_name: &suggested_name, problem };
+    let view =
+        ConsentView { request, csrf: &csrf, grants: &grants, tools: &tools, suggested_name: &suggested_name, problem };
     reply::html(status, consent_page(&view))
 }
 

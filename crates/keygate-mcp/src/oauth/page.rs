@@ -109,8 +109,10 @@ fn grant_choices(view: &ConsentView<'_>) -> String {
         escape(view.suggested_name)
     );
     if view.tools.is_empty() {
-        out.push_str("<p class=\"muted\">No tools are configured yet: add some with <code>keygate tool</code> or \
-                      <code>keygate server add</code> first.</p>");
+        out.push_str(
+            "<p class=\"muted\">No tools are configured yet: add some with <code>keygate tool</code> or \
+                      <code>keygate server add</code> first.</p>",
+        );
     }
     for tool in view.tools {
         let _ = write!(

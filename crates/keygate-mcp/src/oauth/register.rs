@@ -11,7 +11,8 @@ use serde::Deserialize;
 use super::{MAX_FORM_BYTES, OAuthState, reply};
 
 /// Schemes a browser would execute or that read local data: never a redirect target.
-const FORBIDDEN_SCHEMES: &[&str] = &["javascript", "data", "file", "vbscript", "about", "blob", "filesystem", "view-source"];
+const FORBIDDEN_SCHEMES: &[&str] =
+    &["javascript", "data", "file", "vbscript", "about", "blob", "filesystem", "view-source"];
 
 #[derive(Deserialize)]
 struct Registration {
@@ -105,9 +106,19 @@ pub(super) fn check_redirect_uri(uri: &str) -> Result<(), &'static str> {
                 Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
                 None => false,
             };
-            if loopback { Ok(()) } else { Err("uses http on a host other than this machine: use https or a loopback address") }
+            if loopback {
+                Ok(())
+            } else {
+                Err("uses http on a host other than this machine: use https or a loopback address")
+            }
         }
-        "https" => if url.host().is_some() { Ok(()) } else { Err("has no host") },
+        "https" => {
+            if url.host().is_some() {
+                Ok(())
+            } else {
+                Err("has no host")
+            }
+        }
         scheme if FORBIDDEN_SCHEMES.contains(&scheme) => Err("uses a scheme a browser would run or read locally"),
         "ws" | "wss" | "ftp" => Err("uses a scheme that cannot receive an authorization answer"),
         _ => Ok(()),

@@ -17,7 +17,11 @@ pub(super) async fn token(State(state): State<OAuthState>, request: Request) -> 
     let (parts, body) = request.into_parts();
     let form = parts.headers.get(header::CONTENT_TYPE).and_then(|c| c.to_str().ok());
     if !form.is_some_and(|c| c.starts_with("application/x-www-form-urlencoded")) {
-        return reply::error(StatusCode::BAD_REQUEST, "invalid_request", "send the token request as application/x-www-form-urlencoded");
+        return reply::error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "send the token request as application/x-www-form-urlencoded",
+        );
     }
     let body = match reply::read_body(body, MAX_FORM_BYTES).await {
         Ok(body) => Zeroizing::new(body.to_vec()),
@@ -29,13 +33,22 @@ pub(super) async fn token(State(state): State<OAuthState>, request: Request) -> 
     };
     let get = |name: &str| params.get(name).map(|v| v.as_str());
     let Some(client_id) = get("client_id") else {
-        return reply::error(StatusCode::UNAUTHORIZED, "invalid_client", "name the client_id (public clients send it in the form)");
+        return reply::error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "name the client_id (public clients send it in the form)",
+        );
     };
     let result = match get("grant_type") {
         Some("authorization_code") => {
-            let (Some(code), Some(redirect_uri), Some(code_verifier)) = (get("code"), get("redirect_uri"), get("code_verifier"))
+            let (Some(code), Some(redirect_uri), Some(code_verifier)) =
+                (get("code"), get("redirect_uri"), get("code_verifier"))
             else {
-                return reply::error(StatusCode::BAD_REQUEST, "invalid_request", "code, redirect_uri and code_verifier are required");
+                return reply::error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "code, redirect_uri and code_verifier are required",
+                );
             };
             let exchange = CodeExchange { code, client_id, redirect_uri, code_verifier, resource: get("resource") };
             state.gate.with(|vault| vault.exchange_authorization_code(&exchange))
@@ -87,7 +100,8 @@ fn issued(tokens: &OAuthTokens) -> Response {
 }
 
 fn refused(refusal: OAuthRefusal) -> Response {
-    let status = if refusal == OAuthRefusal::UnknownClient { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST };
+    let status =
+        if refusal == OAuthRefusal::UnknownClient { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST };
     tracing::info!(reason = refusal.error_code(), "OAuth token request refused: {refusal}");
     reply::error(status, refusal.error_code(), &refusal.to_string())
 }

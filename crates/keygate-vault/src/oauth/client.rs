@@ -61,9 +61,8 @@ impl Vault {
         validate(client)?;
         let now = self.clock.now();
         let id = format!("kgclient_{}", random_hex(16)?);
-        let uris = serde_json::to_string(&client.redirect_uris).map_err(|e| VaultError::InvalidOAuthClient {
-            reason: format!("redirect_uris cannot be stored: {e}"),
-        })?;
+        let uris = serde_json::to_string(&client.redirect_uris)
+            .map_err(|e| VaultError::InvalidOAuthClient { reason: format!("redirect_uris cannot be stored: {e}") })?;
         store::write(&mut self.conn, |tx| {
             let count: i64 = tx.query_row("SELECT count(*) FROM oauth_client", [], |r| r.get(0))?;
             if count as usize >= MAX_CLIENTS {
@@ -89,7 +88,12 @@ impl Vault {
         let redirect_uris = serde_json::from_str(&uris).map_err(|_| VaultError::InvalidOAuthClient {
             reason: format!("client {id} has unreadable redirect URIs: register it again"),
         })?;
-        Ok(Some(OAuthClient { id: id.to_string(), name, redirect_uris, created_at: Timestamp::from_unix_millis(created_at) }))
+        Ok(Some(OAuthClient {
+            id: id.to_string(),
+            name,
+            redirect_uris,
+            created_at: Timestamp::from_unix_millis(created_at),
+        }))
     }
 }
 

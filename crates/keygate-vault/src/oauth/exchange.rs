@@ -59,7 +59,10 @@ impl fmt::Debug for OAuthTokens {
 
 /// A grant that can no longer mint.
 fn grant_gone(error: &VaultError) -> bool {
-    matches!(error, VaultError::GrantNotFound { .. } | VaultError::GrantRevoked { .. } | VaultError::GrantExpired { .. })
+    matches!(
+        error,
+        VaultError::GrantNotFound { .. } | VaultError::GrantRevoked { .. } | VaultError::GrantExpired { .. }
+    )
 }
 
 impl Vault {

@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 use crate::error::Result;
 use crate::random::fill_random;
 
-pub use client::{MAX_CLIENTS, MAX_CLIENT_NAME_LEN, MAX_REDIRECT_URIS, NewOAuthClient, OAuthClient};
+pub use client::{MAX_CLIENT_NAME_LEN, MAX_CLIENTS, MAX_REDIRECT_URIS, NewOAuthClient, OAuthClient};
 pub use code::{CodeBinding, CodeExchange};
 pub use consent::{CONSENT_TTL, ConsentRequest, MAX_PENDING_CONSENTS, NewConsent, PendingConsent};
 pub use exchange::{OAuthTokens, RefreshExchange};

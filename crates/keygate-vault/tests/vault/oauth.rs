@@ -102,7 +102,11 @@ fn a_code_is_single_use_and_bound_to_client_redirect_verifier_and_resource() {
     let cases: [(&str, fn(CodeExchange<'_>) -> CodeExchange<'_>, OAuthRefusal); 4] = [
         ("wrong verifier", |e| CodeExchange { code_verifier: "a".repeat(43).leak(), ..e }, OAuthRefusal::BadVerifier),
         ("wrong redirect", |e| CodeExchange { redirect_uri: "http://127.0.0.1:1/cb", ..e }, OAuthRefusal::CodeMismatch),
-        ("wrong resource", |e| CodeExchange { resource: Some("http://localhost:1/mcp"), ..e }, OAuthRefusal::ResourceMismatch),
+        (
+            "wrong resource",
+            |e| CodeExchange { resource: Some("http://localhost:1/mcp"), ..e },
+            OAuthRefusal::ResourceMismatch,
+        ),
         ("unknown code", |e| CodeExchange { code: "kgcode_00", ..e }, OAuthRefusal::BadCode),
     ];
     for (what, change, expected) in cases {
@@ -145,7 +149,10 @@ fn refresh_rotates_and_a_reused_refresh_token_revokes_the_family() {
     let fx = Fixture::with_vault();
     let mut vault = fx.open();
     let (client, first) = signed_in(&mut vault);
-    assert_eq!((first.grant.as_str(), first.access.tools.as_slice()), ("cursor", ["web_search".to_string()].as_slice()));
+    assert_eq!(
+        (first.grant.as_str(), first.access.tools.as_slice()),
+        ("cursor", ["web_search".to_string()].as_slice())
+    );
     let first_refresh = first.refresh_token.expose_secret().to_string();
     let second = refresh(&mut vault, &client, &first_refresh).expect("rotate");
     let second_refresh = second.refresh_token.expose_secret().to_string();
@@ -172,7 +179,8 @@ fn refresh_is_refused_to_another_client_an_unknown_token_and_another_resource() 
     let token = tokens.refresh_token.expose_secret().to_string();
     assert_eq!(refused(refresh(&mut vault, &other, &token)), OAuthRefusal::BadRefresh);
     assert_eq!(refused(refresh(&mut vault, &client, "kgrefresh_00")), OAuthRefusal::BadRefresh);
-    let elsewhere = RefreshExchange { refresh_token: &token, client_id: &client, resource: Some("http://127.0.0.1:1/mcp") };
+    let elsewhere =
+        RefreshExchange { refresh_token: &token, client_id: &client, resource: Some("http://127.0.0.1:1/mcp") };
     assert_eq!(refused(vault.refresh_oauth_tokens(&elsewhere)), OAuthRefusal::ResourceMismatch);
     refresh(&mut vault, &client, &token).expect("the refusals did not use it up");
 }
@@ -230,5 +238,7 @@ fn codes_and_refresh_tokens_are_stored_only_as_hashes() {
     assert!(!contains(&disk, code.as_bytes()), "code on disk");
     assert!(!contains(&disk, tokens.refresh_token.expose_secret().as_bytes()), "refresh token on disk");
     let debug = format!("{tokens:?} {:?}", exchange(&code, &client));
-    assert!(!debug.contains(tokens.refresh_token.expose_secret()) && !debug.contains(&code) && !debug.contains(VERIFIER));
+    assert!(
+        !debug.contains(tokens.refresh_token.expose_secret()) && !debug.contains(&code) && !debug.contains(VERIFIER)
+    );
 }
