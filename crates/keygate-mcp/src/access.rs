@@ -105,6 +105,7 @@ pub async fn require_token(State(state): State<AccessState>, mut request: Reques
     };
     if let Some(session) = &session
         && !session_belongs_to(&state, session, &grant.token_id)
+        && !session_follows_grant(&state, session, &grant.token_id)
     {
         state.limiter.record_failure();
         return unauthorized(&state, request.headers(), "this session was opened with another token");
@@ -132,6 +133,17 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 /// for rmcp to answer (404).
 fn session_belongs_to(state: &AccessState, session: &str, token_id: &str) -> bool {
     lock(&state.sessions).get(session).is_none_or(|owner| owner == token_id)
+}
+
+/// A session opened with another token minted under the same grant (an OAuth refresh, the
+/// bridge's renewal) goes on with the new token, which owns it from now on.
+fn session_follows_grant(state: &AccessState, session: &str, token_id: &str) -> bool {
+    let Some(owner) = lock(&state.sessions).get(session).cloned() else { return false };
+    let shared = state.gate.with(|vault| vault.tokens_share_grant(&owner, token_id)).unwrap_or(false);
+    if shared {
+        lock(&state.sessions).insert(session.to_string(), token_id.to_string());
+    }
+    shared
 }
 
 /// A session must not outlive its token: close it as soon as the token is refused.

@@ -32,7 +32,9 @@ pub(super) fn see_other(location: &str) -> Response {
     }
 }
 
-/// An HTML page that runs no script, cannot be framed, and leaks no referrer.
+/// An HTML page that runs no script, cannot be framed, and sends no referrer elsewhere.
+/// (`no-referrer` would also make browsers send `Origin: null` on the page's own form post,
+/// which the same-origin check must then refuse.)
 pub(super) fn html(status: StatusCode, body: String) -> Response {
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
@@ -45,7 +47,7 @@ pub(super) fn html(status: StatusCode, body: String) -> Response {
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

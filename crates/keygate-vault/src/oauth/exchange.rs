@@ -70,12 +70,13 @@ impl Vault {
     /// refresh tokens of a new sign-in.
     pub fn exchange_authorization_code(&mut self, exchange: &CodeExchange<'_>) -> Result<OAuthTokens> {
         let redeemed = self.redeem_code(exchange)?;
+        // Read before minting, so `expires_in` is the grant's whole token lifetime.
+        let now = self.clock.now();
         let access = match self.mint_grant_token(&redeemed.grant) {
             Ok(access) => access,
             Err(e) if grant_gone(&e) => return Err(VaultError::OAuth(OAuthRefusal::GrantGone)),
             Err(e) => return Err(e),
         };
-        let now = self.clock.now();
         let new_family = NewFamily {
             client_id: &redeemed.client_id,
             grant: &redeemed.grant,
