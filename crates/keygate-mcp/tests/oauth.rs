@@ -317,3 +317,58 @@ async fn refresh_rotates_reuse_revokes_the_family_and_grant_revocation_ends_ever
 fn as_refs(fields: &[(String, String)]) -> Vec<(&str, &str)> {
     fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_goes_on_across_a_refresh_but_not_with_another_grants_token() {
+    let o = OAuth::start().await;
+    let client = o.register("Cursor").await;
+    let code = o.approve_new(&o.pending(&client).await, "cursor", &["web_search"]).await;
+    let (_, first) = o.redeem(&client, &code, VERIFIER, REDIRECT).await;
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    let opened = o
+        .http
+        .post(o.resource())
+        .bearer_auth(first["access_token"].as_str().expect("access"))
+        .header("accept", "application/json, text/event-stream")
+        .json(&init)
+        .send()
+        .await
+        .expect("initialize");
+    let session = opened.headers()["mcp-session-id"].to_str().expect("session").to_string();
+    let list = |token: String| {
+        let (http, url, session) = (o.http.clone(), o.resource(), session.clone());
+        async move {
+            let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+            http.post(url)
+                .bearer_auth(token)
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-session-id", session)
+                .header("mcp-protocol-version", "2025-06-18")
+                .json(&body)
+                .send()
+                .await
+                .expect("list")
+                .status()
+        }
+    };
+    let mut vault = o.h.other_vault();
+    vault.create_grant(&keygate_vault::GrantRequest::new("other", vec!["web_search".into()])).expect("grant");
+    let other_grant = vault.mint_grant_token("other").expect("mint");
+    let (_, plain) = o.h.token(&["web_search"]);
+    assert_eq!(
+        list(secrecy::ExposeSecret::expose_secret(&other_grant.token).to_string()).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(list(plain).await, StatusCode::UNAUTHORIZED);
+
+    let (_, second) = o.refresh(&client, first["refresh_token"].as_str().expect("refresh")).await;
+    let second_access = second["access_token"].as_str().expect("access").to_string();
+    assert_eq!(list(second_access.clone()).await, StatusCode::OK, "the refreshed token carries the session on");
+    assert_eq!(o.h.server.sessions_open(), 1);
+    // A replay revokes the family: the session ends with its token.
+    let (status, _) = o.refresh(&client, first["refresh_token"].as_str().expect("refresh")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(list(second_access).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(o.h.server.sessions_open(), 0, "the session outlived its sign-in");
+}

@@ -15,8 +15,7 @@ pub(super) async fn show(State(state): State<OAuthState>, RawQuery(query): RawQu
     let id = request_id(query.as_deref());
     match state.gate.with(|vault| vault.consent_request(&id)) {
         Ok(request) => render(&state, &request, None, StatusCode::OK),
-        Err(VaultError::OAuth(refusal)) => reply::html(StatusCode::NOT_FOUND, error_page(&refusal.to_string())),
-        Err(e) => reply::unavailable(&e.to_string()),
+        Err(e) => gone(e),
     }
 }
 
@@ -51,13 +50,12 @@ pub(super) async fn answer(State(state): State<OAuthState>, request: Request) ->
     }
     let pending = match state.gate.with(|vault| vault.consent_request(&answer.request)) {
         Ok(pending) => pending,
-        Err(VaultError::OAuth(refusal)) => return reply::html(StatusCode::NOT_FOUND, error_page(&refusal.to_string())),
-        Err(e) => return reply::unavailable(&e.to_string()),
+        Err(e) => return gone(e),
     };
     if !answer.approve {
         return match take(&state, &pending.id) {
             Ok(taken) => back(&taken, &[("error", "access_denied"), ("error_description", "the person denied access")]),
-            Err(response) => response,
+            Err(e) => gone(e),
         };
     }
     let grant = match chosen_grant(&state, &answer) {
@@ -66,7 +64,7 @@ pub(super) async fn answer(State(state): State<OAuthState>, request: Request) ->
     };
     let taken = match take(&state, &pending.id) {
         Ok(taken) => taken,
-        Err(response) => return response,
+        Err(e) => return gone(e),
     };
     let binding = CodeBinding {
         client_id: taken.client_id.clone(),
@@ -134,11 +132,16 @@ fn chosen_grant(state: &OAuthState, answer: &Answer) -> Result<String, String> {
     }
 }
 
-fn take(state: &OAuthState, id: &str) -> Result<ConsentRequest, Response> {
-    state.gate.with(|vault| vault.take_consent_request(id)).map_err(|e| match e {
+fn take(state: &OAuthState, id: &str) -> Result<ConsentRequest, VaultError> {
+    state.gate.with(|vault| vault.take_consent_request(id))
+}
+
+/// The page for a request that is gone (answered, expired), or the vault being unavailable.
+fn gone(error: VaultError) -> Response {
+    match error {
         VaultError::OAuth(refusal) => reply::html(StatusCode::NOT_FOUND, error_page(&refusal.to_string())),
         e => reply::unavailable(&e.to_string()),
-    })
+    }
 }
 
 /// Back to the client's redirect URI with `params` and its state.

@@ -34,7 +34,7 @@ pub(super) async fn register(State(state): State<OAuthState>, request: Request) 
     };
     let client = match check(registration) {
         Ok(client) => client,
-        Err(response) => return response,
+        Err(Refused { code, description }) => return reply::error(StatusCode::BAD_REQUEST, code, &description),
     };
     match state.gate.with(|vault| vault.register_oauth_client(&client)) {
         Ok(client) => reply::json(
@@ -57,32 +57,38 @@ pub(super) async fn register(State(state): State<OAuthState>, request: Request) 
     }
 }
 
-fn check(registration: Registration) -> Result<NewOAuthClient, Response> {
+/// A registration refused: the RFC 7591 error code and what was wrong.
+struct Refused {
+    code: &'static str,
+    description: String,
+}
+
+fn check(registration: Registration) -> Result<NewOAuthClient, Refused> {
     if let Some(method) = registration.token_endpoint_auth_method.as_deref().filter(|m| *m != "none") {
-        return Err(invalid_metadata(&format!(
+        return Err(refused_metadata(&format!(
             "token_endpoint_auth_method {:?} is not supported: Keygate registers public clients (\"none\") that prove themselves with PKCE",
             crate::text::printable(method, 40)
         )));
     }
     let grants_ok = |g: &String| matches!(g.as_str(), "authorization_code" | "refresh_token");
     if registration.grant_types.as_ref().is_some_and(|g| !g.iter().all(grants_ok)) {
-        return Err(invalid_metadata("grant_types may hold only authorization_code and refresh_token"));
+        return Err(refused_metadata("grant_types may hold only authorization_code and refresh_token"));
     }
     if registration.response_types.as_ref().is_some_and(|r| r.iter().any(|t| t != "code")) {
-        return Err(invalid_metadata("response_types may hold only code"));
+        return Err(refused_metadata("response_types may hold only code"));
     }
     let redirect_uris = registration.redirect_uris.unwrap_or_default();
     if redirect_uris.is_empty() || redirect_uris.len() > MAX_REDIRECT_URIS {
-        return Err(invalid_redirect(&format!("register between 1 and {MAX_REDIRECT_URIS} redirect_uris")));
+        return Err(refused_redirect(&format!("register between 1 and {MAX_REDIRECT_URIS} redirect_uris")));
     }
     for uri in &redirect_uris {
         if let Err(problem) = check_redirect_uri(uri) {
-            return Err(invalid_redirect(&format!("redirect URI {:?} {problem}", crate::text::printable(uri, 80))));
+            return Err(refused_redirect(&format!("redirect URI {:?} {problem}", crate::text::printable(uri, 80))));
         }
     }
     let name = registration.client_name.unwrap_or_else(|| "an unnamed client".into());
     if name.chars().count() > MAX_CLIENT_NAME_LEN || name.chars().any(char::is_control) {
-        return Err(invalid_metadata(&format!(
+        return Err(refused_metadata(&format!(
             "client_name must be at most {MAX_CLIENT_NAME_LEN} characters, none of them control characters"
         )));
     }
@@ -129,8 +135,12 @@ fn invalid_metadata(description: &str) -> Response {
     reply::error(StatusCode::BAD_REQUEST, "invalid_client_metadata", description)
 }
 
-fn invalid_redirect(description: &str) -> Response {
-    reply::error(StatusCode::BAD_REQUEST, "invalid_redirect_uri", description)
+fn refused_metadata(description: &str) -> Refused {
+    Refused { code: "invalid_client_metadata", description: description.to_string() }
+}
+
+fn refused_redirect(description: &str) -> Refused {
+    Refused { code: "invalid_redirect_uri", description: description.to_string() }
 }
 
 #[cfg(test)]

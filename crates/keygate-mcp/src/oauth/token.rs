@@ -29,7 +29,7 @@ pub(super) async fn token(State(state): State<OAuthState>, request: Request) -> 
     };
     let params = match parse_form(&body) {
         Ok(params) => params,
-        Err(response) => return response,
+        Err(description) => return reply::error(StatusCode::BAD_REQUEST, "invalid_request", &description),
     };
     let get = |name: &str| params.get(name).map(|v| v.as_str());
     let Some(client_id) = get("client_id") else {
@@ -76,12 +76,11 @@ pub(super) async fn token(State(state): State<OAuthState>, request: Request) -> 
 }
 
 /// The form's parameters (values zeroized when dropped); one given twice is an error.
-fn parse_form(body: &[u8]) -> Result<HashMap<String, Zeroizing<String>>, Response> {
+fn parse_form(body: &[u8]) -> Result<HashMap<String, Zeroizing<String>>, String> {
     let mut params = HashMap::new();
     for (name, value) in url::form_urlencoded::parse(body) {
         if params.insert(name.to_string(), Zeroizing::new(value.into_owned())).is_some() {
-            let description = format!("the parameter {:?} is given more than once", crate::text::printable(&name, 40));
-            return Err(reply::error(StatusCode::BAD_REQUEST, "invalid_request", &description));
+            return Err(format!("the parameter {:?} is given more than once", crate::text::printable(&name, 40)));
         }
     }
     Ok(params)

@@ -17,6 +17,9 @@ const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const REDIRECT: &str = "http://127.0.0.1:33418/callback";
 const RESOURCE: &str = "http://127.0.0.1:7447/mcp";
 
+/// A change made to an otherwise right code exchange.
+type Tamper = fn(CodeExchange<'_>) -> CodeExchange<'_>;
+
 fn register(vault: &mut Vault) -> String {
     let client = NewOAuthClient { name: "Cursor".into(), redirect_uris: vec![REDIRECT.into()] };
     vault.register_oauth_client(&client).expect("register").id
@@ -99,7 +102,7 @@ fn a_code_is_single_use_and_bound_to_client_redirect_verifier_and_resource() {
     vault.create_grant(&GrantRequest::new("cursor", vec!["web_search".into()])).expect("grant");
     let client = register(&mut vault);
     let other = register(&mut vault);
-    let cases: [(&str, fn(CodeExchange<'_>) -> CodeExchange<'_>, OAuthRefusal); 4] = [
+    let cases: [(&str, Tamper, OAuthRefusal); 4] = [
         ("wrong verifier", |e| CodeExchange { code_verifier: "a".repeat(43).leak(), ..e }, OAuthRefusal::BadVerifier),
         ("wrong redirect", |e| CodeExchange { redirect_uri: "http://127.0.0.1:1/cb", ..e }, OAuthRefusal::CodeMismatch),
         (
