@@ -17,6 +17,8 @@ use crate::store;
 use crate::vault::Vault;
 
 const CODE_PREFIX: &str = "kgcode_";
+/// How long a used code is remembered after it expired (a replay then revokes its sign-in).
+const USED_CODE_KEPT_MS: i64 = 24 * 3600 * 1000;
 
 /// What a new code is bound to.
 #[derive(Debug, Clone)]
@@ -82,7 +84,10 @@ impl Vault {
         let now = self.clock.now();
         let (code, hash) = new_secret(CODE_PREFIX)?;
         store::write(&mut self.conn, |tx| {
+            // Unused codes go once expired; used ones are kept a day longer, to catch a replay.
             tx.execute("DELETE FROM oauth_code WHERE expires_at <= ?1 AND used_at IS NULL", [now.unix_millis()])?;
+            let day_ago = now.unix_millis().saturating_sub(USED_CODE_KEPT_MS);
+            tx.execute("DELETE FROM oauth_code WHERE expires_at <= ?1", [day_ago])?;
             tx.execute(
                 "INSERT INTO oauth_code (hash, client_id, redirect_uri, code_challenge, resource, grant_name, expires_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

@@ -54,6 +54,8 @@ pub(super) fn start_in(
 /// A new refresh token in `family_id`.
 pub(super) fn add_refresh_in(tx: &rusqlite::Transaction<'_>, family_id: &str, now: Timestamp) -> Result<SecretString> {
     let (secret, hash) = new_secret(REFRESH_PREFIX)?;
+    // Expired refresh tokens can no longer be used or replayed usefully: they go.
+    tx.execute("DELETE FROM oauth_refresh WHERE expires_at <= ?1", [now.unix_millis()])?;
     tx.execute(
         "INSERT INTO oauth_refresh (hash, family_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
         params![hash, family_id, now.unix_millis(), now.plus(REFRESH_TTL).unix_millis()],

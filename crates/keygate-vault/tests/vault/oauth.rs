@@ -245,3 +245,27 @@ fn codes_and_refresh_tokens_are_stored_only_as_hashes() {
         !debug.contains(tokens.refresh_token.expose_secret()) && !debug.contains(&code) && !debug.contains(VERIFIER)
     );
 }
+
+#[test]
+fn used_codes_and_expired_refresh_tokens_do_not_pile_up() {
+    let fx = Fixture::with_vault();
+    let mut vault = fx.open();
+    let (client, tokens) = signed_in(&mut vault);
+    let count = |table: &str| -> i64 {
+        fx.raw().query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).expect("count")
+    };
+    assert_eq!((count("oauth_code"), count("oauth_refresh")), (1, 1));
+    fx.clock.advance(Duration::from_secs(3600));
+    code_for(&mut vault, &client, "cursor");
+    assert_eq!(count("oauth_code"), 2, "a used code is remembered for a while, to catch a replay");
+    fx.clock.advance(Duration::from_secs(25 * 3600));
+    code_for(&mut vault, &client, "cursor");
+    assert_eq!(count("oauth_code"), 1, "expired codes are gone");
+    fx.clock.advance(Duration::from_secs(31 * 24 * 3600));
+    vault.create_grant(&GrantRequest::new("later", vec!["web_search".into()])).expect("grant");
+    let code = code_for(&mut vault, &client, "later");
+    vault.exchange_authorization_code(&exchange(&code, &client)).expect("exchange");
+    assert_eq!(count("oauth_refresh"), 1, "the expired refresh token is gone");
+    let old = tokens.refresh_token.expose_secret().to_string();
+    assert_eq!(refused(refresh(&mut vault, &client, &old)), OAuthRefusal::BadRefresh);
+}
