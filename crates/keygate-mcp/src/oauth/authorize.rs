@@ -7,16 +7,20 @@ use std::collections::HashMap;
 
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
-use http::StatusCode;
+use http::{HeaderMap, StatusCode};
 use keygate_vault::{NewConsent, OAuthClient, OAuthRefusal, VaultError};
 
 use super::origin::is_own_resource;
-use super::{CONSENT_PATH, OAuthState, reply};
+use super::{CONSENT_PATH, OAuthState, reply, request_origin};
 use crate::server::MCP_PATH;
 
 const MAX_STATE_LEN: usize = 1024;
 
-pub(super) async fn authorize(State(state): State<OAuthState>, RawQuery(query): RawQuery) -> Response {
+pub(super) async fn authorize(
+    State(state): State<OAuthState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let params = match parse_query(query.as_deref().unwrap_or("")) {
         Ok(params) => params,
         Err(problem) => return page(StatusCode::BAD_REQUEST, &problem),
@@ -62,7 +66,7 @@ pub(super) async fn authorize(State(state): State<OAuthState>, RawQuery(query): 
         Some(resource) if is_own_resource(resource, state.addr) => resource.to_string(),
         Some(_) => return back("invalid_target", "the resource is not this Keygate server's MCP endpoint"),
         // Clients older than RFC 8707 support get tokens for this server's endpoint.
-        None => format!("http://{}{MCP_PATH}", state.addr),
+        None => format!("{}{MCP_PATH}", request_origin(&headers, state.addr)),
     };
     let consent = NewConsent {
         client_id: client.id.clone(),
