@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::grant_cli::GrantCommand;
 pub use crate::server_cli::ServerCommand;
 
 /// Keygate keeps your MCP tools' API keys in an encrypted vault and gives agents short-lived,
@@ -20,9 +21,11 @@ pub enum Command {
     /// Add, rotate, list and remove credentials
     #[command(subcommand)]
     Cred(CredCommand),
-    /// Issue, list and revoke agent tokens
+    /// Issue, list and revoke agent tokens; or, with --grant, mint one through the running Keygate
+    Token(TokenArgs),
+    /// Create, list and revoke grants: named permissions agents get short-lived tokens under
     #[command(subcommand)]
-    Token(TokenCommand),
+    Grant(GrantCommand),
     /// Add and remove the MCP servers Keygate fronts (config.toml's [[server]] entries)
     #[command(subcommand)]
     Server(ServerCommand),
@@ -36,8 +39,15 @@ pub enum Command {
         #[arg(long, value_name = "ADDR")]
         bind: Option<String>,
     },
-    /// Be a stdio MCP server that forwards to the local HTTP server (token from KEYGATE_TOKEN)
+    /// Be a stdio MCP server that forwards to the local HTTP server (tokens minted under
+    /// --grant by the running Keygate, or one token from KEYGATE_TOKEN)
     Connect {
+        /// Get short-lived tokens under this grant from the running Keygate, renewed as needed
+        #[arg(long, value_name = "NAME", conflicts_with = "url")]
+        grant: Option<String>,
+        /// The Keygate home (default: KEYGATE_HOME, else the OS data directory)
+        #[arg(long, value_name = "DIR", requires = "grant")]
+        home: Option<std::path::PathBuf>,
         /// The server's MCP endpoint (default: from [listen] bind in config.toml)
         #[arg(long, value_name = "URL")]
         url: Option<String>,
@@ -70,6 +80,23 @@ pub enum CredCommand {
         /// Credential name
         name: String,
     },
+}
+
+/// `keygate token SUBCOMMAND`, or `keygate token --grant NAME --headers`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_required = false)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    pub command: Option<TokenCommand>,
+    /// Mint a short-lived token under this grant through the running Keygate
+    #[arg(long, value_name = "NAME", requires = "headers")]
+    pub grant: Option<String>,
+    /// Print it as HTTP headers, one line of JSON (for Claude Code's headersHelper)
+    #[arg(long, requires = "grant")]
+    pub headers: bool,
+    /// The Keygate home (default: KEYGATE_HOME, else the OS data directory)
+    #[arg(long, value_name = "DIR", requires = "grant")]
+    pub home: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -19,16 +19,25 @@ pub fn run(command: Command) -> Result<()> {
     match command {
         Command::Init => init(),
         Command::Cred(cred) => run_cred(cred),
-        Command::Token(token) => run_token(token),
+        Command::Token(args) => match (args.command, args.grant) {
+            (Some(command), _) => run_token(command),
+            (None, Some(grant)) => crate::serve::print_grant_headers(args.home, &grant),
+            (None, None) => Err(UsageError(
+                "name a subcommand (create, list, revoke) or mint with `keygate token --grant NAME --headers`".into(),
+            )
+            .into()),
+        },
         Command::Server(server) => crate::server_commands::run_server(server),
+        Command::Grant(grant) => crate::grant_commands::run_grant(grant),
         Command::Log(flag) => show_log(flag.json),
         Command::Audit(flag) => show_audit(flag.json),
         Command::Serve { bind } => crate::serve::serve(bind),
-        Command::Connect { url } => crate::serve::connect(url),
+        Command::Connect { grant: Some(grant), home, .. } => crate::serve::connect_grant(home, &grant),
+        Command::Connect { grant: None, url, .. } => crate::serve::connect(url),
     }
 }
 
-fn open_vault() -> Result<Vault> {
+pub fn open_vault() -> Result<Vault> {
     let home = Home::from_env()?;
     Ok(Vault::open(&home, KeySource::from_env()?, Arc::new(SystemClock), Actor::Cli)?)
 }

@@ -2,6 +2,8 @@
 
 mod cli;
 mod commands;
+mod grant_cli;
+mod grant_commands;
 mod output;
 mod secret_input;
 mod serve;

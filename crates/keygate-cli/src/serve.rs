@@ -1,12 +1,13 @@
 //! `keygate serve` and `keygate connect`: the MCP server, and the stdio bridge to it.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use keygate_mcp::Config;
 use keygate_vault::{Actor, Home, KeySource, SystemClock, Vault};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::UsageError;
 
@@ -52,6 +53,43 @@ pub fn connect(url: Option<String>) -> Result<()> {
     };
     runtime()?.block_on(keygate_mcp::run_bridge(&url, &token))?;
     Ok(())
+}
+
+/// `keygate connect --grant NAME`: tokens come from the running Keygate, which alone opens
+/// the vault, so this needs no keychain, no session bus, no HOME and no particular cwd.
+pub fn connect_grant(home: Option<PathBuf>, grant: &str) -> Result<()> {
+    init_logging("warn,rmcp=off");
+    keygate_vault::validate_grant_name(grant).map_err(|e| UsageError(e.to_string()))?;
+    let home = grant_home(home)?;
+    runtime()?.block_on(keygate_mcp::run_grant_bridge(home, grant))?;
+    Ok(())
+}
+
+/// `keygate token --grant NAME --headers`: one line of JSON headers for Claude Code's
+/// `headersHelper`, with a token minted by the running Keygate.
+pub fn print_grant_headers(home: Option<PathBuf>, grant: &str) -> Result<()> {
+    keygate_vault::validate_grant_name(grant).map_err(|e| UsageError(e.to_string()))?;
+    let home = grant_home(home)?;
+    let minted = current_thread_runtime()?.block_on(keygate_mcp::mint_token(&home, grant))?;
+    let headers = zeroize::Zeroizing::new(
+        serde_json::json!({ "Authorization": format!("Bearer {}", minted.token.expose_secret()) }).to_string(),
+    );
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", headers.as_str())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// The home named on the command line, else KEYGATE_HOME, else the OS data directory.
+fn grant_home(home: Option<PathBuf>) -> Result<PathBuf> {
+    Ok(match home {
+        Some(dir) => dir,
+        None => Home::from_env()?.dir().to_path_buf(),
+    })
+}
+
+fn current_thread_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

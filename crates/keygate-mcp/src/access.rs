@@ -33,7 +33,7 @@ pub struct AccessState {
     pub(crate) limiter: Arc<FailureLimiter>,
     /// Where the server listens (the resource metadata URL follows the client's Host).
     pub(crate) addr: std::net::SocketAddr,
-    /// Session id -> the token id that opened it.
+    /// Session id -> who opened it: the token's id, or its grant (see `session_owner`).
     pub(crate) sessions: Arc<Mutex<HashMap<String, String>>>,
     pub(crate) session_manager: Arc<LocalSessionManager>,
 }
@@ -103,20 +103,19 @@ pub async fn require_token(State(state): State<AccessState>, mut request: Reques
         }
         Err(e) => return unavailable(&e.to_string()),
     };
+    let owner = session_owner(&grant);
     if let Some(session) = &session
-        && !session_belongs_to(&state, session, &grant.token_id)
-        && !session_follows_grant(&state, session, &grant.token_id)
+        && !session_belongs_to(&state, session, &owner)
     {
         state.limiter.record_failure();
         return unauthorized(&state, request.headers(), "this session was opened with another token");
     }
     state.limiter.record_success(&grant.token_id);
-    let token_id = grant.token_id.clone();
     request.extensions_mut().insert(Caller { grant });
     let ends_session = request.method() == http::Method::DELETE;
     let response = next.run(request).await;
     if let Some(new_session) = response.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
-        lock(&state.sessions).insert(new_session.to_string(), token_id);
+        lock(&state.sessions).insert(new_session.to_string(), owner);
     } else if let Some(ended) = session.filter(|_| ends_session && response.status().is_success()) {
         lock(&state.sessions).remove(&ended);
     }
@@ -129,21 +128,19 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
-/// A session may only be used by the token that opened it. Unknown sessions pass through
-/// for rmcp to answer (404).
-fn session_belongs_to(state: &AccessState, session: &str, token_id: &str) -> bool {
-    lock(&state.sessions).get(session).is_none_or(|owner| owner == token_id)
+/// Who owns a session this token opens: the token itself, or, for a token minted under a
+/// grant, the grant, so a bridge that renews its token keeps its session (each request is
+/// still checked with its own token; the grant's tokens share one scope).
+fn session_owner(grant: &TokenGrant) -> String {
+    match &grant.grant {
+        Some(name) => format!("grant:{name}"),
+        None => grant.token_id.clone(),
+    }
 }
 
-/// A session opened with another token minted under the same grant (an OAuth refresh, the
-/// bridge's renewal) goes on with the new token, which owns it from now on.
-fn session_follows_grant(state: &AccessState, session: &str, token_id: &str) -> bool {
-    let Some(owner) = lock(&state.sessions).get(session).cloned() else { return false };
-    let shared = state.gate.with(|vault| vault.tokens_share_grant(&owner, token_id)).unwrap_or(false);
-    if shared {
-        lock(&state.sessions).insert(session.to_string(), token_id.to_string());
-    }
-    shared
+/// A session may only be used by its owner. Unknown sessions pass through for rmcp to answer (404).
+fn session_belongs_to(state: &AccessState, session: &str, owner: &str) -> bool {
+    lock(&state.sessions).get(session).is_none_or(|opened_by| opened_by == owner)
 }
 
 /// A session must not outlive its token: close it as soon as the token is refused.

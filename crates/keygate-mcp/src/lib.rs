@@ -3,6 +3,8 @@
 //! or terminals.
 
 mod access;
+#[cfg(unix)]
+mod agent_socket;
 mod arguments;
 mod audit_writer;
 mod bridge;
@@ -20,8 +22,12 @@ mod text;
 mod upstream;
 mod watch;
 
+#[cfg(unix)]
+pub use agent_socket::{
+    AGENT_SOCKET, MintError, MintedToken, mint_token, parse_request as parse_agent_request, socket_path,
+};
 pub use arguments::ArgumentSchema;
-pub use bridge::{BridgeError, run_bridge};
+pub use bridge::{BridgeError, run_bridge, run_grant_bridge};
 pub use clients::Client;
 pub use config::{
     Config, DEFAULT_BIND, MAX_SERVER_NAME_LEN, Method, NewServer, NewTransport, ServerEntry, Setting, ToolConfig,

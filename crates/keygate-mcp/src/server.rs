@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::access::{self, AccessState};
+use crate::agent_socket::AgentSocket;
 use crate::audit_writer::AuditWriter;
 use crate::config::{Config, parse_bind};
 use crate::error::McpError;
@@ -51,6 +52,7 @@ pub struct RunningServer {
     stop: CancellationToken,
     sessions: Arc<Mutex<HashMap<String, String>>>,
     audit_writer: AuditWriter,
+    agent_socket: Option<AgentSocket>,
     task: JoinHandle<std::io::Result<()>>,
 }
 
@@ -73,10 +75,21 @@ impl RunningServer {
 
     /// Wait until the server stops (after `shutdown` from elsewhere, or an error).
     pub async fn wait(self) -> Result<(), McpError> {
-        match self.task.await {
+        let served = match self.task.await {
             Ok(result) => result.map_err(McpError::Serve),
             Err(e) => Err(McpError::Serve(std::io::Error::other(e))),
+        };
+        if let Some(socket) = self.agent_socket {
+            self.stop.cancel();
+            socket.closed().await;
         }
+        served
+    }
+
+    /// The agent socket this server mints grant tokens on, if it serves one (it does not when
+    /// another live Keygate serves the same home's).
+    pub fn agent_socket(&self) -> Option<&std::path::Path> {
+        self.agent_socket.as_ref().map(AgentSocket::path)
     }
 
     /// How many MCP sessions are open (each bound to the token that opened it).
@@ -139,7 +152,9 @@ pub async fn start(config: Config, vault: Vault, bind: Option<&str>) -> Result<R
     let addr = listener.local_addr().map_err(|cause| McpError::Bind { addr, cause })?;
     let stop = CancellationToken::new();
     let sessions = Arc::new(Mutex::new(HashMap::new()));
+    let home = vault.home().dir().to_path_buf();
     let gate = Gate::new(vault);
+    let agent_socket = AgentSocket::spawn(&home, gate.clone(), endpoint_url(addr), stop.clone());
     let audit_writer = AuditWriter::start(gate.clone());
     let gateway = Gateway::start(&config.servers, gate.clone(), stop.clone());
     let handler = KeygateHandler::new(config, gateway, gate.clone(), audit_writer.clone(), Upstream::new()?);
@@ -162,7 +177,7 @@ pub async fn start(config: Config, vault: Vault, bind: Option<&str>) -> Result<R
         served
     });
     tracing::info!(%addr, "keygate MCP server listening");
-    Ok(RunningServer { addr, shared, stop, sessions, audit_writer, task })
+    Ok(RunningServer { addr, shared, stop, sessions, audit_writer, agent_socket, task })
 }
 
 /// Shared behind an `Arc`: axum clones a route's state several times per request, and each

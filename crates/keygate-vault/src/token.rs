@@ -118,6 +118,9 @@ pub struct TokenGrant {
     pub tools: Vec<String>,
     /// When it expires.
     pub expires_at: Timestamp,
+    /// The grant it was minted under, if any: tokens of one grant may continue each other's
+    /// sessions (a bridge renewing its token keeps its session).
+    pub grant: Option<String>,
 }
 
 impl TokenGrant {
@@ -333,7 +336,7 @@ impl Vault {
         // One indexed query: the token by primary key and, for a grant's token, its grant by
         // primary key, so revoking or expiring a grant stops its tokens on their next request.
         let mut stmt = self.conn.prepare_cached(
-            "SELECT t.secret_hash, t.expires_at, t.revoked_at, t.tools, g.expires_at, g.revoked_at
+            "SELECT t.secret_hash, t.expires_at, t.revoked_at, t.tools, g.expires_at, g.revoked_at, g.name
              FROM token t LEFT JOIN agent_grant g ON g.id = t.grant_id WHERE t.id = ?1",
         )?;
         let mut rows = stmt.query([id])?;
@@ -357,7 +360,8 @@ impl Vault {
             Denial::OutOfScope
         } else {
             let tools = tools.split(' ').map(String::from).collect();
-            return Ok(TokenDecision::Allowed(TokenGrant { token_id: id.to_string(), tools, expires_at }));
+            let grant = row.get(6)?;
+            return Ok(TokenDecision::Allowed(TokenGrant { token_id: id.to_string(), tools, expires_at, grant }));
         };
         Ok(denied(Some(id), reason))
     }

@@ -65,6 +65,7 @@ pub struct Vault {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) actor: Actor,
     pub(crate) token_policy: TokenPolicy,
+    pub(crate) home: Home,
 }
 
 impl Vault {
@@ -121,12 +122,17 @@ impl Vault {
         }
         store::upgrade(&mut conn)?;
         let token_policy = TokenPolicy::load(&home.config_path())?;
-        Ok(Self { conn, sealer, vault_id, clock, actor, token_policy })
+        Ok(Self { conn, sealer, vault_id, clock, actor, token_policy, home: home.clone() })
     }
 
     /// This vault's id.
     pub fn id(&self) -> &str {
         &self.vault_id
+    }
+
+    /// The home this vault was opened from (where the server puts its agent socket).
+    pub fn home(&self) -> &Home {
+        &self.home
     }
 
     /// The token lifetimes in force.

@@ -129,20 +129,3 @@ pub(super) fn find(conn: &rusqlite::Connection, hash: &[u8; 32]) -> Result<Optio
         .optional()?;
     Ok(found)
 }
-
-impl crate::vault::Vault {
-    /// Whether two tokens were minted under the same grant. An MCP session opened with one may
-    /// go on with the other: access tokens rotate every few minutes (OAuth refresh, the
-    /// bridge's renewal) while the session, and the permission behind it, stay the same.
-    pub fn tokens_share_grant(&self, first_id: &str, second_id: &str) -> Result<bool> {
-        let shared: Option<bool> = self
-            .conn
-            .prepare_cached(
-                "SELECT a.grant_id IS NOT NULL AND a.grant_id = b.grant_id FROM token a, token b
-                 WHERE a.id = ?1 AND b.id = ?2",
-            )?
-            .query_row(params![first_id, second_id], |r| r.get(0))
-            .optional()?;
-        Ok(shared.unwrap_or(false))
-    }
-}

@@ -82,7 +82,10 @@ fn minted_tokens_carry_the_grant_and_live_the_grants_token_ttl() {
     let issued = vault.mint_grant_token("cursor").expect("mint");
     let token = issued.token.expose_secret();
     assert_eq!(issued.expires_at, T0.plus(15 * MINUTE));
-    assert!(matches!(check(&vault, token, "web_search"), TokenDecision::Allowed(_)));
+    match check(&vault, token, "web_search") {
+        TokenDecision::Allowed(checked) => assert_eq!(checked.grant.as_deref(), Some("cursor")),
+        denied => panic!("{denied:?}"),
+    }
     assert!(matches!(check(&vault, token, "github_create_issue"), TokenDecision::Allowed(_)));
     assert!(is_denied(&check(&vault, token, "other"), Denial::OutOfScope));
 
@@ -98,6 +101,10 @@ fn minted_tokens_carry_the_grant_and_live_the_grants_token_ttl() {
     let plain = vault.issue_token(&request(&["web_search"], Some(HOUR))).expect("plain token");
     let plain_info = vault.list_tokens().expect("list").into_iter().find(|t| t.id == plain.id).expect("listed");
     assert_eq!(plain_info.grant, None);
+    match check(&vault, plain.token.expose_secret(), "web_search") {
+        TokenDecision::Allowed(checked) => assert_eq!(checked.grant, None),
+        denied => panic!("{denied:?}"),
+    }
 
     fx.clock.advance(14 * MINUTE);
     assert!(is_denied(&check(&vault, token, "web_search"), Denial::Expired), "the token ttl ends it");
