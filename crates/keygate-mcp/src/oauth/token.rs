@@ -101,6 +101,11 @@ fn issued(tokens: &OAuthTokens) -> Response {
 fn refused(refusal: OAuthRefusal) -> Response {
     let status =
         if refusal == OAuthRefusal::UnknownClient { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST };
-    tracing::info!(reason = refusal.error_code(), "OAuth token request refused: {refusal}");
+    if matches!(refusal, OAuthRefusal::RefreshReused) {
+        // Two holders of one refresh token: one of them is not the client.
+        tracing::warn!("an OAuth refresh token was presented twice: that sign-in and its tokens are revoked");
+    } else {
+        tracing::info!(reason = refusal.error_code(), "OAuth token request refused: {refusal}");
+    }
     reply::error(status, refusal.error_code(), &refusal.to_string())
 }
