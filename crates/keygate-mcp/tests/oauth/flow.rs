@@ -1,5 +1,6 @@
 //! A hand-driven OAuth client for the tests: registration, the authorize redirect, the
 //! consent form as the page posts it, and the token endpoint, each step observable.
+#![allow(dead_code)]
 
 use base64::Engine as _;
 use reqwest::header::{CONTENT_TYPE, LOCATION, ORIGIN};
