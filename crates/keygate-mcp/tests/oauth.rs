@@ -68,6 +68,9 @@ async fn registration_is_validated_and_bounded() {
     assert!(body["client_id"].as_str().is_some_and(|id| id.starts_with("kgclient_")));
     assert_eq!(body["token_endpoint_auth_method"], "none");
     assert!(body.get("client_secret").is_none(), "public clients get no secret");
+    let asks_for_a_secret = json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "client_secret_post"});
+    let answer: Value = o.register_raw(&asks_for_a_secret).await.json().await.expect("json");
+    assert_eq!((answer["token_endpoint_auth_method"].as_str(), answer.get("client_secret")), (Some("none"), None));
 
     let cases = [
         (json!({"redirect_uris": ["http://evil.example/cb"]}), "invalid_redirect_uri"),
@@ -75,7 +78,7 @@ async fn registration_is_validated_and_bounded() {
         (json!({"redirect_uris": []}), "invalid_redirect_uri"),
         (json!({"client_name": "x"}), "invalid_redirect_uri"),
         (
-            json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "client_secret_basic"}),
+            json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "private_key_jwt"}),
             "invalid_client_metadata",
         ),
         (json!({"redirect_uris": [REDIRECT], "grant_types": ["client_credentials"]}), "invalid_client_metadata"),

@@ -64,7 +64,10 @@ struct Refused {
 }
 
 fn check(registration: Registration) -> Result<NewOAuthClient, Refused> {
-    if let Some(method) = registration.token_endpoint_auth_method.as_deref().filter(|m| *m != "none") {
+    // A client asking for a secret gets none (RFC 7591 section 3.2.1 lets the server replace
+    // the request; the answer says `none`): it proves itself with PKCE like every client here.
+    let method = registration.token_endpoint_auth_method.as_deref().unwrap_or("none");
+    if !matches!(method, "none" | "client_secret_post" | "client_secret_basic") {
         return Err(refused_metadata(&format!(
             "token_endpoint_auth_method {:?} is not supported: Keygate registers public clients (\"none\") that prove themselves with PKCE",
             crate::text::printable(method, 40)
