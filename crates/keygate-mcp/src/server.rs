@@ -67,6 +67,12 @@ impl RunningServer {
         endpoint_url(self.addr)
     }
 
+    /// The consent page of a waiting OAuth request (`Vault::list_pending_consents`), for a
+    /// front such as the tray to open in the browser.
+    pub fn consent_url(&self, request_id: &str) -> String {
+        crate::oauth::consent_page_url(self.addr, request_id)
+    }
+
     /// Stop accepting, end open sessions, and wait for the server to finish.
     pub async fn shutdown(self) -> Result<(), McpError> {
         self.stop.cancel();

@@ -127,6 +127,8 @@ async fn authorize_checks_client_and_redirect_before_answering_to_it() {
     assert!(o.h.other_vault().list_pending_consents().expect("list").is_empty(), "no refused request waits");
     let request = o.pending(&client).await;
     let pending = o.h.other_vault().list_pending_consents().expect("list");
+    let url = o.h.server.consent_url(&pending[0].id);
+    assert_eq!(o.http.get(&url).send().await.expect("the tray's link").status(), StatusCode::OK, "{url}");
     assert_eq!(
         (pending.len(), pending[0].id.as_str(), pending[0].client_name.as_str()),
         (1, request.as_str(), "Cursor")
