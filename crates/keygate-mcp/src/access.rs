@@ -31,7 +31,8 @@ pub struct Caller {
 pub struct AccessState {
     pub(crate) gate: Gate,
     pub(crate) limiter: Arc<FailureLimiter>,
-    pub(crate) resource_metadata_url: Arc<str>,
+    /// Where the server listens (the resource metadata URL follows the client's Host).
+    pub(crate) addr: std::net::SocketAddr,
     /// Session id -> who opened it: the token's id, or its grant (see `session_owner`).
     pub(crate) sessions: Arc<Mutex<HashMap<String, String>>>,
     pub(crate) session_manager: Arc<LocalSessionManager>,
@@ -88,7 +89,7 @@ pub async fn require_token(State(state): State<AccessState>, mut request: Reques
     }
     let Some(token) = token else {
         state.limiter.record_failure();
-        return unauthorized(&state, "a bearer token is required");
+        return unauthorized(&state, request.headers(), "a bearer token is required");
     };
     let checked = state.gate.with(|vault| vault.check_token(token, None));
     let grant = match checked {
@@ -98,7 +99,7 @@ pub async fn require_token(State(state): State<AccessState>, mut request: Reques
             if let Some(session) = &session {
                 close_session(&state, session).await;
             }
-            return unauthorized(&state, &reason.to_string());
+            return unauthorized(&state, request.headers(), &reason.to_string());
         }
         Err(e) => return unavailable(&e.to_string()),
     };
@@ -107,7 +108,7 @@ pub async fn require_token(State(state): State<AccessState>, mut request: Reques
         && !session_belongs_to(&state, session, &owner)
     {
         state.limiter.record_failure();
-        return unauthorized(&state, "this session was opened with another token");
+        return unauthorized(&state, request.headers(), "this session was opened with another token");
     }
     state.limiter.record_success(&grant.token_id);
     request.extensions_mut().insert(Caller { grant });
@@ -153,10 +154,13 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn unauthorized(state: &AccessState, description: &str) -> Response {
+/// 401 with the challenge that starts an OAuth sign-in (RFC 9728 section 5.1): where the
+/// resource metadata is, for the origin the client addressed.
+fn unauthorized(state: &AccessState, headers: &HeaderMap, description: &str) -> Response {
+    let origin = crate::oauth::request_origin(headers, state.addr);
     let challenge = format!(
-        "Bearer error=\"invalid_token\", error_description=\"{description}\", resource_metadata=\"{}\"",
-        state.resource_metadata_url
+        "Bearer error=\"invalid_token\", error_description=\"{description}\", resource_metadata=\"{origin}{}\"",
+        crate::oauth::PROTECTED_RESOURCE_PATH
     );
     let mut response = (StatusCode::UNAUTHORIZED, format!("Unauthorized: {description}")).into_response();
     if let Ok(value) = HeaderValue::from_str(&challenge) {

@@ -37,6 +37,10 @@ pub enum McpError {
     #[error(transparent)]
     Vault(#[from] keygate_vault::VaultError),
 
+    /// The OS random number generator failed (making the consent form's CSRF key).
+    #[error("the OS random number generator failed: {0}")]
+    Random(String),
+
     /// Serving failed.
     #[error("the server stopped: {0}")]
     Serve(std::io::Error),

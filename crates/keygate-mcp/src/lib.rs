@@ -14,6 +14,7 @@ mod error;
 mod gate;
 mod gateway;
 mod handler;
+mod oauth;
 mod rate_limit;
 mod server;
 mod session_calls;
@@ -33,6 +34,7 @@ pub use config::{
 };
 pub use error::McpError;
 pub use gateway::{Quarantined, ServerStatus};
+pub use oauth::consent_page_url;
 pub use server::{RunningServer, endpoint_url, start};
 pub use text::printable;
 pub use upstream::{Upstream, UpstreamError, UpstreamReply};

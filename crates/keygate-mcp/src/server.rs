@@ -1,5 +1,6 @@
 //! The HTTP server: axum on a loopback port, rmcp's Streamable HTTP service behind the access
-//! layer at `/mcp`, and the RFC 9728 resource metadata beside it.
+//! layer at `/mcp`, and beside it the authorization server (`oauth/`) with the RFC 9728
+//! resource metadata.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -9,7 +10,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::any;
 use axum::serve::ListenerExt as _;
 use http::StatusCode;
 use keygate_vault::Vault;
@@ -28,14 +29,14 @@ use crate::error::McpError;
 use crate::gate::Gate;
 use crate::gateway::{Gateway, Quarantined, ServerStatus};
 use crate::handler::{KeygateHandler, Shared};
+use crate::oauth::{self, OAuthState};
 use crate::rate_limit::FailureLimiter;
 use crate::session_calls::{InFlight, Probe, SessionCall};
 use crate::upstream::Upstream;
 
 /// Largest request body accepted (rmcp's own default).
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-const MCP_PATH: &str = "/mcp";
-const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
+pub(crate) const MCP_PATH: &str = "/mcp";
 
 /// The MCP endpoint agents connect to for a server on `addr` (`127.0.0.1:7447`).
 pub fn endpoint_url(addr: impl std::fmt::Display) -> String {
@@ -66,6 +67,12 @@ impl RunningServer {
     /// The MCP endpoint agents connect to.
     pub fn url(&self) -> String {
         endpoint_url(self.addr)
+    }
+
+    /// The consent page of a waiting OAuth request (`Vault::list_pending_consents`), for a
+    /// front such as the tray to open in the browser.
+    pub fn consent_url(&self, request_id: &str) -> String {
+        crate::oauth::consent_page_url(self.addr, request_id)
     }
 
     /// Stop accepting, end open sessions, and wait for the server to finish.
@@ -160,7 +167,8 @@ pub async fn start(config: Config, vault: Vault, bind: Option<&str>) -> Result<R
     let gateway = Gateway::start(&config.servers, gate.clone(), stop.clone());
     let handler = KeygateHandler::new(config, gateway, gate.clone(), audit_writer.clone(), Upstream::new()?);
     let shared = Arc::clone(handler.shared());
-    let app = router(handler, gate, addr, stop.clone(), Arc::clone(&sessions));
+    let oauth = OAuthState::new(gate.clone(), Arc::clone(&shared), addr)?;
+    let app = router(handler, gate, oauth, stop.clone(), Arc::clone(&sessions));
     let shutdown = stop.clone();
     // MCP answers in small writes (SSE events); without TCP_NODELAY each one can wait ~40 ms
     // for the client's delayed ACK.
@@ -192,7 +200,7 @@ struct Services {
 fn router(
     handler: KeygateHandler,
     gate: Gate,
-    addr: SocketAddr,
+    oauth: OAuthState,
     stop: CancellationToken,
     sessions: Arc<Mutex<HashMap<String, String>>>,
 ) -> Router {
@@ -213,15 +221,8 @@ fn router(
             base.with_legacy_session_mode(false).with_json_response(true),
         ),
     });
-    let access = AccessState {
-        gate,
-        limiter: Arc::new(FailureLimiter::default()),
-        resource_metadata_url: format!("http://{addr}{METADATA_PATH}").into(),
-        sessions,
-        session_manager,
-    };
-    let metadata = axum::Json(resource_metadata(addr));
-    let metadata = move || std::future::ready(metadata.clone());
+    let access =
+        AccessState { gate, limiter: Arc::new(FailureLimiter::default()), addr: oauth.addr, sessions, session_manager };
     Router::new()
         .route(
             MCP_PATH,
@@ -229,20 +230,8 @@ fn router(
                 .with_state(services)
                 .layer(axum::middleware::from_fn_with_state(access, access::require_token)),
         )
-        // RFC 9728 allows the metadata at the bare well-known path or suffixed with the resource's.
-        .route(METADATA_PATH, get(metadata.clone()))
-        .route(&format!("{METADATA_PATH}{MCP_PATH}"), get(metadata))
+        .merge(oauth::routes(oauth))
         .layer(axum::middleware::from_fn(access::check_host_and_origin))
-}
-
-/// RFC 9728 protected resource metadata: tokens come from `keygate token create`, in a header.
-fn resource_metadata(addr: SocketAddr) -> serde_json::Value {
-    serde_json::json!({
-        "resource": endpoint_url(addr),
-        "resource_name": "Keygate",
-        "bearer_methods_supported": ["header"],
-        "authorization_servers": [],
-    })
 }
 
 /// `initialize` opens a session; requests that carry one go to the session-keeping service,

@@ -215,6 +215,24 @@ pub enum VaultError {
         name: String,
     },
 
+    /// An OAuth request was refused (the token endpoint answers with its error code).
+    #[error("OAuth request refused: {0}")]
+    OAuth(crate::oauth::OAuthRefusal),
+
+    /// A client registration was refused.
+    #[error("invalid OAuth client registration: {reason}")]
+    InvalidOAuthClient {
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// Every registered OAuth client has a live sign-in: none can make room for another.
+    #[error("{max} OAuth clients are registered, each with a live sign-in: revoke a grant to free one")]
+    OAuthClientLimit {
+        /// The limit.
+        max: usize,
+    },
+
     /// `config.toml` could not be read or parsed.
     #[error("{}: {detail}", .path.display())]
     Config {
@@ -286,6 +304,9 @@ impl VaultError {
             VaultError::GrantNotFound { .. } => "grant_not_found",
             VaultError::GrantRevoked { .. } => "grant_revoked",
             VaultError::GrantExpired { .. } => "grant_expired",
+            VaultError::OAuth(_) => "oauth_refused",
+            VaultError::InvalidOAuthClient { .. } => "invalid_oauth_client",
+            VaultError::OAuthClientLimit { .. } => "oauth_client_limit",
             VaultError::Config { .. } => "config",
             VaultError::Io { .. } => "io",
             VaultError::Random(_) => "random",

@@ -12,6 +12,7 @@ mod error;
 mod grant;
 mod home;
 mod key_source;
+mod oauth;
 mod pin;
 mod random;
 mod rotation;
@@ -31,6 +32,11 @@ pub use error::{Result, VaultError};
 pub use grant::{DEFAULT_GRANT_TOKEN_TTL, GrantInfo, GrantRequest, GrantStatus, validate_grant_name};
 pub use home::Home;
 pub use key_source::{KEYCHAIN_SERVICE, KeySource, MASTER_KEY_ENV, keychain_account};
+pub use oauth::{
+    CODE_TTL, CONSENT_TTL, CodeBinding, CodeExchange, ConsentRequest, MAX_CLIENT_NAME_LEN, MAX_CLIENTS,
+    MAX_PENDING_CONSENTS, MAX_REDIRECT_URIS, NewConsent, NewOAuthClient, OAuthClient, OAuthRefusal, OAuthTokens,
+    PendingConsent, REFRESH_TTL, RefreshExchange,
+};
 pub use pin::{ListedTool, PinReport, PinState, ToolPin};
 pub use rotation::{LogAction, LogEntry, due_at};
 pub use seal::{MASTER_KEY_LEN, MasterKey};

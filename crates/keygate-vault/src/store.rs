@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema/002_gateway.sql"),
     include_str!("schema/003_grants.sql"),
     include_str!("schema/004_client_config.sql"),
+    include_str!("schema/005_oauth.sql"),
 ];
 
 /// The schema version this build writes.

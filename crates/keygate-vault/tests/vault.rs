@@ -11,6 +11,8 @@ mod client_configs;
 mod credentials;
 #[path = "vault/grants.rs"]
 mod grants;
+#[path = "vault/oauth.rs"]
+mod oauth;
 #[path = "vault/opening.rs"]
 mod opening;
 #[path = "vault/redaction.rs"]
