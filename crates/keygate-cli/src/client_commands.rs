@@ -1,16 +1,15 @@
 //! `keygate client list|connect|disconnect`: find the file, plan the edit, keep the original
 //! sealed in the vault, then write. The knowledge of clients lives in keygate-clients.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use keygate_clients::{
-    Action, Client, ClientStatus, EntryState, Launch, Location, Ownership, Places, Plan, apply, detect, plan_connect,
-    plan_disconnect, status, validate_grant,
+    Client, ClientStatus, EntryState, Launch, Location, Places, Plan, commit, detect, plan_connect_sealed,
+    plan_disconnect_sealed, status, validate_grant,
 };
 use keygate_mcp::printable;
-use keygate_vault::{ClientConfigWrite, Home, Vault};
-use secrecy::{ExposeSecret, SecretString};
+use keygate_vault::{GrantStatus, Home};
 
 use crate::UsageError;
 use crate::cli::ClientCommand;
@@ -22,8 +21,6 @@ pub fn run_client(command: ClientCommand) -> Result<()> {
         ClientCommand::List { project, json } => list(project.as_deref(), json),
         ClientCommand::Connect { client, grant, project, replace, dry_run } => {
             validate_grant(&grant).map_err(|e| UsageError(e.to_string()))?;
-            // Whether the grant exists is the vault's to say once grants are there; the bridge
-            // refuses an unknown grant at launch either way.
             connect(client, &grant, &locate(client, project.as_deref())?, replace, dry_run)
         }
         ClientCommand::Disconnect { client, project, dry_run } => {
@@ -70,25 +67,31 @@ fn list(project: Option<&Path>, json: bool) -> Result<()> {
     })?)
 }
 
-/// How the client launches this very binary: its canonical path, the grant, and the home when
-/// it is not the default (so the bridge opens the same vault).
+/// How the client launches this very binary.
 fn launch(grant: &str) -> Result<Launch> {
-    let exe = std::env::current_exe().and_then(std::fs::canonicalize).context("cannot find the keygate binary")?;
-    let command = exe.to_str().context("the keygate binary's path is not UTF-8")?.to_string();
-    let home = Home::from_env()?;
-    let dir = std::path::absolute(home.dir()).context("cannot resolve the Keygate home")?;
-    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
-    let default = Home::default_dir().map(|d| std::fs::canonicalize(&d).unwrap_or(d));
-    let home = (default.as_deref() != Some(dir.as_path()))
-        .then(|| dir.to_str().map(str::to_string).context("the Keygate home's path is not UTF-8"))
-        .transpose()?;
-    Ok(Launch { command, grant: grant.to_string(), home })
+    let exe = std::env::current_exe().context("cannot find the keygate binary")?;
+    Ok(Launch::for_binary(&exe, grant, &Home::from_env()?)?)
 }
 
 fn connect(client: Client, grant: &str, location: &Location, replace: bool, dry_run: bool) -> Result<()> {
     let mut vault = open_vault()?;
-    let owned = ownership(&vault, client, &location.file)?.map(|(ownership, _)| ownership);
-    let plan = plan_connect(client, location, &launch(grant)?, owned.as_ref(), replace)?;
+    match vault.grant(grant)?.map(|g| g.status) {
+        Some(GrantStatus::Active) => {}
+        Some(status) => {
+            return Err(UsageError(format!(
+                "grant {grant} is {}: create a new one with `keygate grant create NAME --tool T`",
+                status.as_str()
+            ))
+            .into());
+        }
+        None => {
+            return Err(UsageError(format!(
+                "no grant named {grant}: create it first with `keygate grant create {grant} --tool T` (the tools this agent may call)"
+            ))
+            .into());
+        }
+    }
+    let plan = plan_connect_sealed(&vault, client, location, &launch(grant)?, replace)?;
     let shown = printable(&location.file.display().to_string(), 200);
     if plan.changes_nothing() {
         return Ok(output::lines([format!(
@@ -99,8 +102,7 @@ fn connect(client: Client, grant: &str, location: &Location, replace: bool, dry_
     if dry_run {
         return show_dry_run(&plan);
     }
-    keep_original(&mut vault, &plan)?;
-    apply(&plan)?;
+    commit(&mut vault, &plan)?;
     Ok(output::lines([
         format!("Connected {}: {shown} now launches `keygate connect --grant {grant}`.", client.display_name()),
         "No secret is in the file; it was kept as it was before, sealed in the vault.".to_string(),
@@ -110,14 +112,7 @@ fn connect(client: Client, grant: &str, location: &Location, replace: bool, dry_
 
 fn disconnect(client: Client, location: &Location, dry_run: bool) -> Result<()> {
     let mut vault = open_vault()?;
-    let owned = ownership(&vault, client, &location.file)?;
-    let original = match &owned {
-        Some((_, id)) => vault.open_client_config(id)?,
-        None => None,
-    };
-    let owned = owned.map(|(ownership, _)| ownership);
-    let original = original.as_ref().map(|o| o.expose_secret());
-    let plan = plan_disconnect(client, location, owned.as_ref(), original)?;
+    let plan = plan_disconnect_sealed(&vault, client, location)?;
     let shown = printable(&location.file.display().to_string(), 200);
     if plan.changes_nothing() {
         return Ok(output::lines([format!(
@@ -128,8 +123,7 @@ fn disconnect(client: Client, location: &Location, dry_run: bool) -> Result<()> 
     if dry_run {
         return show_dry_run(&plan);
     }
-    keep_original(&mut vault, &plan)?;
-    apply(&plan)?;
+    commit(&mut vault, &plan)?;
     Ok(output::lines([format!(
         "Disconnected {}: removed the keygate entry from {shown}; everything else is as it was. Restart {} to pick it up.",
         client.display_name(),
@@ -147,36 +141,4 @@ fn show_dry_run(plan: &Plan) -> Result<()> {
 fn printable_diff(diff: &str) -> String {
     let line = |line: &str| line.split('\t').map(|part| printable(part, 4096)).collect::<Vec<_>>().join("\t");
     diff.lines().map(line).collect::<Vec<_>>().join("\n")
-}
-
-/// What Keygate wrote at its last connect of this file, and that write's id in the vault (its
-/// original), if the last write was a connect.
-fn ownership(vault: &Vault, client: Client, file: &Path) -> Result<Option<(Ownership, String)>> {
-    let Some(last) = vault.last_client_config(client.id(), &path_key(file))? else { return Ok(None) };
-    if last.action != Action::Connect.as_str() {
-        return Ok(None);
-    }
-    Ok(serde_json::from_str(&last.record).ok().map(|ownership| (ownership, last.id)))
-}
-
-fn keep_original(vault: &mut Vault, plan: &Plan) -> Result<()> {
-    let record = match plan.ownership() {
-        Some(ownership) => serde_json::to_string(ownership)?,
-        None => "{}".to_string(),
-    };
-    let original = plan.original().map(SecretString::from);
-    let path = path_key(plan.path());
-    let write = ClientConfigWrite {
-        client: plan.client().id(),
-        path: &path,
-        action: plan.action().as_str(),
-        record: &record,
-        original: original.as_ref(),
-    };
-    vault.keep_client_config(&write)?;
-    Ok(())
-}
-
-fn path_key(file: &Path) -> String {
-    PathBuf::from(file).to_string_lossy().into_owned()
 }

@@ -109,6 +109,23 @@ pub enum ClientError {
         /// Which check failed.
         detail: String,
     },
+
+    /// A path Keygate must write into a config is not UTF-8.
+    #[error("the {what}'s path {} is not UTF-8: move it to a path that is", .path.display())]
+    NotUtf8 {
+        /// Which path ("keygate binary", "Keygate home").
+        what: &'static str,
+        /// The path.
+        path: PathBuf,
+    },
+
+    /// Keygate's record of an entry it wrote could not be encoded.
+    #[error("cannot record what Keygate writes ({0})")]
+    Record(String),
+
+    /// The vault refused (sealing the original, or reading what Keygate wrote last).
+    #[error(transparent)]
+    Vault(#[from] keygate_vault::VaultError),
 }
 
 /// Shorthand for this crate's results.

@@ -1,15 +1,16 @@
 //! Agent client configs: where each client (Claude Desktop, Claude Code, Cursor, VS Code,
 //! Windsurf, Codex, Gemini CLI, Zed, Cline) keeps its MCP servers on each OS, and
 //! format-preserving edits that add or remove one `keygate` entry launching
-//! `keygate connect --grant NAME`, which holds no secret. Pure files in, plan out: nothing here
-//! touches the vault or the network; the CLI and the app seal the original in the vault and
-//! then [`apply`] the plan.
+//! `keygate connect --grant NAME`, which holds no secret. Files in, plan out; `sealed` is the
+//! one room that touches the vault: it seals the original there before it [`apply`]s a plan.
 //!
 //! ```text
 //! detect(places)                         -> every client's file and whether Keygate is in it
 //! plan_connect(client, location, launch) -> Plan { diff(), original(), ownership() }
 //! plan_disconnect(client, location, owned)
 //! apply(&plan)                           -> atomic write, refused if the file changed meanwhile
+//! plan_*_sealed(vault, ...), commit(vault, &plan) -> the same, knowing Keygate's own entry and
+//!                                           sealing the original first
 //! ```
 
 mod client;
@@ -19,6 +20,7 @@ mod jsonc;
 mod mask;
 mod places;
 mod plan;
+mod sealed;
 mod status;
 mod toml_doc;
 mod write;
@@ -29,6 +31,7 @@ pub use error::{ClientError, Result};
 pub use mask::MASK;
 pub use places::{Location, Os, Places};
 pub use plan::{Action, Launch, Ownership, Plan, plan_connect, plan_disconnect};
+pub use sealed::{commit, plan_connect_sealed, plan_disconnect_sealed};
 pub use status::{ClientStatus, EntryState, detect, status};
 pub use write::apply;
 
