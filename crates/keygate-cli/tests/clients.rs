@@ -20,6 +20,9 @@ impl Setup {
         let kg = Kg::headless();
         kg.init();
         kg.ok_with_stdin(&["cred", "add", "brave_key"], CRED_VALUE.as_bytes());
+        for grant in ["work", "editor", "repo", "cli", "all", "x"] {
+            kg.ok(&["grant", "create", grant, "--tool", "brave_*"]);
+        }
         Self { kg }
     }
 
@@ -140,6 +143,9 @@ fn refusals_are_clear_and_touch_nothing() {
     let s = Setup::new();
     assert_fails(&s.run(&["client", "connect", "cursor", "--grant", "Bad_Name"]), 2, "grant name");
     assert_fails(&s.run(&["client", "connect", "emacs", "--grant", "work"]), 2, "unknown client");
+    assert_fails(&s.run(&["client", "connect", "cursor", "--grant", "nosuch"]), 2, "no grant named nosuch");
+    s.kg.ok(&["grant", "revoke", "x"]);
+    assert_fails(&s.run(&["client", "connect", "cursor", "--grant", "x"]), 2, "grant x is revoked");
     assert_fails(&s.run(&["client", "connect", "windsurf", "--grant", "work"]), 1, "does not seem to be installed");
     assert!(!s.user_home().join(".codeium").exists());
 
