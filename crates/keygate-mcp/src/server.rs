@@ -234,10 +234,25 @@ fn router(
         .layer(axum::middleware::from_fn(access::check_host_and_origin))
 }
 
+/// DELETE ends a session. rmcp answers `202 Accepted`; the spec's clients expect a plain
+/// success (the official Python SDK logs "Session termination failed: 202" otherwise), and
+/// nothing is left pending, so it is `204 No Content`.
+async fn end_session(services: &Services, request: Request) -> Response {
+    let mut response = services.stateful.handle(request).await.map(Body::new);
+    if response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        *response.body_mut() = Body::empty();
+    }
+    response
+}
+
 /// `initialize` opens a session; requests that carry one go to the session-keeping service,
 /// but for tool calls (see `session_calls`). Everything else is served without a session, so
 /// clients that never keep one work too, on every protocol version.
 async fn serve_mcp(State(services): State<Arc<Services>>, request: Request) -> Response {
+    if request.method() == http::Method::DELETE {
+        return end_session(&services, request).await;
+    }
     if request.method() != http::Method::POST {
         return services.stateful.handle(request).await.map(Body::new);
     }
