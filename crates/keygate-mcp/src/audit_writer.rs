@@ -15,6 +15,10 @@ use crate::gate::Gate;
 const QUEUE_CAPACITY: usize = 1024;
 /// Outcomes committed in one transaction at most.
 const MAX_BATCH: usize = 256;
+/// How long the writer waits for more outcomes before committing what it has. Without it, an
+/// agent calling in a row gets one commit per call, each taking the vault lock and a core
+/// just as its next call starts; with it, calls share commits. A flush never waits.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
 
 enum Message {
     Outcome(CallOutcome),
@@ -37,7 +41,8 @@ impl AuditWriter {
 
     fn with_capacity(gate: Gate, capacity: usize) -> Self {
         let (queue, inbox) = mpsc::channel(capacity);
-        tokio::spawn(write_batches(gate.clone(), inbox));
+        // A batch never holds more than the queue does, so a full queue still holds callers back.
+        tokio::spawn(write_batches(gate.clone(), inbox, MAX_BATCH.min(capacity)));
         Self { queue, gate }
     }
 
@@ -61,11 +66,12 @@ impl AuditWriter {
 
 /// Take whatever is queued (at least one message), commit its outcomes in one transaction,
 /// then answer the flushes that were waiting behind them. Ends when every handle is dropped.
-async fn write_batches(gate: Gate, mut inbox: mpsc::Receiver<Message>) {
-    let mut messages = Vec::with_capacity(MAX_BATCH);
-    let mut outcomes = Vec::with_capacity(MAX_BATCH);
+async fn write_batches(gate: Gate, mut inbox: mpsc::Receiver<Message>, max_batch: usize) {
+    let mut messages = Vec::with_capacity(max_batch);
+    let mut outcomes = Vec::with_capacity(max_batch);
     let mut flushes = Vec::new();
-    while inbox.recv_many(&mut messages, MAX_BATCH).await > 0 {
+    while inbox.recv_many(&mut messages, max_batch).await > 0 {
+        linger(&mut inbox, &mut messages, max_batch).await;
         for message in messages.drain(..) {
             match message {
                 Message::Outcome(outcome) => outcomes.push(outcome),
@@ -78,6 +84,20 @@ async fn write_batches(gate: Gate, mut inbox: mpsc::Receiver<Message>) {
         }
         for done in flushes.drain(..) {
             let _ = done.send(());
+        }
+    }
+}
+
+/// Gather what arrives within [`LINGER`] of the first message, unless a flush is waiting or
+/// the batch is full.
+async fn linger(inbox: &mut mpsc::Receiver<Message>, messages: &mut Vec<Message>, max_batch: usize) {
+    let deadline = tokio::time::Instant::now() + LINGER;
+    let flush_waits = |messages: &[Message]| messages.iter().any(|m| matches!(m, Message::Flush(_)));
+    while messages.len() < max_batch && !flush_waits(messages) {
+        let room = max_batch - messages.len();
+        match tokio::time::timeout_at(deadline, inbox.recv_many(messages, room)).await {
+            Ok(received) if received > 0 => {}
+            _ => return,
         }
     }
 }
