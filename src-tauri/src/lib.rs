@@ -25,17 +25,43 @@ pub use watch::CHANGED_EVENT;
 
 /// Run as the agent (default) or as the window (`--window`), until Quit or the window closes.
 pub fn run() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(text) = command_line_answer(&args[1.min(args.len())..]) {
+        // Answered on the terminal; no window, no agent, nothing left running.
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), "{text}");
+        return;
+    }
     init_logging();
     let home = match Home::from_env() {
         Ok(home) => home,
         Err(e) => exit_with(&e.to_string()),
     };
-    let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|arg| arg == agent::WINDOW_FLAG) {
         run_window(home);
     } else {
         run_agent(home, args.iter().any(|arg| arg == agent::HIDDEN_FLAG));
     }
+}
+
+/// `--help` and `--version` print instead of starting the app.
+fn command_line_answer(args: &[String]) -> Option<String> {
+    let asks = |flags: &[&str]| args.iter().any(|arg| flags.contains(&arg.as_str()));
+    if asks(&["--version", "-V"]) {
+        return Some(format!("keygate-app {}", env!("CARGO_PKG_VERSION")));
+    }
+    asks(&["--help", "-h"]).then(|| {
+        String::from(
+            "Keygate: the tray app (the MCP server, reminders) and its window.\n\n\
+             Usage: keygate-app [--hidden]\n\n\
+             Options:\n  \
+             --hidden    start in the tray only (as at login); a running Keygate is left as it is\n  \
+             -h, --help  print this help\n  \
+             -V, --version  print the version\n\n\
+             Running keygate-app while Keygate runs opens (or focuses) its window.\n\
+             The `keygate` command does everything headless: `keygate --help`.",
+        )
+    })
 }
 
 fn exit_with(message: &str) -> ! {

@@ -79,10 +79,13 @@ pub enum CredCommand {
         #[command(flatten)]
         refused: RefusedSecret,
     },
-    /// Remove a credential and erase all its versions
+    /// Remove a credential and erase all its versions (asks first; --yes to skip)
     Remove {
         /// Credential name
         name: String,
+        /// Do not ask: erase every stored version now
+        #[arg(long)]
+        yes: bool,
     },
 }
 

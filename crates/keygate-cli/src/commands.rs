@@ -22,10 +22,10 @@ pub fn run(command: Command) -> Result<()> {
         Command::Token(args) => match (args.command, args.grant) {
             (Some(command), _) => run_token(command),
             (None, Some(grant)) => crate::serve::print_grant_headers(args.home, &grant),
-            (None, None) => Err(UsageError(
-                "name a subcommand (create, list, revoke) or mint with `keygate token --grant NAME --headers`".into(),
-            )
-            .into()),
+            (None, None) => {
+                crate::print_help_for(["token".to_string()].into_iter());
+                Err(UsageError("name a subcommand, or mint with `keygate token --grant NAME --headers`".into()).into())
+            }
         },
         Command::Server(server) => crate::server_commands::run_server(server),
         Command::Client(client) => crate::client_commands::run_client(client),
@@ -104,13 +104,38 @@ fn run_cred(command: CredCommand) -> Result<()> {
                 info.due_at
             )])?;
         }
-        CredCommand::Remove { name } => {
-            open_vault()?.remove_credential(&name)?;
+        CredCommand::Remove { name, yes } => {
+            let mut vault = open_vault()?;
+            confirm_removal(&vault, &name, yes)?;
+            vault.remove_credential(&name)?;
             output::lines([format!("Removed {name} and erased its stored values")])?;
         }
         CredCommand::List(flag) => list_credentials(&open_vault()?.list_credentials()?, flag.json)?,
     }
     Ok(())
+}
+
+/// Removing erases every stored version for good: ask at a terminal, else require `--yes`.
+fn confirm_removal(vault: &Vault, name: &str, yes: bool) -> Result<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if yes || !vault.list_credentials()?.iter().any(|c| c.name == name) {
+        return Ok(()); // an unknown name: the vault says "no credential named ..." in its own words
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(
+            UsageError(format!("removing {name} erases every stored version for good: add --yes to confirm")).into()
+        );
+    }
+    let mut stderr = std::io::stderr();
+    write!(stderr, "Remove {name} and erase every stored version? This cannot be undone. [y/N] ")?;
+    stderr.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(UsageError(format!("kept {name}: nothing was removed")).into())
+    }
 }
 
 fn list_credentials(credentials: &[CredentialInfo], json: bool) -> Result<()> {

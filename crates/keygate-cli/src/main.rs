@@ -44,6 +44,16 @@ fn main() -> ExitCode {
             let _ = err.print();
             return ExitCode::SUCCESS;
         }
+        Err(err)
+            if matches!(
+                err.kind(),
+                ClapErrorKind::MissingSubcommand | ClapErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) =>
+        {
+            // `keygate` or `keygate cred` alone: show that command's help, not a one-liner.
+            print_help_for(std::env::args().skip(1));
+            return ExitCode::from(EXIT_USAGE);
+        }
         Err(err) => {
             return fail(EXIT_USAGE, &format!("{} (see `keygate --help`)", clap_problem(&err)));
         }
@@ -54,12 +64,34 @@ fn main() -> ExitCode {
     }
 }
 
-/// clap's lines before the usage block name the problem; fold them into one line.
+/// clap's lines before the usage block name the problem, and a `tip:` line may suggest the
+/// spelling meant (`--jsn`: "a similar argument exists: '--json'"); fold them into one line.
 fn clap_problem(err: &clap::Error) -> String {
     let rendered = err.render().to_string();
-    let problem: Vec<&str> =
-        rendered.lines().map(str::trim).take_while(|line| !line.is_empty() && !line.starts_with("Usage:")).collect();
+    let problem: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|line| !line.starts_with("Usage:"))
+        .filter(|line| !line.is_empty())
+        .collect();
     problem.join(" ").trim_start_matches("error: ").to_string()
+}
+
+/// Print the help of the command `args` name (as many of them as are subcommands).
+pub(crate) fn print_help_for(args: impl Iterator<Item = String>) {
+    let mut command = <cli::Cli as clap::CommandFactory>::command();
+    let mut names = vec![command.get_name().to_string()];
+    for arg in args {
+        match command.find_subcommand(&arg) {
+            Some(sub) => {
+                names.push(arg);
+                command = sub.clone();
+            }
+            None => break,
+        }
+    }
+    let mut help = command.bin_name(names.join(" "));
+    let _ = help.print_help();
 }
 
 fn report(err: &anyhow::Error) -> ExitCode {

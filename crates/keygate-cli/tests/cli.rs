@@ -48,7 +48,10 @@ fn quickstart_flow_with_json_output() {
     assert_eq!(kg.json(&["token", "list", "--json"])[0]["status"], "revoked");
     assert!(kg.ok(&["token", "revoke", id]).contains("Already revoked"));
 
-    kg.ok(&["cred", "remove", "scavio_api_key"]);
+    // Not at a terminal and without --yes, nothing is erased.
+    assert_fails(&kg.run(&["cred", "remove", "scavio_api_key"]), 2, "add --yes to confirm");
+    assert_eq!(kg.json(&["cred", "list", "--json"])[0]["name"], "scavio_api_key");
+    kg.ok(&["cred", "remove", "scavio_api_key", "--yes"]);
     assert_eq!(kg.json(&["cred", "list", "--json"]), serde_json::json!([]));
     let log = kg.json(&["log", "--json"]);
     let actions: Vec<&str> =
@@ -115,7 +118,9 @@ fn bad_input_gets_one_clear_line_and_a_nonzero_exit() {
     assert_fails(&kg.run_with_stdin(&["cred", "add", "x", "--max-age-days", "0"], KEY), 1, "invalid max age");
     assert_fails(&kg.run_with_stdin(&["cred", "add", "x", "--max-age-days", "ten"], KEY), 2, "invalid value");
     assert_fails(&kg.run_with_stdin(&["cred", "rotate", "nope"], KEY), 1, "no credential named nope");
+    assert_fails(&kg.run(&["cred", "remove", "nope", "--yes"]), 1, "no credential named nope");
     assert_fails(&kg.run(&["cred", "remove", "nope"]), 1, "no credential named nope");
+    assert_fails(&kg.run(&["cred", "list", "--jsn"]), 2, "a similar argument exists: '--json'");
     kg.ok_with_stdin(&["cred", "add", "dup"], KEY);
     assert_fails(&kg.run_with_stdin(&["cred", "add", "dup"], KEY), 1, "already exists");
     assert_fails(&kg.run(&["token", "create"]), 2, "--tool");
@@ -239,4 +244,15 @@ fn a_process_with_two_vault_connections_never_loses_writes_to_another_process() 
     let names: Vec<_> =
         listed.as_array().expect("list").iter().map(|c| c["name"].as_str().unwrap_or_default()).collect();
     assert_eq!(names, ["written_after"], "another process sees what this one wrote");
+}
+
+#[test]
+fn a_command_without_its_subcommand_prints_its_help() {
+    let kg = Kg::headless();
+    for (args, shows) in [(&[][..], "Commands:"), (&["cred"][..], "keygate cred"), (&["token"][..], "keygate token")] {
+        let out = kg.run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("Usage:") && help.contains(shows), "{args:?}: {help}");
+    }
 }
