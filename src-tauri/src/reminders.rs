@@ -7,6 +7,7 @@ use std::io;
 use std::path::Path;
 use std::time::Duration;
 
+pub use keygate_vault::DUE_SOON;
 use keygate_vault::{CredentialInfo, Timestamp};
 use serde::Serialize;
 
@@ -14,8 +15,6 @@ const DAY: Duration = Duration::from_secs(24 * 3600);
 /// Where the agent remembers when it last notified each credential, so that restarting
 /// Keygate does not notify again the same day.
 const SENT_FILE: &str = ".reminders-sent.json";
-/// A credential due within this long gets a reminder before it is due.
-pub const DUE_SOON: Duration = Duration::from_secs(3 * 24 * 3600);
 
 /// One credential that needs rotating soon or now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -44,7 +43,8 @@ impl Reminder {
     }
 }
 
-/// Whether `credential` is not due yet but will be within [`DUE_SOON`].
+/// Whether `credential` is not due yet but will be within [`DUE_SOON`] (of `now`, which the
+/// vault's own flag was computed against when the list was read).
 pub fn due_soon(credential: &CredentialInfo, now: Timestamp) -> bool {
     !credential.due && credential.due_at <= now.plus(DUE_SOON)
 }
@@ -127,6 +127,7 @@ mod tests {
             rotated_at: None,
             max_age_days: 30,
             due: due_in <= 0,
+            due_soon: due_in > 0 && due_in <= 72,
             due_at,
         }
     }

@@ -148,7 +148,14 @@ fn list_credentials(credentials: &[CredentialInfo], json: bool) -> Result<()> {
             c.created_at.to_string(),
             or_dash(c.rotated_at),
             format!("{}d", c.max_age_days),
-            if c.due { "due".to_string() } else { "ok".to_string() },
+            if c.due {
+                "due"
+            } else if c.due_soon {
+                "due soon"
+            } else {
+                "ok"
+            }
+            .to_string(),
             c.due_at.to_string(),
         ]
     })?)

@@ -73,6 +73,13 @@ fn human_output_is_a_table_and_never_shows_values() {
     let table = kg.ok(&["cred", "list"]);
     assert!(table.starts_with("NAME"), "{table}");
     assert!(table.contains("github"));
+    // One rule for "due soon" (within 3 days), the same the app's reminders use.
+    kg.ok_with_stdin(&["cred", "add", "short", "--max-age-days", "2"], KEY);
+    let short = kg.ok(&["cred", "list"]).lines().find(|l| l.starts_with("short")).expect("row").to_string();
+    assert!(short.contains("due soon"), "{short}");
+    let listed = kg.json(&["cred", "list", "--json"]);
+    assert_eq!((listed[1]["name"].as_str(), listed[1]["due_soon"].as_bool()), (Some("short"), Some(true)));
+    assert_eq!(listed[0]["due_soon"], false);
     let created = kg.ok(&["token", "create", "--tool", "a", "--tool", "b"]);
     let token_line = created.lines().nth(1).expect("token line").trim().to_string();
     let everything = [table, kg.ok(&["token", "list"]), kg.ok(&["log"]), kg.ok(&["audit"])].concat();

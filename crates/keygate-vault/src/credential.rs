@@ -34,6 +34,8 @@ pub struct CredentialInfo {
     pub max_age_days: i64,
     /// Whether the current version is at least `max_age_days` old.
     pub due: bool,
+    /// Not due yet, but within [`crate::DUE_SOON`] of it.
+    pub due_soon: bool,
     /// When the current version becomes due.
     pub due_at: Timestamp,
 }
@@ -209,6 +211,7 @@ fn info_from_row(row: &rusqlite::Row<'_>, now: Timestamp) -> rusqlite::Result<Cr
         rotated_at: row.get::<_, Option<i64>>(3)?.map(Timestamp::from_unix_millis),
         max_age_days,
         due: now >= due_at,
+        due_soon: now < due_at && due_at <= now.plus(rotation::DUE_SOON),
         due_at,
     })
 }

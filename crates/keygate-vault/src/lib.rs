@@ -38,7 +38,7 @@ pub use oauth::{
     PendingConsent, REFRESH_TTL, RefreshExchange,
 };
 pub use pin::{ListedTool, PinReport, PinState, ToolPin};
-pub use rotation::{LogAction, LogEntry, due_at};
+pub use rotation::{DUE_SOON, LogAction, LogEntry, due_at};
 pub use seal::{MASTER_KEY_LEN, MasterKey};
 pub use token::{
     Denial, IssuedToken, TokenDecision, TokenGrant, TokenInfo, TokenRequest, TokenStatus, is_token_id, scope_covers,

@@ -49,6 +49,10 @@ pub struct LogEntry {
     pub actor: String,
 }
 
+/// A credential due within this long is "due soon": the CLI, the app and the reminders all
+/// use this one rule.
+pub const DUE_SOON: Duration = Duration::from_secs(3 * 24 * 3600);
+
 /// When a version created at `created` becomes due under `max_age_days`.
 pub fn due_at(created: Timestamp, max_age_days: i64) -> Timestamp {
     let days = u64::try_from(max_age_days).unwrap_or(0);
