@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use keygate_app::{AppState, KeyProvider, ServerHost};
+use keygate_app::{AppState, ClientEnvironment, KeyProvider, ServerHost};
+use keygate_clients::{Os, Places};
 use keygate_vault::{Actor, Home, KeySource, ListedTool, ManualClock, MasterKey, Timestamp, Vault, VaultError};
 use serde_json::{Value, json};
 use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets};
@@ -22,11 +23,29 @@ struct TestApp {
 impl TestApp {
     /// An app over a fresh home whose config binds `bind`, with the vault key from `keys`.
     fn with_keys(bind: &str, keys: KeyProvider) -> Self {
+        Self::build(bind, keys, false)
+    }
+
+    /// An app whose client configs are under `<temp>/user` (Cursor installed) and whose
+    /// `keygate` is `<temp>/bin/keygate`.
+    fn with_clients() -> Self {
+        Self::build("127.0.0.1:0", given_key(TEST_KEY), true)
+    }
+
+    fn build(bind: &str, keys: KeyProvider, clients: bool) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home).expect("home");
         std::fs::write(home.join("config.toml"), config(bind)).expect("config");
-        let state = AppState::new(Home::at(&home), keys, Arc::new(ManualClock::new(NOW)), ServerHost::in_process());
+        let mut state = AppState::new(Home::at(&home), keys, Arc::new(ManualClock::new(NOW)), ServerHost::in_process());
+        if clients {
+            let user = dir.path().join("user");
+            std::fs::create_dir_all(user.join(".cursor")).expect("cursor dir");
+            std::fs::create_dir_all(dir.path().join("bin")).expect("bin");
+            std::fs::write(dir.path().join("bin/keygate"), "").expect("keygate");
+            let places = Places { os: Os::Linux, app_config: user.join(".config"), home: user, codex_home: None };
+            state = state.with_client_environment(ClientEnvironment { places, keygate: dir.path().join("bin/keygate") });
+        }
         let app = keygate_app::with_commands(mock_builder(), state).build(mock_context(noop_assets())).expect("app");
         let window = WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("window");
         Self { _app: app, window, dir }
@@ -186,7 +205,7 @@ fn bad_input_gets_a_code_and_a_message_and_changes_nothing() {
 }
 
 #[test]
-fn a_token_is_shown_once_with_every_agent_snippet_and_revoked_in_one_call() {
+fn a_token_is_shown_once_and_revoked_in_one_call() {
     let app = TestApp::new();
     app.ok("retry_vault", json!({}));
     let tools = app.ok("list_tools", json!({}));
@@ -194,10 +213,8 @@ fn a_token_is_shown_once_with_every_agent_snippet_and_revoked_in_one_call() {
     let created = app.ok("create_token", json!({"label": "laptop", "tools": ["web_search"], "ttl": "2h"}));
     let token = created["token"].as_str().expect("token");
     assert!(token.starts_with("kg_"));
-    let snippets = created["snippets"].as_array().expect("snippets");
-    let clients: Vec<_> = snippets.iter().map(|s| s["client"].as_str().unwrap_or_default()).collect();
-    assert_eq!(clients, ["claude-desktop", "claude-code", "cursor", "vscode"]);
-    assert!(snippets.iter().all(|s| s["text"].as_str().unwrap_or_default().contains(token)));
+    assert!(created["url"].as_str().expect("url").ends_with("/mcp"), "{created}");
+    assert!(created.get("snippets").is_none(), "no config snippet holds the token any more");
     let listed = app.ok("list_tokens", json!({}));
     assert!(!listed.to_string().contains(token), "listing never shows the secret");
     assert_eq!((listed[0]["status"].as_str(), listed[0]["label"].as_str()), (Some("active"), Some("laptop")));
@@ -346,4 +363,49 @@ fn restart_is_a_request_the_running_server_takes() {
     assert!(["stopped", "loading"].contains(&server(&listed, "echo")["state"].as_str().expect("state")), "{listed}");
     app.ok("restart_server", json!({"name": "echo"}));
     assert!(!app.home().join(keygate_mcp::REQUESTS_DIR).join("restart-echo").exists(), "the server took it");
+}
+
+fn client<'v>(overview: &'v Value, id: &str) -> &'v Value {
+    let clients = overview["clients"].as_array().expect("clients");
+    clients.iter().find(|c| c["client"] == id).unwrap_or_else(|| panic!("{id} in {overview}"))
+}
+
+#[test]
+fn an_agent_is_connected_under_a_new_grant_then_disconnected_and_the_grant_revoked() {
+    let app = TestApp::with_clients();
+    app.ok("retry_vault", json!({}));
+    let overview = app.ok("list_agents", json!({}));
+    let cursor = client(&overview, "cursor");
+    assert_eq!((&cursor["installed"], &cursor["keygate"]), (&json!(true), &json!("absent")), "{cursor}");
+    assert_eq!(client(&overview, "zed")["installed"], false);
+    let keygate = app.dir.path().join("bin/keygate");
+    assert_eq!(overview["cli"]["path"], keygate.display().to_string());
+    assert_eq!((&overview["grants"], &overview["pending"]), (&json!([]), &json!([])));
+    assert_eq!(app.error("connect_client", json!({"client": "cursor", "grant": "cursor"})).0, "grant_not_found");
+
+    let grant = app.ok("create_grant", json!({"name": "cursor", "tools": ["web_search"], "tokenTtl": "5m"}));
+    assert_eq!((grant["token_ttl"].as_str(), grant["status"].as_str()), (Some("5m"), Some("active")), "{grant}");
+    let done = app.ok("connect_client", json!({"client": "cursor", "grant": "cursor"}));
+    assert!(done.as_str().expect("message").starts_with("Connected Cursor under grant cursor"), "{done}");
+    let file = app.dir.path().join("user/.cursor/mcp.json");
+    let text = std::fs::read_to_string(&file).expect("config written");
+    let entry: Value = serde_json::from_str(&text).expect("json");
+    let entry = &entry["mcpServers"]["keygate"];
+    assert_eq!(entry["command"], keygate.display().to_string(), "{text}");
+    assert_eq!(entry["args"].as_array().expect("args")[0..3], [json!("connect"), json!("--grant"), json!("cursor")], "{text}");
+    assert!(!text.contains("keygate-app") && !text.contains("kg_"), "{text}");
+    let overview = app.ok("list_agents", json!({}));
+    assert_eq!((&client(&overview, "cursor")["keygate"], &client(&overview, "cursor")["grant"]), (&json!("connected"), &json!("cursor")));
+
+    let done = app.ok("disconnect_client", json!({"client": "cursor"}));
+    assert!(done.as_str().expect("message").starts_with("Disconnected Cursor"), "{done}");
+    assert!(!std::fs::read_to_string(&file).unwrap_or_default().contains("keygate"));
+    assert_eq!(app.ok("revoke_grant", json!({"name": "cursor"})), json!(true));
+    assert_eq!(app.ok("list_agents", json!({}))["grants"][0]["status"], "revoked");
+    assert_eq!(app.error("connect_client", json!({"client": "cursor", "grant": "cursor"})).0, "grant_not_active");
+    let (code, message) = app.error("connect_client", json!({"client": "emacs\u{1b}[2J", "grant": "cursor"}));
+    assert_eq!(code, "unknown_client");
+    assert!(!message.contains('\u{1b}'), "{message:?}");
+    assert_eq!(app.error("create_grant", json!({"name": "x", "tools": ["web_search"], "tokenTtl": "soon"})).0, "invalid_ttl");
+    assert_eq!(app.error("open_consent", json!({"id": "nope"})).0, "consent_not_pending");
 }
