@@ -161,10 +161,11 @@ pub struct ToolView {
 #[tauri::command]
 pub async fn list_tools(state: State<'_, AppState>) -> CommandResult<Vec<ToolView>> {
     let config = Config::load(&state.home().config_path())?;
-    let tools = config
-        .tools
-        .into_iter()
-        .map(|t| ToolView { name: t.name, description: t.description, credential: t.credential });
+    let tools = config.tools.into_iter().map(|t| ToolView {
+        name: t.name,
+        description: t.description,
+        credential: t.credential,
+    });
     let servers = config.servers.into_iter().map(|s| ToolView {
         description: format!("every tool of server {}", s.name),
         name: format!("{}_*", s.name),

@@ -58,7 +58,8 @@ pub fn tray_line(name: &str, until: &str) -> String {
 /// A client's name made printable and cut, with the invisible characters that reorder or hide
 /// text (bidi overrides, zero-width marks) escaped too, so it cannot disguise what follows it.
 fn shown_name(name: &str) -> String {
-    let invisible = |c: char| matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}');
+    let invisible =
+        |c: char| matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}');
     printable(name, NAME_CHARS)
         .chars()
         .flat_map(|c| if invisible(c) { c.escape_unicode().collect::<Vec<_>>() } else { vec![c] })
@@ -106,7 +107,9 @@ fn open_in_browser(url: &str) -> Result<(), AppError> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| AppError::new("no_browser", format!("Cannot start {opener} ({e}): open {url} in your browser.")))?;
+        .map_err(|e| {
+            AppError::new("no_browser", format!("Cannot start {opener} ({e}): open {url} in your browser."))
+        })?;
     // Collected once it exits, so it never lingers as a zombie.
     std::thread::spawn(move || child.wait());
     Ok(())

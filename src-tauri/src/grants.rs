@@ -81,8 +81,11 @@ pub fn list(state: &AppState) -> Result<Vec<GrantRow>, AppError> {
         let mut seen = std::collections::HashSet::new();
         let mut rows = Vec::new();
         for grant in grants.into_iter().take(GRANTS_SHOWN) {
-            let calls =
-                if seen.insert(grant.name.clone()) { vault.recent_grant_audit(&grant.name, CALLS_SHOWN)? } else { vec![] };
+            let calls = if seen.insert(grant.name.clone()) {
+                vault.recent_grant_audit(&grant.name, CALLS_SHOWN)?
+            } else {
+                vec![]
+            };
             rows.push(row(grant, calls));
         }
         Ok(rows)

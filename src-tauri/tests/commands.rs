@@ -44,7 +44,8 @@ impl TestApp {
             std::fs::create_dir_all(dir.path().join("bin")).expect("bin");
             std::fs::write(dir.path().join("bin/keygate"), "").expect("keygate");
             let places = Places { os: Os::Linux, app_config: user.join(".config"), home: user, codex_home: None };
-            state = state.with_client_environment(ClientEnvironment { places, keygate: dir.path().join("bin/keygate") });
+            state =
+                state.with_client_environment(ClientEnvironment { places, keygate: dir.path().join("bin/keygate") });
         }
         let app = keygate_app::with_commands(mock_builder(), state).build(mock_context(noop_assets())).expect("app");
         let window = WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("window");
@@ -392,10 +393,17 @@ fn an_agent_is_connected_under_a_new_grant_then_disconnected_and_the_grant_revok
     let entry: Value = serde_json::from_str(&text).expect("json");
     let entry = &entry["mcpServers"]["keygate"];
     assert_eq!(entry["command"], keygate.display().to_string(), "{text}");
-    assert_eq!(entry["args"].as_array().expect("args")[0..3], [json!("connect"), json!("--grant"), json!("cursor")], "{text}");
+    assert_eq!(
+        entry["args"].as_array().expect("args")[0..3],
+        [json!("connect"), json!("--grant"), json!("cursor")],
+        "{text}"
+    );
     assert!(!text.contains("keygate-app") && !text.contains("kg_"), "{text}");
     let overview = app.ok("list_agents", json!({}));
-    assert_eq!((&client(&overview, "cursor")["keygate"], &client(&overview, "cursor")["grant"]), (&json!("connected"), &json!("cursor")));
+    assert_eq!(
+        (&client(&overview, "cursor")["keygate"], &client(&overview, "cursor")["grant"]),
+        (&json!("connected"), &json!("cursor"))
+    );
 
     let done = app.ok("disconnect_client", json!({"client": "cursor"}));
     assert!(done.as_str().expect("message").starts_with("Disconnected Cursor"), "{done}");
@@ -406,6 +414,9 @@ fn an_agent_is_connected_under_a_new_grant_then_disconnected_and_the_grant_revok
     let (code, message) = app.error("connect_client", json!({"client": "emacs\u{1b}[2J", "grant": "cursor"}));
     assert_eq!(code, "unknown_client");
     assert!(!message.contains('\u{1b}'), "{message:?}");
-    assert_eq!(app.error("create_grant", json!({"name": "x", "tools": ["web_search"], "tokenTtl": "soon"})).0, "invalid_ttl");
+    assert_eq!(
+        app.error("create_grant", json!({"name": "x", "tools": ["web_search"], "tokenTtl": "soon"})).0,
+        "invalid_ttl"
+    );
     assert_eq!(app.error("open_consent", json!({"id": "nope"})).0, "consent_not_pending");
 }

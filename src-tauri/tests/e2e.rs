@@ -34,7 +34,8 @@ async fn a_developer_keeps_a_key_in_keygate_and_an_agent_uses_it_without_seeing_
     std::fs::create_dir_all(user.join(".cursor")).expect("cursor dir");
     let opened = support::fake_opener(&scratch.path().join("opener"));
     let path = std::env::join_paths(
-        std::iter::once(scratch.path().join("opener")).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+        std::iter::once(scratch.path().join("opener"))
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
     )
     .expect("PATH");
     let config_home = scratch.path().join("config");
@@ -182,7 +183,8 @@ async fn agents_view(app: &Session, home: &Path, user: &Path, mcp_url: &str, ups
     let text = std::fs::read_to_string(&file).expect("Cursor's config");
     let config: serde_json::Value = serde_json::from_str(&text).expect("json");
     let entry = &config["mcpServers"]["keygate"];
-    let cli = std::fs::canonicalize(Path::new(env!("CARGO_BIN_EXE_keygate-app")).with_file_name("keygate")).expect("cli");
+    let cli =
+        std::fs::canonicalize(Path::new(env!("CARGO_BIN_EXE_keygate-app")).with_file_name("keygate")).expect("cli");
     assert_eq!(entry["command"], cli.display().to_string(), "the CLI beside the app: {text}");
     let args: Vec<&str> = entry["args"].as_array().expect("args").iter().filter_map(|a| a.as_str()).collect();
     assert_eq!(args[..3], ["connect", "--grant", "cursor-e2e"], "{text}");
@@ -198,7 +200,11 @@ async fn agents_view(app: &Session, home: &Path, user: &Path, mcp_url: &str, ups
     assert_eq!(upstream.keys().len(), 3);
     let grant = "#agents-grants tr.grant-row[data-grant=cursor-e2e]";
     app.wait_text(&format!("{grant} td.minted"), "1").await;
-    app.wait_text("#agents-grants tr.grant-calls[data-grant=cursor-e2e]", "Recent calls of cursor-e2e (1)").await;
+    let calls = "#agents-grants tr.grant-calls[data-grant=cursor-e2e]";
+    app.wait_text(calls, "Recent calls of cursor-e2e (1)").await;
+    app.click(&format!("{calls} summary")).await;
+    app.wait_text(calls, "web_search").await;
+    app.screenshot(&shots.join("agents-grants.png")).await;
 
     // A sign-in waits for consent: listed with its client's name as text, and its page opened
     // through the desktop's opener (here, the recording one).
@@ -217,7 +223,10 @@ async fn agents_view(app: &Session, home: &Path, user: &Path, mcp_url: &str, ups
     app.wait_text("#agents-status", "Revoked grant cursor-e2e").await;
     app.wait_text(&format!("{grant}[data-status=revoked]"), "revoked").await;
     let refused = agent.call_tool(search("after the grant's revoke")).await;
-    assert!(refused.is_err() || refused.is_ok_and(|r| r.is_error == Some(true)), "a revoked grant's token must not call");
+    assert!(
+        refused.is_err() || refused.is_ok_and(|r| r.is_error == Some(true)),
+        "a revoked grant's token must not call"
+    );
     assert_eq!(upstream.keys().len(), 3, "nothing went upstream after the revoke");
     let _ = agent.cancel().await;
 }
