@@ -172,6 +172,9 @@ async fn agents_view(app: &Session, home: &Path, user: &Path, mcp_url: &str, ups
     app.click("#tab-agents").await;
     let cursor = "#agents-clients tr[data-client=cursor]";
     app.wait_text(cursor, "not connected").await;
+    let cli =
+        std::fs::canonicalize(Path::new(env!("CARGO_BIN_EXE_keygate-app")).with_file_name("keygate")).expect("cli");
+    app.wait_text("#agents-cli", &cli.display().to_string()).await;
     app.click(&format!("{cursor} button.connect")).await;
     app.type_into("#grant-name", "cursor-e2e").await;
     app.click("input[name=grant-tool][value=web_search]").await;
@@ -183,8 +186,6 @@ async fn agents_view(app: &Session, home: &Path, user: &Path, mcp_url: &str, ups
     let text = std::fs::read_to_string(&file).expect("Cursor's config");
     let config: serde_json::Value = serde_json::from_str(&text).expect("json");
     let entry = &config["mcpServers"]["keygate"];
-    let cli =
-        std::fs::canonicalize(Path::new(env!("CARGO_BIN_EXE_keygate-app")).with_file_name("keygate")).expect("cli");
     assert_eq!(entry["command"], cli.display().to_string(), "the CLI beside the app: {text}");
     let args: Vec<&str> = entry["args"].as_array().expect("args").iter().filter_map(|a| a.as_str()).collect();
     assert_eq!(args[..3], ["connect", "--grant", "cursor-e2e"], "{text}");

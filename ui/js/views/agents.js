@@ -69,8 +69,9 @@ export function createAgentsView(root) {
       latest = overview;
       errors.clear();
       pending.replaceChildren(...pendingList(overview.pending, actions));
-      cli.replaceChildren(...(overview.cli.missing
-        ? [el("p", { class: "error", role: "alert", dataset: { code: overview.cli.missing.code } }, overview.cli.missing.message)] : []));
+      cli.replaceChildren(overview.cli.missing
+        ? el("p", { class: "error", role: "alert", dataset: { code: overview.cli.missing.code } }, overview.cli.missing.message)
+        : el("p", { class: "muted" }, "Connected agents launch ", el("code", {}, overview.cli.path), "."));
       clients.replaceChildren(...clientList(overview.clients, actions));
       grants.replaceChildren(grantTable(overview.grants, overview.clients, actions));
       connect.update(overview, tools);
