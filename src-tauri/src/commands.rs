@@ -1,7 +1,7 @@
 //! The commands the window invokes. Each is a short delegation to keygate-vault or the
 //! server; the logic lives there, shared with the CLI.
 
-use keygate_mcp::{Client, Config};
+use keygate_mcp::Config;
 use keygate_vault::{AuditEntry, CredentialInfo, LogEntry, TokenInfo, TokenRequest, parse_ttl};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -157,15 +157,21 @@ pub struct ToolView {
     credential: String,
 }
 
-/// The tools in config.toml.
+/// The tools in config.toml, then each fronted server as `SERVER_*` (every tool of it).
 #[tauri::command]
 pub async fn list_tools(state: State<'_, AppState>) -> CommandResult<Vec<ToolView>> {
     let config = Config::load(&state.home().config_path())?;
-    Ok(config
-        .tools
-        .into_iter()
-        .map(|t| ToolView { name: t.name, description: t.description, credential: t.credential })
-        .collect())
+    let tools = config.tools.into_iter().map(|t| ToolView {
+        name: t.name,
+        description: t.description,
+        credential: t.credential,
+    });
+    let servers = config.servers.into_iter().map(|s| ToolView {
+        description: format!("every tool of server {}", s.name),
+        name: format!("{}_*", s.name),
+        credential: String::new(),
+    });
+    Ok(tools.chain(servers).collect())
 }
 
 /// Every token: active, expired and revoked.
@@ -174,27 +180,22 @@ pub async fn list_tokens(state: State<'_, AppState>) -> CommandResult<Vec<TokenI
     state.with_vault(|vault| vault.list_tokens())
 }
 
-/// A new token, shown once, with the config snippet for each agent.
+/// A new token, shown once. Agents connect without one through a grant (the Agents view); a
+/// pasted token is the fallback for an agent that can do nothing else.
 #[derive(Serialize)]
 pub struct CreatedToken {
     id: String,
     token: String,
     tools: Vec<String>,
     expires_at: keygate_vault::Timestamp,
-    snippets: Vec<Snippet>,
+    /// The MCP endpoint the token is sent to.
+    url: String,
 }
 
 impl std::fmt::Debug for CreatedToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "CreatedToken {{ id: {}, token: [redacted], tools: {:?} }}", self.id, self.tools)
     }
-}
-
-#[derive(Serialize)]
-struct Snippet {
-    client: &'static str,
-    file: &'static str,
-    text: String,
 }
 
 /// Issue a token for `tools`, living `ttl` (e.g. `8h`; the configured default if empty).
@@ -210,23 +211,12 @@ pub async fn create_token(
     let label = label.filter(|l| !l.trim().is_empty());
     let issued = state.with_vault(|vault| vault.issue_token(&TokenRequest { tools, ttl, label }))?;
     state.mark_changed();
-    let url = endpoint_url(&state);
-    let keygate = keygate_binary();
-    let token = issued.token.expose_secret();
-    let snippets = Client::ALL
-        .into_iter()
-        .map(|client| Snippet {
-            client: client.id(),
-            file: client.config_file(),
-            text: client.snippet(&url, token, &keygate),
-        })
-        .collect();
     Ok(CreatedToken {
         id: issued.id,
-        token: token.to_string(),
+        token: issued.token.expose_secret().to_string(),
         tools: issued.tools,
         expires_at: issued.expires_at,
-        snippets,
+        url: endpoint_url(&state),
     })
 }
 
@@ -282,14 +272,4 @@ fn endpoint_url(state: &AppState) -> String {
         ServerStatus::Running { url, .. } => url,
         ServerStatus::Stopped { .. } => Config::endpoint_url_at(&state.home().config_path()),
     }
-}
-
-/// The `keygate` CLI for the stdio bridge: beside this app if it is there, else from PATH.
-fn keygate_binary() -> String {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.join("keygate")))
-        .filter(|path| path.is_file())
-        .map(|path| path.display().to_string())
-        .unwrap_or_else(|| "keygate".to_string())
 }

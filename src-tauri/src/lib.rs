@@ -2,9 +2,14 @@
 //! running in the background. Thin: it wires Tauri to the crates that hold the logic.
 
 mod agent;
+mod agent_commands;
+mod agents;
 mod autostart;
 mod commands;
+mod consent;
 mod error;
+mod grants;
+mod keygate_cli;
 mod reminders;
 mod server;
 mod servers;
@@ -18,6 +23,7 @@ use std::sync::Arc;
 use keygate_vault::{Home, KeySource, SystemClock};
 use tauri::{App, Builder, Manager, RunEvent, Runtime, Wry};
 
+pub use agents::ClientEnvironment;
 pub use error::AppError;
 pub use server::{ServerHost, ServerStatus};
 pub use state::{AppState, KeyProvider};
@@ -185,6 +191,12 @@ pub fn with_commands<R: Runtime>(builder: Builder<R>, state: AppState) -> Builde
         commands::list_servers,
         commands::approve_server_tools,
         commands::restart_server,
+        agent_commands::list_agents,
+        agent_commands::create_grant,
+        agent_commands::revoke_grant,
+        agent_commands::connect_client,
+        agent_commands::disconnect_client,
+        agent_commands::open_consent,
     ])
 }
 

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use keygate_vault::{Actor, Clock, Home, KEYCHAIN_SERVICE, KeySource, Vault};
 
+use crate::agents::ClientEnvironment;
 use crate::error::AppError;
 use crate::reminders::ReminderLog;
 use crate::server::ServerHost;
@@ -25,6 +26,7 @@ pub struct AppState {
     /// Which credentials were already reminded of, and when.
     pub reminders: Mutex<ReminderLog>,
     changed_here: AtomicBool,
+    client_environment: Option<ClientEnvironment>,
 }
 
 impl AppState {
@@ -42,7 +44,20 @@ impl AppState {
             server,
             reminders,
             changed_here: AtomicBool::new(false),
+            client_environment: None,
         }
+    }
+
+    /// Find client configs in `environment` and write its `keygate` into them, instead of the
+    /// user's own (tests).
+    pub fn with_client_environment(mut self, environment: ClientEnvironment) -> Self {
+        self.client_environment = Some(environment);
+        self
+    }
+
+    /// Where client configs are, when not the user's own.
+    pub fn client_environment(&self) -> Option<&ClientEnvironment> {
+        self.client_environment.as_ref()
     }
 
     /// The Keygate home (vault and config).
@@ -110,6 +125,14 @@ impl AppState {
     pub fn with_vault<T>(&self, f: impl FnOnce(&mut Vault) -> keygate_vault::Result<T>) -> Result<T, AppError> {
         match &mut *lock(&self.vault) {
             Ok(vault) => Ok(f(vault)?),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    /// Run `f`, which may fail with more than a vault error, on the open vault.
+    pub fn with_open_vault<T>(&self, f: impl FnOnce(&mut Vault) -> Result<T, AppError>) -> Result<T, AppError> {
+        match &mut *lock(&self.vault) {
+            Ok(vault) => f(vault),
             Err(e) => Err(e.clone()),
         }
     }

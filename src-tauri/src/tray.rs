@@ -1,5 +1,5 @@
-//! The tray icon and its menu: open, the server's state, rotation due, tools held back,
-//! Start at login, quit.
+//! The tray icon and its menu: open, the server's state, rotation due, tools held back, OAuth
+//! sign-ins waiting for consent (each opens its page), Start at login, quit.
 
 use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
@@ -10,11 +10,14 @@ use std::sync::Mutex;
 
 use crate::agent::{self, FOCUS_FILE, WINDOW_FLAG};
 use crate::autostart::Autostart;
+use crate::consent;
 use crate::reminders::reminders_for;
 use crate::server::{self, stop_server};
 use crate::state::{AppState, lock};
 
 const TRAY: &str = "keygate";
+/// Menu ids of waiting sign-ins: this prefix, then the request's id.
+const CONSENT_ITEM: &str = "consent:";
 
 /// Put the icon in the tray. Succeeds even where no tray host runs.
 pub fn create_tray<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
@@ -56,6 +59,11 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
     if let Some(line) = held_back_line(crate::servers::held_back(&state)) {
         menu.append(&info(line)?)?;
     }
+    for request in consent::pending(&state) {
+        let line = consent::tray_line(&request.client_name, &consent::local_time(request.expires_at));
+        let id = format!("{CONSENT_ITEM}{}", request.id);
+        menu.append(&MenuItem::with_id(app, id, line, true, None::<&str>)?)?;
+    }
     menu.append(&PredefinedMenuItem::separator(app)?)?;
     if let Some(autostart) = autostart(&state) {
         let on = autostart.is_enabled();
@@ -94,7 +102,14 @@ fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
         "open" => open_window(&app.state::<AppState>()),
         "quit" => quit(app),
         "autostart" => toggle_autostart(app),
-        _ => {}
+        other => {
+            if let Some(request) = other.strip_prefix(CONSENT_ITEM)
+                && let Err(e) = consent::open(&app.state::<AppState>(), request)
+            {
+                tracing::warn!(code = %e.code, "cannot open the consent page: {}", e.message);
+                refresh_tray(app);
+            }
+        }
     }
 }
 

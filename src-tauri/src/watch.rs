@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
 use crate::agent::{self, AgentStatus};
+use crate::consent;
 use crate::reminders::{notify, reminders_for};
 use crate::server::{self, ServerStatus};
 use crate::state::{AppState, lock};
@@ -34,11 +35,14 @@ pub fn watch_as_agent<R: Runtime>(app: AppHandle<R>) {
     let mut marker = None;
     let mut nudged = agent::stamp(app.state::<AppState>().home(), agent::NUDGE_FILE);
     let mut last_hourly: Option<Instant> = None;
+    let mut waiting = Vec::new();
     spawn_loop("keygate-agent-watch", move || {
         let state = app.state::<AppState>();
         let current = state.with_vault(|vault| vault.change_marker()).ok();
-        let mut changed = state.take_changed() || current != marker;
-        marker = current;
+        // A sign-in that expires unanswered changes no row: the tray must drop it anyway.
+        let waiting_now = consent::pending(&state);
+        let mut changed = state.take_changed() || current != marker || waiting_now != waiting;
+        (marker, waiting) = (current, waiting_now);
         let stamp = agent::stamp(state.home(), agent::NUDGE_FILE);
         if stamp != nudged {
             nudged = stamp;

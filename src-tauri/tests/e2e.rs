@@ -10,6 +10,8 @@ mod webdriver;
 
 use std::time::Duration;
 
+use std::path::Path;
+
 use support::{NotificationWatch, Upstream, keygate_cli, mcp_client, result_text, search};
 use webdriver::{Session, TauriDriver};
 
@@ -26,7 +28,23 @@ async fn a_developer_keeps_a_key_in_keygate_and_an_agent_uses_it_without_seeing_
     let notifications = NotificationWatch::start(scratch.path().join("notify.log"));
     let shots = support::screenshot_dir();
 
-    let driver = TauriDriver::start(&[("KEYGATE_HOME", &home)]);
+    // The app's own HOME and config dir, where Cursor looks installed, and an `xdg-open` that
+    // only records the URL it was asked to open.
+    let user = scratch.path().join("user");
+    std::fs::create_dir_all(user.join(".cursor")).expect("cursor dir");
+    let opened = support::fake_opener(&scratch.path().join("opener"));
+    let path = std::env::join_paths(
+        std::iter::once(scratch.path().join("opener"))
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .expect("PATH");
+    let config_home = scratch.path().join("config");
+    let driver = TauriDriver::start(&[
+        ("KEYGATE_HOME", &home),
+        ("HOME", &user),
+        ("XDG_CONFIG_HOME", &config_home),
+        ("PATH", std::path::Path::new(&path)),
+    ]);
     let _agent = support::AgentGuard::new(&home);
     let app = Session::start(&driver, std::path::Path::new(env!("CARGO_BIN_EXE_keygate-app")), &["--window"]).await;
 
@@ -47,14 +65,15 @@ async fn a_developer_keeps_a_key_in_keygate_and_an_agent_uses_it_without_seeing_
     app.wait_text("#notices", "scavio_api_key is due for rotation in 2 days").await;
     app.screenshot(&shots.join("credentials.png")).await;
 
-    // A token for web_search, shown once, with the agents' snippets.
+    // A token for web_search, shown once, with where to send it (no config snippet holds it).
     app.click("#tab-tokens").await;
     app.click("input[name=tool][value=web_search]").await;
     app.type_into("#token-label", "e2e agent").await;
     app.type_into("#token-ttl", "1h").await;
     app.click("#token-submit").await;
     let token = app.wait_text("#token-value", "kg_").await;
-    app.wait_text("#token-created details[data-client=claude-code]", ".mcp.json").await;
+    app.wait_text("#token-url", &mcp_url).await;
+    app.wait_text("#view-tokens", "use the Agents view").await;
     let token_id = token.split('_').nth(1).expect("token id").to_string();
     app.wait_text(&format!("#tokens-active tr[data-id='{token_id}']"), "e2e agent").await;
     app.screenshot(&shots.join("tokens.png")).await;
@@ -127,6 +146,8 @@ async fn a_developer_keeps_a_key_in_keygate_and_an_agent_uses_it_without_seeing_
     let tools_json = keygate_cli(&home, &["server", "tools", "fixture", "--json"], "");
     assert!(!tools_json.contains("\"changed\""), "the CLI sees the approval: {tools_json}");
 
+    agents_view(&app, &home, &user, &mcp_url, &upstream, &opened).await;
+
     // Ctrl+W closes the window and ends its process; the agent stays in the tray and keeps
     // serving.
     app.click("#tab-credentials").await;
@@ -141,6 +162,74 @@ async fn a_developer_keeps_a_key_in_keygate_and_an_agent_uses_it_without_seeing_
     assert_eq!(unauthorized.status(), 401, "the server keeps running with the window closed");
 
     app.end().await;
+}
+
+/// The Agents view: connect Cursor under a new grant (its config then launches `keygate
+/// connect --grant`, holding no token), see a call under the grant, open a waiting sign-in's
+/// consent page, disconnect, and revoke the grant.
+async fn agents_view(app: &Session, home: &Path, user: &Path, mcp_url: &str, upstream: &Upstream, opened: &Path) {
+    let shots = support::screenshot_dir();
+    app.click("#tab-agents").await;
+    let cursor = "#agents-clients tr[data-client=cursor]";
+    app.wait_text(cursor, "not connected").await;
+    let cli =
+        std::fs::canonicalize(Path::new(env!("CARGO_BIN_EXE_keygate-app")).with_file_name("keygate")).expect("cli");
+    app.wait_text("#agents-cli", &cli.display().to_string()).await;
+    app.click(&format!("{cursor} button.connect")).await;
+    app.type_into("#grant-name", "cursor-e2e").await;
+    app.click("input[name=grant-tool][value=web_search]").await;
+    app.type_into("#grant-ttl", "10m").await;
+    app.click("#connect-submit").await;
+    app.wait_text("#agents-status", "Connected Cursor under grant cursor-e2e").await;
+    app.wait_text(&format!("{cursor}[data-state=connected]"), "cursor-e2e").await;
+    let file = user.join(".cursor/mcp.json");
+    let text = std::fs::read_to_string(&file).expect("Cursor's config");
+    let config: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let entry = &config["mcpServers"]["keygate"];
+    assert_eq!(entry["command"], cli.display().to_string(), "the CLI beside the app: {text}");
+    let args: Vec<&str> = entry["args"].as_array().expect("args").iter().filter_map(|a| a.as_str()).collect();
+    assert_eq!(args[..3], ["connect", "--grant", "cursor-e2e"], "{text}");
+    assert!(!text.contains("kg_") && !text.contains("keygate-app") && !text.contains("Bearer"), "no secret: {text}");
+
+    // A call under the grant shows in its row (tokens minted, recent calls).
+    let headers = keygate_cli(home, &["token", "--grant", "cursor-e2e", "--headers"], "");
+    let headers: serde_json::Value = serde_json::from_str(&headers).expect("headers json");
+    let token = headers["Authorization"].as_str().and_then(|h| h.strip_prefix("Bearer ")).expect("bearer").to_string();
+    let agent = mcp_client(mcp_url, &token).await;
+    let result = agent.call_tool(search("under a grant")).await.expect("call under the grant");
+    assert!(!result.is_error.unwrap_or(false), "{}", result_text(&result));
+    assert_eq!(upstream.keys().len(), 3);
+    let grant = "#agents-grants tr.grant-row[data-grant=cursor-e2e]";
+    app.wait_text(&format!("{grant} td.minted"), "1").await;
+    let calls = "#agents-grants tr.grant-calls[data-grant=cursor-e2e]";
+    app.wait_text(calls, "Recent calls of cursor-e2e (1)").await;
+    app.click(&format!("{calls} summary")).await;
+    app.wait_text(calls, "web_search").await;
+    app.screenshot(&shots.join("agents-grants.png")).await;
+
+    // A sign-in waits for consent: listed with its client's name as text, and its page opened
+    // through the desktop's opener (here, the recording one).
+    let consent_url = support::start_sign_in(mcp_url, "Evil & <b>Co</b>").await;
+    app.wait_text("#agents-pending li", "Evil & <b>Co</b> asks for access (until").await;
+    app.screenshot(&shots.join("agents.png")).await;
+    app.click("#agents-pending button.open-consent").await;
+    assert_eq!(support::wait_for_file(opened), format!("{consent_url}\n"));
+    app.wait_text("#agents-status", "Opened the consent page for Evil & <b>Co</b>").await;
+
+    app.click(&format!("{cursor} button.disconnect")).await;
+    app.wait_text("#agents-status", "Disconnected Cursor").await;
+    app.wait_text(&format!("{cursor}[data-state=absent]"), "not connected").await;
+    assert!(!std::fs::read_to_string(&file).unwrap_or_default().contains("keygate"), "the entry is gone");
+    app.click(&format!("{grant} button.revoke")).await;
+    app.wait_text("#agents-status", "Revoked grant cursor-e2e").await;
+    app.wait_text(&format!("{grant}[data-status=revoked]"), "revoked").await;
+    let refused = agent.call_tool(search("after the grant's revoke")).await;
+    assert!(
+        refused.is_err() || refused.is_ok_and(|r| r.is_error == Some(true)),
+        "a revoked grant's token must not call"
+    );
+    assert_eq!(upstream.keys().len(), 3, "nothing went upstream after the revoke");
+    let _ = agent.cancel().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

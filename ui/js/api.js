@@ -28,6 +28,15 @@ export const listTokens = () => call("list_tokens");
 export const createToken = (label, tools, ttl) => call("create_token", { label, tools, ttl });
 export const revokeToken = (id) => call("revoke_token", { id });
 
+export const listAgents = () => call("list_agents");
+// `tokenTtl` and `expires` empty or null: 15 min tokens, a grant that lasts until revoked.
+export const createGrant = (name, tools, tokenTtl, expires) => call("create_grant", { name, tools, tokenTtl, expires });
+export const revokeGrant = (name) => call("revoke_grant", { name });
+export const connectClient = (client, grant, replace) => call("connect_client", { client, grant, replace });
+export const disconnectClient = (client) => call("disconnect_client", { client });
+// Opens a waiting sign-in's consent page in the default browser (never in this window).
+export const openConsent = (id) => call("open_consent", { id });
+
 export const rotationLog = () => call("rotation_log");
 export const activity = () => call("activity");
 

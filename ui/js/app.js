@@ -4,6 +4,7 @@
 import * as api from "./api.js";
 import { el } from "./dom.js";
 import { createActivityView } from "./views/activity.js";
+import { createAgentsView } from "./views/agents.js";
 import { createCredentialsView } from "./views/credentials.js";
 import { createRotationView } from "./views/rotation.js";
 import { createServersView } from "./views/servers.js";
@@ -11,6 +12,7 @@ import { createTokensView } from "./views/tokens.js";
 
 const views = {
   credentials: createCredentialsView(document.getElementById("view-credentials")),
+  agents: createAgentsView(document.getElementById("view-agents")),
   tokens: createTokensView(document.getElementById("view-tokens")),
   servers: createServersView(document.getElementById("view-servers")),
   rotation: createRotationView(document.getElementById("view-rotation")),

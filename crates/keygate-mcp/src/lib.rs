@@ -8,7 +8,6 @@ mod arguments;
 mod audit_writer;
 mod bridge;
 mod call;
-mod clients;
 mod config;
 mod error;
 mod gate;
@@ -27,7 +26,6 @@ pub use agent_socket::{
 };
 pub use arguments::ArgumentSchema;
 pub use bridge::{BridgeError, run_bridge, run_grant_bridge};
-pub use clients::Client;
 pub use config::{
     Config, DEFAULT_BIND, MAX_SERVER_NAME_LEN, Method, NewServer, NewTransport, ServerEntry, Setting, ToolConfig,
     Transport, add_server, parse_bind, remove_server, validate_server_name, write_config_atomically,

@@ -236,3 +236,75 @@ pub fn wait_for_agent_url(home: &Path) -> String {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The PKCE challenge of RFC 7636's example verifier (S256).
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// Start an OAuth sign-in as a client calling itself `name` would: register, then ask to
+/// authorize. Returns the consent page's URL the server redirected to.
+pub async fn start_sign_in(mcp_url: &str, name: &str) -> String {
+    let origin = mcp_url.strip_suffix("/mcp").expect("an /mcp url");
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let redirect = "http://127.0.0.1:33418/callback";
+    let registered: Value = http
+        .post(format!("{origin}/oauth/register"))
+        .json(&json!({"client_name": name, "redirect_uris": [redirect]}))
+        .send()
+        .await
+        .expect("register")
+        .json()
+        .await
+        .expect("registration json");
+    let client_id = registered["client_id"].as_str().unwrap_or_else(|| panic!("no client_id: {registered}"));
+    let params = [
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", redirect),
+        ("state", "e2e"),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+        ("resource", mcp_url),
+    ];
+    let query: Vec<String> = params.iter().map(|(name, value)| format!("{name}={}", form_encode(value))).collect();
+    let url = format!("{origin}/oauth/authorize?{}", query.join("&"));
+    let answer = http.get(url).send().await.expect("authorize");
+    assert_eq!(answer.status(), 303, "authorize sends the browser to the consent page");
+    let location = answer.headers()["location"].to_str().expect("location").to_string();
+    assert!(location.starts_with("/oauth/consent?request="), "{location}");
+    format!("{origin}{location}")
+}
+
+/// `text` percent-encoded for a query string (everything but unreserved characters).
+fn form_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A directory holding an `xdg-open` that writes what it was given to `opened.txt` beside it
+/// (no browser is started), to put first on the app's PATH.
+pub fn fake_opener(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).expect("opener dir");
+    let script = format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\n", dir.join("opened.txt").display());
+    let opener = dir.join("xdg-open");
+    std::fs::write(&opener, script).expect("write xdg-open");
+    std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).expect("chmod xdg-open");
+    dir.join("opened.txt")
+}
+
+/// Wait until `path` exists and holds a line; that text.
+pub fn wait_for_file(path: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.ends_with('\n') {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "{} was not written in 15 s", path.display());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

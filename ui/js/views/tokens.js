@@ -1,5 +1,6 @@
-// Tokens: create one for chosen tools and a lifetime, shown once with the agents' config
-// snippets; active ones with time left and use; revoke in one click; ended ones apart.
+// Tokens: create one for chosen tools and a lifetime, shown once (the fallback for an agent
+// that can neither connect under a grant nor sign in); active ones with time left and use;
+// revoke in one click; ended ones apart.
 
 import * as api from "../api.js";
 import { copyText, el, errorBox, relative, submitting, table, when } from "../dom.js";
@@ -14,7 +15,10 @@ export function createTokensView(root) {
   const form = createForm(toolChoices, errors, (token) => { showCreated(created, token); refresh(); });
   root.append(
     el("h2", {}, "Tokens"),
-    el("p", { class: "muted" }, "Give each agent its own short-lived token, scoped to the tools it needs."),
+    el("p", { class: "muted" }, "A token to paste is the fallback for an agent that can do nothing else: it sits in a file and must live as long as the config does. ",
+      "To connect an agent with nothing secret in its config, use the ",
+      el("a", { href: "#", id: "tokens-to-agents", onclick: (event) => { event.preventDefault(); document.getElementById("tab-agents").click(); } }, "Agents"),
+      " view."),
     el("h3", {}, "Create a token"), form, errors.node, created,
     el("h3", {}, "Active"), active, listErrors.node,
     el("h3", {}, "Expired and revoked"), ended);
@@ -36,7 +40,8 @@ export function createTokensView(root) {
   return { refresh };
 }
 
-function renderTools(fieldset, tools) {
+// The tool checkboxes (named `name`) of `fieldset`, keeping what was ticked.
+export function renderTools(fieldset, tools, name = "tool") {
   const chosen = new Set([...fieldset.querySelectorAll("input:checked")].map((i) => i.value));
   const legend = fieldset.querySelector("legend");
   if (tools instanceof Error) {
@@ -44,7 +49,7 @@ function renderTools(fieldset, tools) {
     return;
   }
   const boxes = tools.map((tool) => el("label", { class: "choice", title: tool.description },
-    el("input", { type: "checkbox", name: "tool", value: tool.name, checked: chosen.has(tool.name) }),
+    el("input", { type: "checkbox", name, value: tool.name, checked: chosen.has(tool.name) }),
     el("code", {}, tool.name), el("span", { class: "muted" }, ` ${tool.description}`)));
   fieldset.replaceChildren(legend, ...(boxes.length ? boxes : [el("p", { class: "muted" }, "No tools in config.toml yet.")]));
 }
@@ -78,11 +83,7 @@ function showCreated(panel, token) {
       el("div", { class: "token-line" },
         el("code", { id: "token-value" }, token.token),
         el("button", { type: "button", id: "token-copy", onclick: copy(token.token) }, "Copy"), copied),
-      el("p", { class: "muted" }, "Or paste the snippet for your agent:"),
-      token.snippets.map((s) => el("details", { class: "snippet", dataset: { client: s.client } },
-        el("summary", {}, `${s.client} — ${s.file}`),
-        el("pre", {}, s.text),
-        el("button", { type: "button", onclick: copy(s.text) }, "Copy snippet"))),
+      el("p", { id: "token-url", class: "muted" }, `The agent sends it as "Authorization: Bearer …" to ${token.url}.`),
       el("button", { type: "button", id: "token-done", onclick: () => { panel.hidden = true; panel.replaceChildren(); } }, "Done, hide it")));
   panel.hidden = false;
 }
