@@ -212,7 +212,7 @@ fn show_log(json: bool) -> Result<()> {
 }
 
 fn show_audit(json: bool) -> Result<()> {
-    let headers = ["AT", "TOKEN", "GRANT", "TOOL", "CREDENTIAL", "DECISION", "STATUS", "MS"];
+    let headers = ["AT", "TOKEN", "GRANT", "TOOL", "CREDENTIAL", "DECISION", "STATUS", "MS", "COUNT"];
     Ok(output::listing(&open_vault()?.audit_log()?, json, &headers, "No tool calls audited yet.", |e| {
         vec![
             e.at.to_string(),
@@ -223,6 +223,7 @@ fn show_audit(json: bool) -> Result<()> {
             e.decision.clone(),
             or_dash(e.status.as_deref()),
             or_dash(e.duration_ms),
+            e.count.to_string(),
         ]
     })?)
 }
