@@ -32,6 +32,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Grant(grant) => crate::grant_commands::run_grant(grant),
         Command::Log(flag) => show_log(flag.json),
         Command::Audit(flag) => show_audit(flag.json),
+        Command::Doctor => crate::doctor::doctor(),
         Command::Serve { bind } => crate::serve::serve(bind),
         Command::Connect { grant: Some(grant), home, .. } => crate::serve::connect_grant(home, &grant),
         Command::Connect { grant: None, url, .. } => crate::serve::connect(url),

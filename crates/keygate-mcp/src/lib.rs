@@ -16,6 +16,7 @@ mod gate;
 mod gateway;
 mod handler;
 mod oauth;
+mod process;
 mod rate_limit;
 mod server;
 mod session_calls;
@@ -36,6 +37,7 @@ pub use config::{
 pub use error::McpError;
 pub use gateway::{Quarantined, ServerStatus};
 pub use oauth::consent_page_url;
+pub use process::{ProcessHardening, harden_process, process_hardening};
 pub use server::{RunningServer, endpoint_url, start};
 pub use text::{MAX_TOOL_NAME_LEN, is_tool_name, printable};
 pub use upstream::{Upstream, UpstreamError, UpstreamReply};
