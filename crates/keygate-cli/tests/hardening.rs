@@ -136,3 +136,18 @@ async fn three_hundred_refused_calls_with_60_kb_names_add_a_bounded_amount_to_th
     assert_eq!(refused, 301, "{rows:?}");
     assert!(rows.len() <= 4, "{} rows for 301 refused calls: {rows:?}", rows.len());
 }
+
+#[test]
+fn token_create_warns_about_tools_no_config_defines() {
+    let kg = Kg::headless();
+    kg.init();
+    let out = kg.run(&["token", "create", "--tool", "web_search", "--tool", "web_serch", "--json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("warning") && stderr.contains("web_serch") && !stderr.contains("web_search,"), "{stderr}");
+    let created: Value = serde_json::from_slice(&out.stdout).expect("stdout stays JSON");
+    assert_eq!(created["tools"], json!(["web_search", "web_serch"]));
+
+    let out = kg.run(&["token", "create", "--tool", "web_search"]);
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -18,6 +18,7 @@ mod handler;
 mod oauth;
 mod process;
 mod rate_limit;
+mod redact;
 mod server;
 mod session_calls;
 mod text;
