@@ -89,11 +89,10 @@ fn serve_runs_without_core_dumps_and_not_dumpable() {
     let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
     let pid = child.id();
     let server = Running(child);
-    let (mut allowed, mut listening) = (String::new(), String::new());
+    let (mut allowed, mut listening) = (String::new(), String::new()); // the limit sh raised, then serve's line
     stdout.read_line(&mut allowed).expect("ulimit");
     stdout.read_line(&mut listening).expect("serving");
     assert!(listening.contains("http://127.0.0.1:"), "serve did not start: {listening:?}");
-    eprintln!("core limit before exec: {}", allowed.trim());
 
     assert_eq!(limit(pid, "Max core file size"), "0 0", "core dumps are on");
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
