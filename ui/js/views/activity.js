@@ -15,7 +15,8 @@ export function createActivityView(root) {
       el("td", {}, when(c.at)), el("td", {}, el("code", {}, c.tool)), el("td", {}, el("code", {}, c.token_id || "—")),
       el("td", {}, c.credential ? `${c.credential} v${c.credential_version}` : "—"),
       el("td", {}, el("span", { class: `badge ${c.decision}` }, c.decision)),
-      el("td", { class: "outcome" }, c.status || "in progress"),
+      // Refused requests are aggregated: one row may stand for many (count).
+      el("td", { class: "outcome" }, (c.status || "in progress") + (c.count > 1 ? ` ×${c.count}` : "")),
       el("td", {}, c.duration_ms === null || c.duration_ms === undefined ? "—" : `${c.duration_ms} ms`)),
   });
 }
