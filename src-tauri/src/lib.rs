@@ -85,6 +85,8 @@ fn context() -> tauri::Context<Wry> {
 
 /// The agent: the server, the tray and the reminders, with no web view of its own.
 fn run_agent(home: Home, hidden: bool) {
+    // The agent holds the master key, upstream keys and tokens: no core dumps, no ptrace.
+    keygate_mcp::harden_process();
     let _lock = match agent::AgentLock::acquire(&home) {
         Ok(Some(lock)) => lock,
         Ok(None) => {

@@ -37,6 +37,8 @@ pub enum Command {
     Log(JsonFlag),
     /// Show audited tool calls, oldest first
     Audit(JsonFlag),
+    /// Check this Keygate: config, vault, master key, process hardening, the running server
+    Doctor,
     /// Serve the local MCP server (Streamable HTTP on a loopback port) until Ctrl-C
     Serve {
         /// Address to listen on, e.g. 127.0.0.1:7447 (default: [listen] bind in config.toml)

@@ -7,6 +7,8 @@ use keygate_vault::{
     Actor, CredentialInfo, Home, KEYCHAIN_SERVICE, KeySource, MASTER_KEY_ENV, SystemClock, TokenRequest, Vault,
     parse_ttl,
 };
+use std::io::Write as _;
+
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
@@ -32,6 +34,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Grant(grant) => crate::grant_commands::run_grant(grant),
         Command::Log(flag) => show_log(flag.json),
         Command::Audit(flag) => show_audit(flag.json),
+        Command::Doctor => crate::doctor::doctor(),
         Command::Serve { bind } => crate::serve::serve(bind),
         Command::Connect { grant: Some(grant), home, .. } => crate::serve::connect_grant(home, &grant),
         Command::Connect { grant: None, url, .. } => crate::serve::connect(url),
@@ -182,8 +185,10 @@ fn run_token(command: TokenCommand) -> Result<()> {
                 .into());
             }
             let ttl = ttl.map(|t| parse_ttl(&t)).transpose().map_err(|e| UsageError(format!("--ttl: {e}")))?;
+            let undefined = undefined_tools(&tools);
             let request = TokenRequest { tools, ttl, label };
             let issued = open_vault()?.issue_token(&request)?;
+            warn_undefined(&undefined);
             let token = issued.token.expose_secret();
             if json {
                 let created = CreatedToken {
@@ -229,6 +234,33 @@ fn run_token(command: TokenCommand) -> Result<()> {
     Ok(())
 }
 
+/// The scopes no `[[tool]]` or `[[server]]` in config.toml defines (`SERVER_*` and
+/// `SERVER_tool` count as defined when the server is). The token is still issued: a tool may be
+/// added to the config after its token, and a server's tools are known only once it runs.
+fn undefined_tools(scopes: &[String]) -> Vec<String> {
+    let Ok(config) = keygate_mcp::Config::load(&Home::from_env().map(|h| h.config_path()).unwrap_or_default()) else {
+        return Vec::new(); // a broken config is reported by `serve` and `doctor`, not here
+    };
+    let defined = |scope: &str| {
+        config.tool(scope).is_some()
+            || scope.split_once('_').is_some_and(|(server, _)| config.servers.iter().any(|s| s.name == server))
+    };
+    scopes.iter().filter(|scope| !defined(scope)).cloned().collect()
+}
+
+fn warn_undefined(undefined: &[String]) {
+    if undefined.is_empty() {
+        return;
+    }
+    let names: Vec<String> = undefined.iter().map(|t| keygate_mcp::printable(t, 80)).collect();
+    let _ = writeln!(
+        std::io::stderr(),
+        "keygate: warning: no [[tool]] or [[server]] in config.toml defines {}: the token was issued, but calls \
+         to that fail until one does (check the spelling against config.toml and `keygate server list`)",
+        names.join(", ")
+    );
+}
+
 fn show_log(json: bool) -> Result<()> {
     let headers = ["AT", "CREDENTIAL", "ACTION", "FROM", "TO", "ACTOR"];
     Ok(output::listing(&open_vault()?.rotation_log()?, json, &headers, "The rotation log is empty.", |e| {
@@ -244,7 +276,7 @@ fn show_log(json: bool) -> Result<()> {
 }
 
 fn show_audit(json: bool) -> Result<()> {
-    let headers = ["AT", "TOKEN", "GRANT", "TOOL", "CREDENTIAL", "DECISION", "STATUS", "MS"];
+    let headers = ["AT", "TOKEN", "GRANT", "TOOL", "CREDENTIAL", "DECISION", "STATUS", "MS", "COUNT"];
     Ok(output::listing(&open_vault()?.audit_log()?, json, &headers, "No tool calls audited yet.", |e| {
         vec![
             e.at.to_string(),
@@ -255,6 +287,7 @@ fn show_audit(json: bool) -> Result<()> {
             e.decision.clone(),
             or_dash(e.status.as_deref()),
             or_dash(e.duration_ms),
+            e.count.to_string(),
         ]
     })?)
 }

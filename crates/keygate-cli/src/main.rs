@@ -4,6 +4,7 @@ mod cli;
 mod client_cli;
 mod client_commands;
 mod commands;
+mod doctor;
 mod grant_cli;
 mod grant_commands;
 mod output;
@@ -38,6 +39,8 @@ impl std::fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
+    // Every keygate process may hold a key, a token or the master key: no core dumps, no ptrace.
+    keygate_mcp::harden_process();
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) if matches!(err.kind(), ClapErrorKind::DisplayHelp | ClapErrorKind::DisplayVersion) => {

@@ -20,19 +20,30 @@ pub fn lines<I: IntoIterator<Item = S>, S: AsRef<str>>(lines: I) -> io::Result<(
     Ok(())
 }
 
+/// Characters of one table cell shown at most. Cells come from the vault, where an agent or
+/// a child server may have put anything: each is escaped and bounded before it is padded.
+const MAX_CELL_CHARS: usize = 512;
+
 /// A table with left-aligned columns two spaces apart, or `empty` when there are no rows.
+/// Control characters and escape codes in cells are shown escaped, never sent to the terminal.
 pub fn table(headers: &[&str], rows: &[Vec<String>], empty: &str) -> io::Result<()> {
     if rows.is_empty() {
         return lines([empty]);
     }
+    let rows: Vec<Vec<String>> =
+        rows.iter().map(|row| row.iter().map(|cell| keygate_mcp::printable(cell, MAX_CELL_CHARS)).collect()).collect();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
     }
     let render = |cells: &mut dyn Iterator<Item = &str>| {
-        let padded: Vec<String> = cells.zip(&widths).map(|(cell, &w)| format!("{cell:<w$}")).collect();
+        // Padded by hand: `format!`'s width panics past u16::MAX.
+        let padded: Vec<String> = cells
+            .zip(&widths)
+            .map(|(cell, &w)| format!("{cell}{}", " ".repeat(w.saturating_sub(cell.chars().count()))))
+            .collect();
         padded.join("  ").trim_end().to_string()
     };
     let header = render(&mut headers.iter().copied());

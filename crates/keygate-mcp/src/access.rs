@@ -13,6 +13,7 @@ use keygate_vault::{TokenDecision, TokenGrant};
 use rmcp::transport::streamable_http_server::session::SessionManager;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 
+use crate::denials::{AUTH_TOOL, Denials};
 use crate::gate::Gate;
 use crate::rate_limit::FailureLimiter;
 
@@ -31,6 +32,8 @@ pub struct Caller {
 pub struct AccessState {
     pub(crate) gate: Gate,
     pub(crate) limiter: Arc<FailureLimiter>,
+    /// Failed authentications are audited in aggregate (one row per kind per minute).
+    pub(crate) denials: Arc<Denials>,
     /// Where the server listens (the resource metadata URL follows the client's Host).
     pub(crate) addr: std::net::SocketAddr,
     /// Session id -> who opened it: the token's id, or its grant (see `session_owner`).
@@ -85,19 +88,22 @@ pub async fn require_token(State(state): State<AccessState>, mut request: Reques
     if state.limiter.is_flooded()
         && !token.and_then(keygate_vault::token_id).is_some_and(|id| state.limiter.recently_good(id))
     {
+        audit_failure(&state, None, "auth_rate_limited");
         return too_many_failures();
     }
     let Some(token) = token else {
         state.limiter.record_failure();
+        audit_failure(&state, None, "auth_missing");
         return unauthorized(&state, request.headers(), "a bearer token is required");
     };
     let checked = state.gate.with(|vault| vault.check_token(token, None));
     let grant = match checked {
         Ok(TokenDecision::Allowed(grant)) => grant,
-        Ok(TokenDecision::Denied { reason, .. }) => {
+        Ok(TokenDecision::Denied { reason, token_id }) => {
             state.limiter.record_failure();
-            if let Some(session) = &session {
-                close_session(&state, session).await;
+            audit_failure(&state, token_id.as_deref(), &format!("auth_{}", reason.as_str()));
+            if let (Some(session), Some(refused)) = (&session, &token_id) {
+                close_session_of(&state, session, refused).await;
             }
             return unauthorized(&state, request.headers(), &reason.to_string());
         }
@@ -108,6 +114,7 @@ pub async fn require_token(State(state): State<AccessState>, mut request: Reques
         && !session_belongs_to(&state, session, &owner)
     {
         state.limiter.record_failure();
+        audit_failure(&state, Some(&grant.token_id), "auth_foreign_session");
         return unauthorized(&state, request.headers(), "this session was opened with another token");
     }
     state.limiter.record_success(&grant.token_id);
@@ -143,11 +150,31 @@ fn session_belongs_to(state: &AccessState, session: &str, owner: &str) -> bool {
     lock(&state.sessions).get(session).is_none_or(|opened_by| opened_by == owner)
 }
 
-/// A session must not outlive its token: close it as soon as the token is refused.
-async fn close_session(state: &AccessState, session: &str) {
-    if lock(&state.sessions).remove(session).is_some() {
+/// A session must not outlive its token: close it as soon as *its own* token (or a token of
+/// the grant that owns it) is refused. Any other refused token leaves it alone: anyone who
+/// learned a session id must not be able to end it by sending a bad token with it.
+async fn close_session_of(state: &AccessState, session: &str, refused_token: &str) {
+    let Some(owner) = lock(&state.sessions).get(session).cloned() else { return };
+    let owns = owner == refused_token
+        || owner.strip_prefix("grant:").is_some_and(|grant| {
+            state.gate.with(|vault| vault.token_grant_name(refused_token)).ok().flatten().as_deref() == Some(grant)
+        });
+    if owns && lock(&state.sessions).remove(session).is_some() {
         let _ = state.session_manager.close_session(&session.into()).await;
     }
+}
+
+/// Audit a failed authentication (aggregated: a flood adds at most two rows per minute per kind).
+fn audit_failure(state: &AccessState, token_id: Option<&str>, status: &str) {
+    state.denials.record_now(&keygate_vault::AuditStart {
+        token_id,
+        server: None,
+        tool: AUTH_TOOL,
+        credential: None,
+        credential_version: None,
+        decision: keygate_vault::Decision::Denied,
+        status: Some(status),
+    });
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::access::Caller;
 use crate::config::ToolConfig;
+use crate::denials::Denials;
 use crate::handler::{Catalog, Shared};
 
 /// A call in flight.
@@ -58,7 +59,8 @@ impl<'a> ToolCall<'a> {
         let tool = catalog.config.tool(&self.name);
         let arguments = self.arguments.take();
         let grant = &self.caller.grant;
-        let prepared = shared.gate.with(|vault| prepare(vault, grant, &self.name, tool, arguments));
+        let denials = &shared.denials;
+        let prepared = shared.gate.with(|vault| prepare(vault, denials, grant, &self.name, tool, arguments));
         let ready = match prepared {
             Ok(ready) => ready,
             Err(Refusal::NotAvailable) => {
@@ -101,6 +103,7 @@ impl<'a> ToolCall<'a> {
 /// and revocation included), so it is not read again here.
 fn prepare<'t>(
     vault: &mut Vault,
+    denials: &Denials,
     grant: &TokenGrant,
     name: &str,
     tool: Option<&'t ToolConfig>,
@@ -116,9 +119,7 @@ fn prepare<'t>(
             decision: Decision::Denied,
             status: Some(status),
         };
-        if let Err(e) = vault.begin_audit(&start) {
-            tracing::error!(tool = name, error = %e, "could not audit a refused call");
-        }
+        denials.record(vault, &start);
     };
     let tool = match tool {
         None => {

@@ -13,6 +13,7 @@ use crate::access::Caller;
 use crate::audit_writer::AuditWriter;
 use crate::call::ToolCall;
 use crate::config::Config;
+use crate::denials::Denials;
 use crate::gate::Gate;
 use crate::gateway::{Gateway, GatewayCall};
 use crate::session_calls::SessionCall;
@@ -43,6 +44,8 @@ pub(crate) struct Shared {
     pub(crate) gateway: Arc<Gateway>,
     pub(crate) gate: Gate,
     pub(crate) audit_writer: AuditWriter,
+    /// Refused calls, audited in aggregate.
+    pub(crate) denials: Arc<Denials>,
     pub(crate) upstream: Upstream,
 }
 
@@ -71,16 +74,38 @@ impl KeygateHandler {
         gateway: Arc<Gateway>,
         gate: Gate,
         audit_writer: AuditWriter,
+        denials: Arc<Denials>,
         upstream: Upstream,
     ) -> Self {
         let catalog = RwLock::new(Arc::new(Catalog::new(config)));
-        Self { shared: Arc::new(Shared { catalog, gateway, gate, audit_writer, upstream }) }
+        Self { shared: Arc::new(Shared { catalog, gateway, gate, audit_writer, denials, upstream }) }
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
 }
+
+impl KeygateHandler {
+    /// A name no tool can have (too long, or characters outside `A-Z a-z 0-9 _ - .`): it is
+    /// audited and answered only in a bounded, escaped form.
+    fn refuse_tool_name(&self, name: &str, caller: &Caller) -> ErrorData {
+        let shown = crate::text::printable(name, MAX_SHOWN_NAME);
+        self.shared.denials.record_now(&keygate_vault::AuditStart {
+            token_id: Some(&caller.grant.token_id),
+            server: None,
+            tool: &shown,
+            credential: None,
+            credential_version: None,
+            decision: keygate_vault::Decision::Denied,
+            status: Some("invalid_tool_name"),
+        });
+        ErrorData::invalid_params(format!("unknown tool: {shown}"), None)
+    }
+}
+
+/// Characters of an invalid tool name kept in the audit and the error.
+const MAX_SHOWN_NAME: usize = 64;
 
 /// The caller the access layer let in; absent only if the handler is reached some other way.
 fn caller(context: &RequestContext<RoleServer>) -> Result<Caller, ErrorData> {
@@ -129,6 +154,9 @@ impl ServerHandler for KeygateHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let caller = caller(&context)?;
+        if !crate::text::is_tool_name(&request.name) {
+            return Err(self.refuse_tool_name(&request.name, &caller));
+        }
         // A session's call served outside its worker: `notifications/cancelled` finds it here.
         let _cancellable = context
             .extensions

@@ -25,6 +25,7 @@ use crate::access::{self, AccessState};
 use crate::agent_socket::AgentSocket;
 use crate::audit_writer::AuditWriter;
 use crate::config::{Config, parse_bind};
+use crate::denials::Denials;
 use crate::error::McpError;
 use crate::gate::Gate;
 use crate::gateway::{Gateway, Quarantined, ServerStatus};
@@ -164,8 +165,17 @@ pub async fn start(config: Config, vault: Vault, bind: Option<&str>) -> Result<R
     let gate = Gate::new(vault);
     let agent_socket = AgentSocket::spawn(&home, gate.clone(), endpoint_url(addr), stop.clone());
     let audit_writer = AuditWriter::start(gate.clone());
+    let denials = Arc::new(Denials::new(gate.clone()));
+    denials.spawn_sweeper(stop.clone());
     let gateway = Gateway::start(&config.servers, gate.clone(), stop.clone());
-    let handler = KeygateHandler::new(config, gateway, gate.clone(), audit_writer.clone(), Upstream::new()?);
+    let handler = KeygateHandler::new(
+        config,
+        gateway,
+        gate.clone(),
+        audit_writer.clone(),
+        Arc::clone(&denials),
+        Upstream::new()?,
+    );
     let shared = Arc::clone(handler.shared());
     let oauth = OAuthState::new(gate.clone(), Arc::clone(&shared), addr)?;
     let app = router(handler, gate, oauth, stop.clone(), Arc::clone(&sessions));
@@ -182,6 +192,7 @@ pub async fn start(config: Config, vault: Vault, bind: Option<&str>) -> Result<R
         let served = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
         // Outcomes of the last calls may still be queued: they are written before we report stopped.
         writer.flush().await;
+        denials.flush(true);
         served
     });
     tracing::info!(%addr, "keygate MCP server listening");
@@ -221,8 +232,9 @@ fn router(
             base.with_legacy_session_mode(false).with_json_response(true),
         ),
     });
-    let access =
-        AccessState { gate, limiter: Arc::new(FailureLimiter::default()), addr: oauth.addr, sessions, session_manager };
+    let denials = Arc::clone(&handler.shared().denials);
+    let limiter = Arc::new(FailureLimiter::default());
+    let access = AccessState { gate, limiter, denials, addr: oauth.addr, sessions, session_manager };
     Router::new()
         .route(
             MCP_PATH,

@@ -22,7 +22,6 @@ pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 /// Redirects followed per call (all on the configured origin).
 const MAX_REDIRECTS: usize = 5;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-const REDACTED: &str = "[redacted]";
 
 /// The HTTP client for upstream calls. Cloning is cheap and shares the connection pool.
 #[derive(Clone)]
@@ -171,13 +170,14 @@ fn credential_value(tool: &ToolConfig, credential: &SecretString) -> Result<Head
     Ok(value)
 }
 
-/// Replace every occurrence of the secret (with or without the prefix, which contains it) by `[redacted]`.
+/// Replace every occurrence of the secret (with or without the prefix, which contains it) by
+/// `[redacted]`, in any of the forms an echo may take (case, JSON escapes, base64).
 fn redact(body: String, credential: &SecretString) -> String {
-    let secret = credential.expose_secret();
-    if secret.is_empty() || !body.contains(secret) {
+    let forms = crate::redact::Forms::of([credential.expose_secret()]);
+    if !forms.found_in(&body) {
         return body;
     }
-    body.replace(secret, REDACTED)
+    forms.redact(&body)
 }
 
 /// The configured URL with arguments appended as query pairs; only the query can change.

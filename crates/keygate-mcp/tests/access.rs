@@ -159,3 +159,66 @@ async fn a_flood_of_bad_tokens_does_not_starve_a_good_one() {
         assert_eq!(post(&h, Some(&good), &[]).await.status(), StatusCode::OK, "good token starved");
     }
 }
+
+/// Open a session with `token`; returns its id.
+async fn open_session(h: &Harness, token: &str) -> String {
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    let response = h.http.post(h.url()).bearer_auth(token).header("accept", ACCEPT).json(&init).send().await;
+    let response = response.expect("initialize");
+    response.headers().get("mcp-session-id").and_then(|v| v.to_str().ok()).expect("a session").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_or_foreign_token_sent_with_a_session_id_does_not_end_the_session() {
+    let h = Harness::start().await;
+    let (_, owner) = h.token(&["web_search"]);
+    let (stranger_id, stranger) = h.token(&["web_search"]);
+    let session = open_session(&h, &owner).await;
+    let with_session = |token: String| {
+        let request = h.http.post(h.url()).bearer_auth(token).header("accept", ACCEPT);
+        let request = request.header("mcp-session-id", session.clone()).header("mcp-protocol-version", "2025-06-18");
+        async move { request.json(&list_request()).send().await.expect("send") }
+    };
+    assert_invalid_token(&with_session("kg_0123456789abcdef_00".into()).await, "malformed");
+    assert_invalid_token(&with_session(format!("kg_0123456789abcdef_{}", "ab".repeat(32))).await, "unknown");
+    // A genuine token, refused (revoked), that is not the session's: the session stays.
+    h.other_vault().revoke_token(&stranger_id).expect("revoke");
+    assert_invalid_token(&with_session(stranger).await, "a revoked stranger");
+    assert_eq!(h.server.sessions_open(), 1, "a stranger's refused token ended the session");
+    assert_eq!(with_session(owner).await.status(), StatusCode::OK, "the owner lost the session");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_answers_429_with_retry_after_and_is_audited_in_a_few_rows() {
+    let h = Harness::start().await;
+    let mut flood = tokio::task::JoinSet::new();
+    for i in 0..300 {
+        let bad = format!("kg_{:016x}_{}", i, "cd".repeat(32));
+        let (url, client) = (h.url(), h.http.clone());
+        flood.spawn(async move {
+            let request = client.post(url).header("accept", ACCEPT).bearer_auth(bad).json(&list_request());
+            let response = request.send().await.expect("send");
+            (response.status(), response.headers().get("retry-after").cloned())
+        });
+    }
+    let mut limited = 0;
+    while let Some(answer) = flood.join_next().await {
+        let (status, retry_after) = answer.expect("join");
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            limited += 1;
+            let seconds = retry_after.and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+            assert!(seconds.is_some_and(|s| (1..=60).contains(&s)), "429 without a usable Retry-After");
+        }
+    }
+    assert!(limited > 100, "the flood was not limited ({limited} of 300)");
+    let vault = h.other_vault();
+    let support::Harness { server, dir: _dir, .. } = h;
+    server.shutdown().await.expect("stop");
+    let rows = vault.audit_log().expect("audit");
+    let failures: Vec<_> =
+        rows.iter().filter(|r| r.status.as_deref().is_some_and(|s| s.starts_with("auth_"))).collect();
+    assert_eq!(failures.iter().map(|r| r.count).sum::<i64>(), 300, "{rows:?}");
+    assert!(failures.len() <= 4, "{} rows for 300 failed authentications: {rows:?}", failures.len());
+    assert!(failures.iter().all(|r| r.token_id.is_none() && r.decision == "denied"), "{rows:?}");
+}

@@ -157,6 +157,26 @@ async fn echoed_key_is_redacted_with_and_without_prefix() {
 }
 
 #[tokio::test]
+async fn echoed_key_is_redacted_escaped_encoded_and_recased() {
+    async fn leak() -> String {
+        use base64::Engine as _;
+        let escaped: String = KEY.chars().map(|c| format!("\\u{:04x}", c as u32)).collect();
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("user:{KEY}"));
+        let url_safe = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("k{KEY}"));
+        let upper = KEY.to_uppercase();
+        format!(r#"{{"echo":"{escaped}","basic":"{basic}","jwtish":"{url_safe}","shout":"{upper}"}}"#)
+    }
+    let base = serve(Router::new().route("/leak", get(leak))).await;
+    let tool = tool("GET", &format!("{base}/leak"), "X-Api-Key", "");
+    let reply = call(&tool, KEY, json!({})).await.expect("reply");
+    let body: Value = serde_json::from_str(&reply.body).expect("still JSON after redaction");
+    for field in ["echo", "basic", "jwtish", "shout"] {
+        assert!(body[field].as_str().is_some_and(|v| v.contains("[redacted]")), "{field} leaked: {}", reply.body);
+    }
+    assert!(!reply.body.to_lowercase().contains(&KEY.to_lowercase()), "{}", reply.body);
+}
+
+#[tokio::test]
 async fn slow_upstream_times_out() {
     async fn slow() -> &'static str {
         tokio::time::sleep(Duration::from_secs(5)).await;

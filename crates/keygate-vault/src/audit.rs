@@ -88,6 +88,8 @@ pub struct AuditEntry {
     pub duration_ms: Option<i64>,
     /// The grant the calling token was minted under, if any.
     pub grant: Option<String>,
+    /// How many calls this row stands for: 1, or more for aggregated denials.
+    pub count: i64,
 }
 
 fn finish_row(tx: &rusqlite::Transaction<'_>, id: AuditId, status: &str, duration: Duration) -> Result<()> {
@@ -129,6 +131,29 @@ impl Vault {
                 start.server
             ])?;
             Ok(AuditId(tx.last_insert_rowid()))
+        })
+    }
+
+    /// Record `count` refused requests in one row: a denial (or a failed authentication)
+    /// aggregated by the server, so refused requests cannot grow the audit one row each.
+    pub fn record_denials(&mut self, start: &AuditStart<'_>, count: u32) -> Result<()> {
+        let now = self.clock.now();
+        store::write(&mut self.conn, |tx| {
+            tx.prepare_cached(
+                "INSERT INTO audit (at, token_id, tool, credential, credential_version, decision, status, server, count)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'denied', ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                now.unix_millis(),
+                start.token_id,
+                start.tool,
+                start.credential,
+                start.credential_version,
+                start.status,
+                start.server,
+                count
+            ])?;
+            Ok(())
         })
     }
 
@@ -181,7 +206,7 @@ impl Vault {
     fn query_audit(&self, order: &str, params: impl rusqlite::Params) -> Result<Vec<AuditEntry>> {
         let sql = format!(
             "SELECT a.at, a.token_id, a.tool, a.credential, a.credential_version, a.decision, a.status,
-                    a.duration_ms, a.server, g.name
+                    a.duration_ms, a.server, g.name, a.count
              FROM audit a LEFT JOIN token t ON t.id = a.token_id LEFT JOIN agent_grant g ON g.id = t.grant_id
              {order}"
         );
@@ -198,6 +223,7 @@ impl Vault {
                 duration_ms: row.get(7)?,
                 server: row.get(8)?,
                 grant: row.get(9)?,
+                count: row.get(10)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

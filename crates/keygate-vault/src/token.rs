@@ -423,6 +423,22 @@ impl Vault {
     }
 }
 
+impl Vault {
+    /// The name of the grant a token was minted under (`None` for a plain or unknown token).
+    /// The server asks for a token it has just refused, to tell whether it was the one that
+    /// owns a session.
+    pub fn token_grant_name(&self, id: &str) -> Result<Option<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT g.name FROM token t JOIN agent_grant g ON g.id = t.grant_id WHERE t.id = ?1")?;
+        let mut rows = stmt.query([id])?;
+        Ok(match rows.next()? {
+            Some(row) => row.get(0)?,
+            None => None,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,8 @@ export function createActivityView(root) {
       el("td", {}, when(c.at)), el("td", {}, el("code", {}, c.tool)), agentCell(c),
       el("td", {}, credentialText(c)),
       el("td", {}, el("span", { class: `badge ${c.decision}` }, c.decision)),
-      el("td", { class: "outcome" }, c.status || "in progress"),
+      // Refused requests are aggregated: one row may stand for many (count).
+      el("td", { class: "outcome" }, (c.status || "in progress") + (c.count > 1 ? ` ×${c.count}` : "")),
       el("td", {}, c.duration_ms === null || c.duration_ms === undefined ? "—" : `${c.duration_ms} ms`)),
   });
 }

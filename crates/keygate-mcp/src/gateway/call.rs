@@ -120,14 +120,15 @@ impl GatewayCall<'_> {
                 decision,
                 status,
             };
-            let audit = vault.begin_audit(&start);
-            match (refusal, audit) {
-                (Some((_, answer)), _) => Err(Begin::Refused(answer)),
-                (None, Ok(audit)) => Ok(audit),
-                (None, Err(e)) => Err(Begin::Refused(Ok(tool_error(format!(
-                    "refused: the call could not be audited ({e}), so it was not made"
-                ))))),
+            if let Some((_, answer)) = refusal {
+                self.shared.denials.record(vault, &start);
+                return Err(Begin::Refused(answer));
             }
+            vault.begin_audit(&start).map_err(|e| {
+                Begin::Refused(Ok(tool_error(format!(
+                    "refused: the call could not be audited ({e}), so it was not made"
+                ))))
+            })
         })
     }
 
@@ -200,9 +201,7 @@ impl GatewayCall<'_> {
             decision: Decision::Denied,
             status: Some(status),
         };
-        if let Err(e) = self.shared.gate.with(|vault| vault.begin_audit(&start)) {
-            tracing::error!(error = %e, "could not audit a refused call");
-        }
+        self.shared.denials.record_now(&start);
     }
 }
 

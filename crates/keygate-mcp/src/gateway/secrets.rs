@@ -11,10 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{ServerEntry, Setting};
 
-const REDACTED: &str = "[redacted]";
-/// Values shorter than this are not redacted: replacing every `1` in a log helps nobody, and
-/// a vault value that short is not a key.
-const MIN_REDACTED_LEN: usize = 4;
+use crate::redact::Forms;
 
 /// The credentials opened for one start of a server. Clones share the values.
 #[derive(Clone)]
@@ -64,23 +61,19 @@ impl Injected {
         }
     }
 
-    /// Replace every injected value in `text` by `[redacted]`.
+    /// Replace every injected value in `text` by `[redacted]`, in any form an echo may take
+    /// (case, JSON escapes, base64; see `redact`).
     pub(crate) fn redact(&self, text: &str) -> String {
-        let mut text = text.to_string();
-        for (.., value) in self.values.iter() {
-            let secret = value.expose_secret();
-            if secret.len() >= MIN_REDACTED_LEN && text.contains(secret) {
-                text = text.replace(secret, REDACTED);
-            }
-        }
-        text
+        self.forms().redact(text)
     }
 
-    /// Whether `text` holds an injected value.
+    /// Whether `text` holds an injected value, in any of those forms.
     pub(crate) fn leaks_into(&self, text: &str) -> bool {
-        self.values
-            .iter()
-            .any(|(.., v)| v.expose_secret().len() >= MIN_REDACTED_LEN && text.contains(v.expose_secret()))
+        self.forms().found_in(text)
+    }
+
+    fn forms(&self) -> Forms {
+        Forms::of(self.values.iter().map(|(.., value)| value.expose_secret()))
     }
 }
 

@@ -218,7 +218,8 @@ fn a_vault_from_before_grants_is_upgraded_and_its_tokens_still_work() {
         .execute_batch(
             "DROP TABLE oauth_family_token; DROP TABLE oauth_refresh; DROP TABLE oauth_family;
              DROP TABLE oauth_code; DROP TABLE oauth_consent; DROP TABLE oauth_client;
-             DROP TABLE client_config; DROP INDEX token_grant; DROP TABLE agent_grant;
+             DROP INDEX token_grant; DROP TABLE agent_grant; DROP TABLE client_config;
+             ALTER TABLE audit DROP COLUMN count;
              CREATE TABLE token2 AS SELECT id, secret_hash, label, tools, created_at, expires_at, revoked_at,
                                            last_used_at, uses FROM token;
              DROP TABLE token; ALTER TABLE token2 RENAME TO token; PRAGMA user_version = 2;",
