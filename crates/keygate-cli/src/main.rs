@@ -6,6 +6,7 @@ mod client_commands;
 mod commands;
 mod grant_cli;
 mod grant_commands;
+mod import_commands;
 mod output;
 mod secret_input;
 mod serve;
