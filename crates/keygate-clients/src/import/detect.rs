@@ -98,7 +98,7 @@ pub(crate) fn secret_argument(args: &[String]) -> Option<usize> {
         {
             return Some(i + 1);
         }
-        if is_key_format(arg) || header_in_arg(arg) {
+        if is_key_format(arg) || header_in_arg(arg) || (arg.contains("://") && url_has_credentials(arg)) {
             return Some(i);
         }
     }
@@ -159,6 +159,7 @@ mod tests {
         assert_eq!(secret_argument(&args(&["-H", "Authorization: Bearer x"])), Some(1));
         assert_eq!(secret_argument(&args(&["--token", "${TOKEN}", "pkg"])), None);
         assert_eq!(secret_argument(&args(&["-y", "@modelcontextprotocol/server-github"])), None);
+        assert_eq!(secret_argument(&args(&["pkg", "postgresql://app:pw@localhost/app"])), Some(1));
         assert!(url_has_credentials("https://user:pw@example.test/mcp"));
         assert!(url_has_credentials("https://example.test/mcp?apikey=abc"));
         assert!(!url_has_credentials("https://example.test/mcp?apikey=${KEY}"));
