@@ -64,7 +64,9 @@ pub fn run_import(args: &ImportArgs) -> Result<()> {
     }
     match applied {
         Some(applied) if !applied.complete() => {
-            anyhow::bail!("import stopped at a file it could not write (see above); run `keygate import` again once fixed")
+            anyhow::bail!(
+                "import stopped at a file it could not write (see above); run `keygate import` again once fixed"
+            )
         }
         _ => Ok(()),
     }
@@ -115,7 +117,12 @@ fn preview(scans: &[ClientScan], prepared: &Prepared) -> Vec<String> {
         lines.push(format!("{what} {} (from {})", credential.name, credential.found_in.join("; ")));
     }
     for server in prepared.servers.iter().filter(|s| s.new) {
-        lines.push(format!("new [[server]] {} ({}, credentials {})", server.name, server.transport, server.credentials.join(", ")));
+        lines.push(format!(
+            "new [[server]] {} ({}, credentials {})",
+            server.name,
+            server.transport,
+            server.credentials.join(", ")
+        ));
     }
     for grant in &prepared.grants {
         let what = if grant.new { "new grant" } else { "existing grant" };

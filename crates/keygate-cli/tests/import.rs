@@ -1,4 +1,5 @@
 #![cfg(unix)]
+#![allow(clippy::unwrap_used)]
 //! `keygate import` on a fixture home holding every client's config in its documented shape
 //! (comments, references, unknown fields, a value shared by several clients): the preview,
 //! the import, no value left in any file Keygate wrote, the imported server working through
@@ -55,7 +56,8 @@ fn write_fixtures(kg: &Kg) -> BTreeMap<PathBuf, Vec<u8>> {
         let location = places(kg).location(client);
         std::fs::create_dir_all(&location.installed_marker).unwrap();
         std::fs::create_dir_all(location.file.parent().unwrap()).unwrap();
-        let text = std::fs::read_to_string(dir.join(fixture_name(client))).unwrap().replace("@FIXTURE@", &fixture_server());
+        let text =
+            std::fs::read_to_string(dir.join(fixture_name(client))).unwrap().replace("@FIXTURE@", &fixture_server());
         std::fs::write(&location.file, &text).unwrap();
         files.insert(location.file, text.into_bytes());
     }
@@ -96,8 +98,14 @@ fn import_moves_every_key_into_the_vault_and_the_servers_still_work() {
     let preview = String::from_utf8(out.stdout).unwrap();
     assert_no_value("the preview", &preview);
     assert_no_value("stderr", &String::from_utf8_lossy(&out.stderr));
-    for needed in ["GitHub_MCP.v2: import as server github-mcp-v2", "refd: no plaintext key", "references (left alone): env SOME_TOKEN",
-        "arg-key: left as is: a key in its arguments", "notion: no plaintext key", "filesystem: no plaintext key"] {
+    for needed in [
+        "GitHub_MCP.v2: import as server github-mcp-v2",
+        "refd: no plaintext key",
+        "references (left alone): env SOME_TOKEN",
+        "arg-key: left as is: a key in its arguments",
+        "notion: no plaintext key",
+        "filesystem: no plaintext key",
+    ] {
         assert!(preview.contains(needed), "{needed} missing from:\n{preview}");
     }
     for (path, bytes) in &originals {
@@ -111,11 +119,21 @@ fn import_moves_every_key_into_the_vault_and_the_servers_still_work() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_no_value("the report", &stdout);
     let report: Value = serde_json::from_str(&stdout).unwrap();
-    let credentials: Vec<&str> = report["credentials"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let credentials: Vec<&str> =
+        report["credentials"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(credentials.iter().filter(|c| c.starts_with("fx_")).count(), 1, "{credentials:?}");
     assert!(credentials.contains(&"github-mcp-v2_github_personal_access_token"), "{credentials:?}");
-    assert!(credentials.contains(&"brave-search_brave_api_key") && !credentials.iter().any(|c| c.starts_with("brave_")), "{credentials:?}");
-    let in_vault: Vec<String> = kg.json(&["cred", "list", "--json"]).as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()).collect();
+    assert!(
+        credentials.contains(&"brave-search_brave_api_key") && !credentials.iter().any(|c| c.starts_with("brave_")),
+        "{credentials:?}"
+    );
+    let in_vault: Vec<String> = kg
+        .json(&["cred", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(in_vault.len(), IMPORTED.len(), "one credential per value: {in_vault:?}");
     let leftovers = report["applied"]["leftovers"].as_array().unwrap();
     assert_eq!(leftovers.len(), 1, "{leftovers:?}");
@@ -171,11 +189,17 @@ fn import_moves_every_key_into_the_vault_and_the_servers_still_work() {
     let mut stdin = child.stdin.take().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let _bridge = Running(child);
-    send(&mut stdin, json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}}));
+    send(
+        &mut stdin,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}}),
+    );
     assert_eq!(receive(&mut lines)["result"]["serverInfo"]["name"], "keygate");
     send(&mut stdin, json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
-    send(&mut stdin, json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "fx_env", "arguments": {"name": "FIXTURE_KEY"}}}));
+    send(
+        &mut stdin,
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "fx_env", "arguments": {"name": "FIXTURE_KEY"}}}),
+    );
     let answer = receive(&mut lines);
     assert_eq!(answer["result"]["content"][0]["text"], "[redacted]", "the child got the key: {answer}");
     send(&mut stdin, json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"}));
@@ -198,7 +222,11 @@ fn a_broken_file_is_named_with_its_line_and_left_alone_while_the_others_are_impo
     kg.init();
     let originals = write_fixtures(&kg);
     let gemini = places(&kg).location(Client::Gemini).file;
-    std::fs::write(&gemini, "{\n  \"mcpServers\": {\n    \"x\": { \"env\": { \"A_KEY\": \"ghp_brokenbrokenbroken\" } \n}\n").unwrap();
+    std::fs::write(
+        &gemini,
+        "{\n  \"mcpServers\": {\n    \"x\": { \"env\": { \"A_KEY\": \"ghp_brokenbrokenbroken\" } \n}\n",
+    )
+    .unwrap();
     let out = import(&kg, &["--client", "gemini", "--client", "windsurf"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8(out.stdout).unwrap();

@@ -58,11 +58,8 @@ pub fn apply(vault: &mut Vault, home: &Home, prepared: &Prepared, scans: &[Clien
         };
         files.push(ClientOutcome { client: plan.client(), path: plan.path().to_path_buf(), outcome });
     }
-    let values: Vec<(String, String)> = prepared
-        .new_credentials
-        .iter()
-        .map(|c| (c.name.clone(), c.value.expose_secret().to_string()))
-        .collect();
+    let values: Vec<(String, String)> =
+        prepared.new_credentials.iter().map(|c| (c.name.clone(), c.value.expose_secret().to_string())).collect();
     let values: Vec<(String, zeroize::Zeroizing<String>)> =
         values.into_iter().map(|(n, v)| (n, zeroize::Zeroizing::new(v))).collect();
     Ok(Applied { files, leftovers: leftovers(scans, &values) })

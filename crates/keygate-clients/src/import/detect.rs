@@ -141,8 +141,14 @@ mod tests {
             assert!(is_secret_name(secret), "{secret}");
         }
         assert!(!is_secret_name("LOG_LEVEL"));
-        for key in ["ghp_abcdefghijklmnop", "sk-proj-abcdefghij", "xoxb-1234-5678-abcd", "AKIAABCDEFGHIJKLMNOP",
-            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "Bearer abc"] {
+        for key in [
+            "ghp_abcdefghijklmnop",
+            "sk-proj-abcdefghij",
+            "xoxb-1234-5678-abcd",
+            "AKIAABCDEFGHIJKLMNOP",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+            "Bearer abc",
+        ] {
             assert!(is_key_format(key), "{key}");
         }
         assert!(!is_key_format("production") && !is_key_format("sk-"));

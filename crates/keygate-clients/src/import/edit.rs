@@ -75,7 +75,9 @@ pub fn plan_undo_import(
 ) -> Result<Option<Plan>> {
     let (file, before) = read_located(client, location)?;
     let Some(current) = before.as_deref().map(String::as_str) else { return Ok(None) };
-    let plan = |after: String| Plan::new(client, Action::Disconnect, location, file.clone(), before.clone(), Zeroizing::new(after), None);
+    let plan = |after: String| {
+        Plan::new(client, Action::Disconnect, location, file.clone(), before.clone(), Zeroizing::new(after), None)
+    };
     let Some(original) = original else { return Ok(Some(plan(current.to_string()))) };
     if owned.written.as_deref() == Some(text_hash(current).as_str()) {
         return Ok(Some(plan(original.to_string())));

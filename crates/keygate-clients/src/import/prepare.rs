@@ -42,6 +42,8 @@ pub struct Prepared {
     pub(crate) new_servers: Vec<NewServer>,
     pub(crate) config_before: Option<String>,
     pub(crate) plans: Vec<Plan>,
+    /// The vault's credentials (name, value): a value already there is used, not added again.
+    existing: Vec<(String, SecretString)>,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -77,7 +79,11 @@ pub fn prepare(vault: &Vault, home: &Home, binary: &Path, scans: &[ClientScan]) 
     };
     let config = Config::parse(config_before.as_deref().unwrap_or(""), &config_path)
         .map_err(|e| crate::error::ClientError::Record(format!("{e} (fix config.toml first)")))?;
-    let mut prepared = Prepared { config_before, ..Prepared::default() };
+    let mut existing = Vec::new();
+    for info in vault.list_credentials()? {
+        existing.push((info.name.clone(), vault.open_credential(&info.name)?.value));
+    }
+    let mut prepared = Prepared { config_before, existing, ..Prepared::default() };
     for scanned in scans {
         let Some(text) = scanned.text.as_deref() else { continue };
         if scanned.importable().next().is_none() {
@@ -107,14 +113,15 @@ fn plan_client(
     for found in scanned.importable() {
         let Some(definition) = &found.definition else { continue };
         let label = format!("{client} {}", found.name);
-        let server = place_server(vault, config, definition, &found.key, &label, prepared)?;
+        let server = place_server(config, definition, &found.key, &label, prepared)?;
         prepared.mappings.push(ServerMapping { client, name: found.name.clone(), server: server.clone() });
         tools.push(format!("{server}_*"));
         names.push(found.key.clone());
     }
     let owned = ownership(vault, client, &scanned.location.file)?.map(|(o, _)| o);
     // A `keygate` entry already there keeps what its grant allowed.
-    if let Some(grant) = owned.as_ref().and_then(|o| o.args.windows(2).find(|w| w[0] == "--grant").map(|w| w[1].clone()))
+    if let Some(grant) =
+        owned.as_ref().and_then(|o| o.args.windows(2).find(|w| w[0] == "--grant").map(|w| w[1].clone()))
         && let Some(info) = vault.grant(&grant)?.filter(|g| g.status == GrantStatus::Active)
     {
         tools.extend(info.tools);
@@ -132,7 +139,6 @@ fn plan_client(
 /// The Keygate server for a client's entry: an identical one already planned or in config.toml
 /// is shared; otherwise the first free name from the client's.
 fn place_server(
-    vault: &Vault,
     config: &Config,
     definition: &Definition,
     key: &str,
@@ -142,7 +148,7 @@ fn place_server(
     let base = server_base(key);
     for n in 1..=MAX_CHOICES {
         let name = server_candidate(&base, n);
-        let (entry, credentials) = new_server(vault, &name, definition, label, prepared)?;
+        let (entry, credentials) = new_server(&name, definition, prepared)?;
         if let Some(planned) = prepared.servers.iter().find(|s| s.name == name) {
             let same = match prepared.new_servers.iter().find(|s| s.name == name) {
                 Some(planned_entry) => *planned_entry == entry,
@@ -208,7 +214,11 @@ fn note_credentials(prepared: &mut Prepared, credentials: Vec<(String, String, O
         match prepared.credentials.iter_mut().find(|c| c.name == name) {
             Some(planned) => planned.found_in.push(found_in),
             None => {
-                prepared.credentials.push(PlannedCredential { name: name.clone(), new: value.is_some(), found_in: vec![found_in] });
+                prepared.credentials.push(PlannedCredential {
+                    name: name.clone(),
+                    new: value.is_some(),
+                    found_in: vec![found_in],
+                });
                 if let Some(value) = value {
                     prepared.new_credentials.push(NewCredential { name, value });
                 }
@@ -220,10 +230,8 @@ fn note_credentials(prepared: &mut Prepared, credentials: Vec<(String, String, O
 /// The `[[server]]` `name` would be, and its credentials: (name, field, value if new).
 #[allow(clippy::type_complexity)]
 fn new_server(
-    vault: &Vault,
     name: &str,
     definition: &Definition,
-    _label: &str,
     prepared: &Prepared,
 ) -> Result<(NewServer, Vec<(String, String, Option<SecretString>)>)> {
     let mut credentials: Vec<(String, String, Option<SecretString>)> = Vec::new();
@@ -233,9 +241,10 @@ fn new_server(
             let setting = match value {
                 Val::Plain(text) => Setting::Plain(text.clone()),
                 Val::Secret(secret) => {
-                    let (prefix, bare) = if strip_scheme { split_scheme(secret.expose_secret()) } else { ("", secret.expose_secret()) };
+                    let (prefix, bare) =
+                        if strip_scheme { split_scheme(secret.expose_secret()) } else { ("", secret.expose_secret()) };
                     let bare = SecretString::from(bare);
-                    let (credential, new) = credential_for(vault, name, var, &bare, prepared, &credentials)?;
+                    let (credential, new) = credential_for(name, var, &bare, prepared, &credentials)?;
                     credentials.push((credential.clone(), var.clone(), new.then_some(bare)));
                     Setting::Credential { credential, prefix: prefix.to_string() }
                 }
@@ -248,7 +257,9 @@ fn new_server(
         Definition::Stdio { command, args, env } => {
             NewTransport::Stdio { command: command.clone(), args: args.clone(), env: settings(env, false)? }
         }
-        Definition::Remote { url, headers } => NewTransport::Http { url: url.clone(), headers: settings(headers, true)? },
+        Definition::Remote { url, headers } => {
+            NewTransport::Http { url: url.clone(), headers: settings(headers, true)? }
+        }
     };
     Ok((NewServer { name: name.to_string(), transport, idle_minutes: None, timeout_secs: None }, credentials))
 }
@@ -266,7 +277,6 @@ fn split_scheme(value: &str) -> (&str, &str) {
 /// The credential holding `value`: one already planned or in the vault with this value, or
 /// the first free `<server>_<var>` name. Says whether it is new.
 fn credential_for(
-    vault: &Vault,
     server: &str,
     var: &str,
     value: &SecretString,
@@ -276,19 +286,14 @@ fn credential_for(
     let same = |other: &SecretString| other.expose_secret() == value.expose_secret();
     let planned = prepared.new_credentials.iter().map(|c| (&c.name, &c.value));
     let pending_new = pending.iter().filter_map(|(n, _, v)| v.as_ref().map(|v| (n, v)));
-    if let Some((name, _)) = planned.clone().chain(pending_new.clone()).find(|(_, v)| same(v)) {
+    let existing = prepared.existing.iter().map(|(n, v)| (n, v));
+    if let Some((name, _)) = planned.clone().chain(pending_new.clone()).chain(existing.clone()).find(|(_, v)| same(v)) {
         return Ok((name.clone(), false));
     }
     for n in 1..=MAX_CHOICES {
         let name = credential_candidate(server, var, n);
-        if planned.clone().chain(pending_new.clone()).any(|(taken, _)| *taken == name) {
-            continue;
-        }
-        match vault.open_credential(&name) {
-            Ok(existing) if same(&existing.value) => return Ok((name, false)),
-            Ok(_) => continue,
-            Err(keygate_vault::VaultError::CredentialNotFound { .. }) => return Ok((name, true)),
-            Err(e) => return Err(e.into()),
+        if !planned.clone().chain(pending_new.clone()).chain(existing.clone()).any(|(taken, _)| *taken == name) {
+            return Ok((name, true));
         }
     }
     Err(crate::error::ClientError::Record(format!("no free credential name for {server} {var}")))
@@ -324,7 +329,17 @@ impl Prepared {
         )
     }
 
-    fn restore(&mut self, (mappings, servers, credentials, new_credentials, new_servers, found): (usize, usize, usize, usize, usize, Vec<Vec<String>>)) {
+    fn restore(
+        &mut self,
+        (mappings, servers, credentials, new_credentials, new_servers, found): (
+            usize,
+            usize,
+            usize,
+            usize,
+            usize,
+            Vec<Vec<String>>,
+        ),
+    ) {
         self.mappings.truncate(mappings);
         self.servers.truncate(servers);
         self.credentials.truncate(credentials);

@@ -9,7 +9,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-use super::detect::{is_key_format, is_reference, is_secret_header, is_secret_name, secret_argument, url_has_credentials};
+use super::detect::{
+    is_key_format, is_reference, is_secret_header, is_secret_name, secret_argument, url_has_credentials,
+};
 use crate::client::{Client, ENTRY_NAME};
 use crate::document;
 use crate::error::printable;
@@ -187,9 +189,19 @@ pub(crate) fn servers_in(client: Client, text: &str, file: &Path) -> Result<Vec<
     let servers = match top.get(client.servers_key()) {
         None => return Ok(Vec::new()),
         Some(Value::Object(servers)) => servers,
-        Some(_) => return Err(format!("{} `{}` is not an object; it was left untouched", file.display(), client.servers_key())),
+        Some(_) => {
+            return Err(format!(
+                "{} `{}` is not an object; it was left untouched",
+                file.display(),
+                client.servers_key()
+            ));
+        }
     };
-    Ok(servers.iter().filter(|(name, _)| name.as_str() != ENTRY_NAME).map(|(name, entry)| examine(name, entry)).collect())
+    Ok(servers
+        .iter()
+        .filter(|(name, _)| name.as_str() != ENTRY_NAME)
+        .map(|(name, entry)| examine(name, entry))
+        .collect())
 }
 
 /// What one entry runs, where its secrets are, and whether import can take it over.
