@@ -166,6 +166,14 @@ fn file_line(file: &ClientOutcome) -> String {
     }
 }
 
+fn undo_line(file: &ClientOutcome) -> String {
+    let path = printable(&file.path.display().to_string(), 200);
+    match &file.outcome {
+        FileOutcome::Rewritten => format!("gave back {path}: the entries import took out are there again"),
+        _ => file_line(file),
+    }
+}
+
 fn undo(places: &Places, args: &ImportArgs) -> Result<()> {
     let mut vault = open_vault()?;
     let outcomes = import::undo(&mut vault, places, &args.clients);
@@ -175,7 +183,7 @@ fn undo(places: &Places, args: &ImportArgs) -> Result<()> {
     } else if outcomes.is_empty() {
         output::lines(["Nothing to undo: Keygate's last write to each client's file was no import."])?;
     } else {
-        let mut lines: Vec<String> = outcomes.iter().map(file_line).collect();
+        let mut lines: Vec<String> = outcomes.iter().map(undo_line).collect();
         lines.push("The credentials stay in the vault, and the [[server]] entries and grants in Keygate (`keygate grant revoke NAME` to stop one).".into());
         output::lines(lines)?;
     }
