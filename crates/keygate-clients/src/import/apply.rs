@@ -58,10 +58,8 @@ pub fn apply(vault: &mut Vault, home: &Home, prepared: &Prepared, scans: &[Clien
         };
         files.push(ClientOutcome { client: plan.client(), path: plan.path().to_path_buf(), outcome });
     }
-    let values: Vec<(String, String)> =
-        prepared.new_credentials.iter().map(|c| (c.name.clone(), c.value.expose_secret().to_string())).collect();
-    let values: Vec<(String, zeroize::Zeroizing<String>)> =
-        values.into_iter().map(|(n, v)| (n, zeroize::Zeroizing::new(v))).collect();
+    let values: Vec<(String, &str)> =
+        prepared.new_credentials.iter().map(|c| (c.name.clone(), c.value.expose_secret())).collect();
     Ok(Applied { files, leftovers: leftovers(scans, &values) })
 }
 
@@ -78,20 +76,19 @@ fn write_servers(home: &Home, prepared: &Prepared) -> Result<()> {
     }
     let mut text = prepared.config_before.clone().unwrap_or_default();
     for server in &prepared.new_servers {
-        text = keygate_mcp::add_server(&text, server).map_err(ClientError::Record)?;
+        text = keygate_mcp::add_server(&text, server).map_err(ClientError::Gateway)?;
     }
     home.ensure_dir()?;
-    write_config_atomically(&path, &text).map_err(|e| ClientError::Record(e.to_string()))
+    write_config_atomically(&path, &text).map_err(|e| ClientError::Gateway(e.to_string()))
 }
 
 /// Every place an imported value still appears in a file the scan read.
-fn leftovers(scans: &[ClientScan], values: &[(String, zeroize::Zeroizing<String>)]) -> Vec<Leftover> {
-    let pairs: Vec<(String, &str)> = values.iter().map(|(n, v)| (n.clone(), v.as_str())).collect();
+fn leftovers(scans: &[ClientScan], pairs: &[(String, &str)]) -> Vec<Leftover> {
     let mut found = Vec::new();
     for scanned in scans.iter().filter(|s| s.state == FileState::Read) {
         let file = std::fs::canonicalize(&scanned.path).unwrap_or_else(|_| scanned.path.clone());
         if let Ok(Some(text)) = crate::document::read(&file) {
-            found.extend(leftovers_in(&scanned.path, &text, &pairs));
+            found.extend(leftovers_in(&scanned.path, &text, pairs));
         }
     }
     found

@@ -16,6 +16,7 @@ mod names;
 mod prepare;
 pub(crate) mod report;
 mod scan;
+mod settings;
 
 pub use apply::{Applied, apply, undo};
 pub use edit::{plan_import, plan_undo_import};

@@ -6,18 +6,19 @@ use std::path::Path;
 
 use keygate_mcp::{Config, NewServer, NewTransport, Setting};
 use keygate_vault::{GrantStatus, Home, Vault};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
-use super::names::{credential_candidate, server_base, server_candidate};
+use super::names::{server_base, server_candidate};
 use super::report::{PlannedCredential, PlannedGrant, PlannedServer, ServerMapping};
-use super::scan::{ClientScan, Definition, Val};
+use super::scan::{ClientScan, Definition};
+use super::settings::new_server;
 use crate::client::Client;
 use crate::error::Result;
 use crate::plan::{Launch, Plan};
 use crate::sealed::ownership;
 
 /// How many numbered choices of a name are tried before giving up on it.
-const MAX_CHOICES: usize = 50;
+pub(crate) const MAX_CHOICES: usize = 50;
 
 /// A credential to add, with its value (never shown).
 pub(crate) struct NewCredential {
@@ -43,7 +44,7 @@ pub struct Prepared {
     pub(crate) config_before: Option<String>,
     pub(crate) plans: Vec<Plan>,
     /// The vault's credentials (name, value): a value already there is used, not added again.
-    existing: Vec<(String, SecretString)>,
+    pub(crate) existing: Vec<(String, SecretString)>,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -78,7 +79,7 @@ pub fn prepare(vault: &Vault, home: &Home, binary: &Path, scans: &[ClientScan]) 
         Err(e) => return Err(crate::error::io_error("read", &config_path)(e)),
     };
     let config = Config::parse(config_before.as_deref().unwrap_or(""), &config_path)
-        .map_err(|e| crate::error::ClientError::Record(format!("{e} (fix config.toml first)")))?;
+        .map_err(|e| crate::error::ClientError::Gateway(format!("{e} (fix config.toml first)")))?;
     let mut existing = Vec::new();
     for info in vault.list_credentials()? {
         existing.push((info.name.clone(), vault.open_credential(&info.name)?.value));
@@ -181,7 +182,7 @@ fn place_server(
         note_credentials(prepared, credentials, label);
         return Ok(name);
     }
-    Err(crate::error::ClientError::Record(format!("no free server name for {label}")))
+    Err(crate::error::ClientError::Gateway(format!("no free server name for {label}")))
 }
 
 /// Whether `existing` in config.toml is what import would add as `entry`.
@@ -227,78 +228,6 @@ fn note_credentials(prepared: &mut Prepared, credentials: Vec<(String, String, O
     }
 }
 
-/// The `[[server]]` `name` would be, and its credentials: (name, field, value if new).
-#[allow(clippy::type_complexity)]
-fn new_server(
-    name: &str,
-    definition: &Definition,
-    prepared: &Prepared,
-) -> Result<(NewServer, Vec<(String, String, Option<SecretString>)>)> {
-    let mut credentials: Vec<(String, String, Option<SecretString>)> = Vec::new();
-    let mut settings = |values: &[(String, Val)], strip_scheme: bool| -> Result<Vec<(String, Setting)>> {
-        let mut out = Vec::with_capacity(values.len());
-        for (var, value) in values {
-            let setting = match value {
-                Val::Plain(text) => Setting::Plain(text.clone()),
-                Val::Secret(secret) => {
-                    let (prefix, bare) =
-                        if strip_scheme { split_scheme(secret.expose_secret()) } else { ("", secret.expose_secret()) };
-                    let bare = SecretString::from(bare);
-                    let (credential, new) = credential_for(name, var, &bare, prepared, &credentials)?;
-                    credentials.push((credential.clone(), var.clone(), new.then_some(bare)));
-                    Setting::Credential { credential, prefix: prefix.to_string() }
-                }
-            };
-            out.push((var.clone(), setting));
-        }
-        Ok(out)
-    };
-    let transport = match definition {
-        Definition::Stdio { command, args, env } => {
-            NewTransport::Stdio { command: command.clone(), args: args.clone(), env: settings(env, false)? }
-        }
-        Definition::Remote { url, headers } => {
-            NewTransport::Http { url: url.clone(), headers: settings(headers, true)? }
-        }
-    };
-    Ok((NewServer { name: name.to_string(), transport, idle_minutes: None, timeout_secs: None }, credentials))
-}
-
-/// `Bearer abc` -> (`Bearer `, `abc`): the scheme stays in config.toml, the key goes to the vault.
-fn split_scheme(value: &str) -> (&str, &str) {
-    for scheme in ["Bearer ", "Basic ", "Token "] {
-        if value.len() > scheme.len() && value[..scheme.len()].eq_ignore_ascii_case(scheme) {
-            return value.split_at(scheme.len());
-        }
-    }
-    ("", value)
-}
-
-/// The credential holding `value`: one already planned or in the vault with this value, or
-/// the first free `<server>_<var>` name. Says whether it is new.
-fn credential_for(
-    server: &str,
-    var: &str,
-    value: &SecretString,
-    prepared: &Prepared,
-    pending: &[(String, String, Option<SecretString>)],
-) -> Result<(String, bool)> {
-    let same = |other: &SecretString| other.expose_secret() == value.expose_secret();
-    let planned = prepared.new_credentials.iter().map(|c| (&c.name, &c.value));
-    let pending_new = pending.iter().filter_map(|(n, _, v)| v.as_ref().map(|v| (n, v)));
-    let existing = prepared.existing.iter().map(|(n, v)| (n, v));
-    if let Some((name, _)) = planned.clone().chain(pending_new.clone()).chain(existing.clone()).find(|(_, v)| same(v)) {
-        return Ok((name.clone(), false));
-    }
-    for n in 1..=MAX_CHOICES {
-        let name = credential_candidate(server, var, n);
-        if !planned.clone().chain(pending_new.clone()).chain(existing.clone()).any(|(taken, _)| *taken == name) {
-            return Ok((name, true));
-        }
-    }
-    Err(crate::error::ClientError::Record(format!("no free credential name for {server} {var}")))
-}
-
 /// The client's grant: its id (or `<id>-2`, ...): reused when active with exactly these tools,
 /// created anew when free (never used, revoked or expired).
 fn choose_grant(vault: &Vault, client: Client, tools: &[String], prepared: &Prepared) -> Result<PlannedGrant> {
@@ -314,7 +243,7 @@ fn choose_grant(vault: &Vault, client: Client, tools: &[String], prepared: &Prep
             _ => return Ok(planned(true)),
         }
     }
-    Err(crate::error::ClientError::Record(format!("no free grant name for {client}")))
+    Err(crate::error::ClientError::Gateway(format!("no free grant name for {client}")))
 }
 
 impl Prepared {
