@@ -74,6 +74,8 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let home = Home::at(dir.path().join("kg"));
         Vault::init(&home, key(), &SystemClock).unwrap();
+        // A config of its own, so the golden config.toml does not follow the default one.
+        std::fs::write(home.config_path(), "# mine\n[listen]\nbind = \"127.0.0.1:7447\"\n").unwrap();
         let vault = Vault::open(&home, key(), Arc::new(SystemClock), Actor::Cli).unwrap();
         let fixture = Self { dir, vault };
         for (client, text) in files {
