@@ -272,12 +272,13 @@ fn definition(fields: &Map<String, Value>, found: &mut FoundServer, problems: &m
             headers.extend(values(fields.get("http_headers"), "header", is_secret_header, found, problems));
             Some(Definition::Remote { url, headers })
         }
-        (Some(_), Some(_)) => {
-            problems.push("it has both a command and a URL".into());
-            None
-        }
-        (None, None) => {
-            problems.push("it has neither a command nor a URL".into());
+        (Some(_), Some(_)) | (None, None) => {
+            let problem =
+                if url.is_some() { "it has both a command and a URL" } else { "it has neither a command nor a URL" };
+            problems.push(problem.into());
+            // Still say where its keys are, so the preview lists them.
+            values(part("env"), "env", is_secret_name, found, problems);
+            values(fields.get("headers"), "header", is_secret_header, found, problems);
             None
         }
     }
@@ -342,4 +343,51 @@ fn values(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn servers(client: Client, text: &str) -> Vec<FoundServer> {
+        servers_in(client, text, Path::new("test")).expect("parses")
+    }
+
+    #[test]
+    fn every_documented_shape_is_understood() {
+        let zed = r#"{ "context_servers": { "old": { "command": { "path": "npx", "args": ["x"],
+            "env": { "API_KEY": "abc-plaintext" } }, "settings": {} } } }"#;
+        let found = servers(Client::Zed, zed);
+        assert_eq!(found[0].verdict, Verdict::Import, "{found:?}");
+        assert_eq!(found[0].secrets, ["env API_KEY"]);
+        let windsurf = r#"{ "mcpServers": { "r": { "serverUrl": "https://x.test/mcp",
+            "headers": { "X-Custom": "ghp_abcdefghijklmnopqrstu" } } } }"#;
+        assert_eq!(servers(Client::Windsurf, windsurf)[0].verdict, Verdict::Import);
+        let codex = "[mcp_servers.a]\ncommand = \"x\"\nenv = { TOKEN = \"t-plaintext\" }\ncwd = \"/srv\"\n";
+        let found = servers(Client::Codex, codex);
+        assert!(matches!(&found[0].verdict, Verdict::Left(reason) if reason.contains("cwd")), "{found:?}");
+    }
+
+    #[test]
+    fn references_disabled_entries_and_odd_shapes_are_left_and_listed() {
+        let text = r#"{ "mcpServers": {
+            "ref": { "command": "x", "env": { "A_KEY": "sk-plaintext-0000", "B_TOKEN": "${env:B}" } },
+            "off": { "command": "x", "env": { "A_KEY": "sk-plaintext-0000" }, "disabled": true },
+            "list": ["not", "an", "object"],
+            "both": { "command": "x", "url": "https://x.test", "env": { "A_KEY": "value" } },
+            "plain": { "command": "x", "env": { "LOG_LEVEL": "debug" } },
+            "keygate": { "command": "keygate" } } }"#;
+        let found = servers(Client::Cursor, text);
+        let verdict = |name: &str| found.iter().find(|s| s.name == name).map(|s| s.verdict.clone()).expect(name);
+        assert!(matches!(verdict("ref"), Verdict::Left(r) if r.contains("references")));
+        assert!(matches!(verdict("off"), Verdict::Left(r) if r.contains("disabled")));
+        assert!(matches!(verdict("list"), Verdict::Left(_)) || verdict("list") == Verdict::NoSecret);
+        assert!(matches!(verdict("both"), Verdict::Left(r) if r.contains("both")));
+        assert_eq!(verdict("plain"), Verdict::NoSecret);
+        assert!(found.iter().all(|s| s.name != "keygate"), "Keygate's own entry is not scanned");
+        let shown = serde_json::to_string(&found).expect("serializes");
+        assert!(!shown.contains("sk-plaintext"), "{shown}");
+    }
 }
