@@ -15,6 +15,23 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `keygate import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Only this client (repeatable): claude-desktop, claude-code, cursor, vscode, windsurf, codex, gemini, zed, cline
+    #[arg(long = "client", value_name = "CLIENT")]
+    pub clients: Vec<keygate_clients::Client>,
+    /// Show what would happen, write nothing
+    #[arg(long, conflicts_with = "undo")]
+    pub dry_run: bool,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// Give back each file import rewrote (credentials stay in the vault)
+    #[arg(long)]
+    pub undo: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create the vault and its master key (in the OS keychain, or KEYGATE_MASTER_KEY)
@@ -33,6 +50,9 @@ pub enum Command {
     /// Set up agents (Claude, Cursor, VS Code, ...) to launch `keygate connect`: no secret in their config
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Move the plaintext keys of agents' existing MCP servers into the vault and reach those
+    /// servers through Keygate (--undo gives the files back)
+    Import(ImportArgs),
     /// Show the rotation log, oldest first
     Log(JsonFlag),
     /// Show audited tool calls, oldest first

@@ -31,6 +31,7 @@ pub fn run(command: Command) -> Result<()> {
         },
         Command::Server(server) => crate::server_commands::run_server(server),
         Command::Client(client) => crate::client_commands::run_client(client),
+        Command::Import(args) => crate::import_commands::run_import(&args),
         Command::Grant(grant) => crate::grant_commands::run_grant(grant),
         Command::Log(flag) => show_log(flag.json),
         Command::Audit(flag) => show_audit(flag.json),

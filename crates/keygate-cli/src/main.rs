@@ -7,6 +7,7 @@ mod commands;
 mod doctor;
 mod grant_cli;
 mod grant_commands;
+mod import_commands;
 mod output;
 mod secret_input;
 mod serve;

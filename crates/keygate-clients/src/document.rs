@@ -92,6 +92,29 @@ pub(crate) fn without_entry(client: Client, text: &str, drop_empty_servers: bool
     Ok(format!("{bom}{edited}"))
 }
 
+/// The text without the entries `names` (the servers object stays, even if left empty).
+pub(crate) fn without_entries(client: Client, text: &str, names: &[String], path: &Path) -> Result<String> {
+    let (bom, body) = split_bom(text);
+    let mut edited = body.to_string();
+    for name in names {
+        edited = match client.format() {
+            Format::Jsonc => jsonc::remove_entry(&edited, client.servers_key(), name, false, path)?,
+            Format::Toml => toml_doc::remove_entry(&edited, client.servers_key(), name, false, path)?,
+        };
+    }
+    Ok(format!("{bom}{edited}"))
+}
+
+/// The text with the entry `name` set to `value` (an entry given back at undo).
+pub(crate) fn with_value(client: Client, text: &str, name: &str, value: &Value, path: &Path) -> Result<String> {
+    let (bom, body) = split_bom(text);
+    let edited = match client.format() {
+        Format::Jsonc => jsonc::set_value(body, client.servers_key(), name, value, path)?,
+        Format::Toml => toml_doc::set_value(body, client.servers_key(), name, value, path)?,
+    };
+    Ok(format!("{bom}{edited}"))
+}
+
 /// A file made from nothing: the servers object with the one entry.
 fn new_file(client: Client, entry: &Entry) -> String {
     match client.format() {
@@ -132,16 +155,31 @@ pub(crate) fn check_edit(
     expected: Option<&Entry>,
     path: &Path,
 ) -> Result<()> {
+    let change = expected.map(Entry::to_value);
+    check_entries(client, before, after, &[(ENTRY_NAME, change)], path)
+}
+
+/// Check that `after` means exactly `before` with each named entry set to its value (or removed
+/// when `None`), and nothing else changed.
+pub(crate) fn check_entries(
+    client: Client,
+    before: Option<&str>,
+    after: &str,
+    changes: &[(&str, Option<Value>)],
+    path: &Path,
+) -> Result<()> {
     let failed = |detail: &str| ClientError::EditCheckFailed { path: path.to_path_buf(), detail: detail.to_string() };
     let mut want = to_value(client, before, path)?;
     let mut got = to_value(client, Some(after), path).map_err(|_| failed("the result would not parse"))?;
     let top = want.as_object_mut().ok_or_else(|| failed("the top level is not an object"))?;
     let servers = top.entry(client.servers_key()).or_insert_with(|| Value::Object(Default::default()));
     let servers = servers.as_object_mut().ok_or_else(|| failed("the servers are not an object"))?;
-    match expected {
-        Some(entry) => servers.insert(ENTRY_NAME.to_string(), entry.to_value()),
-        None => servers.remove(ENTRY_NAME),
-    };
+    for (name, value) in changes {
+        match value {
+            Some(value) => servers.insert((*name).to_string(), value.clone()),
+            None => servers.remove(*name),
+        };
+    }
     drop_empty_servers(client, &mut want);
     drop_empty_servers(client, &mut got);
     if want == got { Ok(()) } else { Err(failed("other settings would have changed")) }

@@ -119,6 +119,10 @@ pub enum ClientError {
         path: PathBuf,
     },
 
+    /// Keygate's own config (config.toml) could not be read or extended for an import.
+    #[error("{0}")]
+    Gateway(String),
+
     /// Keygate's record of an entry it wrote could not be encoded.
     #[error("cannot record what Keygate writes ({0})")]
     Record(String),

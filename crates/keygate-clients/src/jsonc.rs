@@ -81,12 +81,21 @@ pub(crate) fn set_entry(
     entry: &Entry,
     path: &Path,
 ) -> Result<(String, bool)> {
+    let input = CstInputValue::Object(entry.fields().iter().map(|(k, v)| ((*k).to_string(), to_input(v))).collect());
+    set_input(text, servers_key, name, input, path)
+}
+
+/// `text` with `servers_key.name` set to any value (an entry import gives back at undo).
+pub(crate) fn set_value(text: &str, servers_key: &str, name: &str, value: &Value, path: &Path) -> Result<String> {
+    set_input(text, servers_key, name, to_input(value), path).map(|(text, _)| text)
+}
+
+fn set_input(text: &str, servers_key: &str, name: &str, input: CstInputValue, path: &Path) -> Result<(String, bool)> {
     let root = parse(text, path)?;
     let top = match top_object(&root, path)? {
         Some(top) => top,
         None => root.object_value_or_set(),
     };
-    let input = CstInputValue::Object(entry.fields().iter().map(|(k, v)| ((*k).to_string(), to_input(v))).collect());
     let created = match top.get(servers_key) {
         Some(prop) => {
             let servers =

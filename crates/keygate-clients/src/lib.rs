@@ -16,6 +16,7 @@
 mod client;
 mod document;
 mod error;
+pub mod import;
 mod jsonc;
 mod mask;
 mod places;

@@ -48,9 +48,26 @@ pub struct Ownership {
     pub args: Vec<String>,
     /// Whether Keygate also created the servers object (then disconnect drops it if left empty).
     pub created_servers: bool,
+    /// The entries `keygate import` took out of the file (their names), given back at undo.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub imported: Vec<String>,
+    /// SHA-256 (hex) of the text import wrote: the file still hashing so is given back whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written: Option<String>,
 }
 
 impl Ownership {
+    /// What connecting as `launch` writes, before knowing whether the servers object is created.
+    pub fn of(launch: &Launch) -> Self {
+        Ownership {
+            command: launch.command.clone(),
+            args: launch.args(),
+            created_servers: false,
+            imported: Vec::new(),
+            written: None,
+        }
+    }
+
     /// Whether the entry found in a file is this one: same command and arguments. Fields a
     /// client's own UI adds (`disabled`, `autoApprove`, ...) do not make it someone else's.
     pub fn owns(&self, found: &serde_json::Value) -> bool {
@@ -106,7 +123,7 @@ impl fmt::Debug for Plan {
 }
 
 impl Plan {
-    fn new(
+    pub(crate) fn new(
         client: Client,
         action: Action,
         location: &Location,
@@ -193,7 +210,7 @@ pub fn plan_connect(
         Some(text) => document::find_entry(client, text, &file)?,
         None => None,
     };
-    let mut ownership = Ownership { command: launch.command.clone(), args: launch.args(), created_servers: false };
+    let mut ownership = Ownership::of(launch);
     if let Some(found) = &found {
         let ours = owned.filter(|o| o.owns(found));
         if ours.is_none() && !ownership.owns(found) && !replace {
@@ -270,7 +287,7 @@ fn untouched_original<'a>(
 }
 
 /// The file to write (symlinks resolved) and its text; refuses a client that is not installed.
-fn read_located(client: Client, location: &Location) -> Result<(PathBuf, Option<Zeroizing<String>>)> {
+pub(crate) fn read_located(client: Client, location: &Location) -> Result<(PathBuf, Option<Zeroizing<String>>)> {
     let file = std::fs::canonicalize(&location.file).unwrap_or_else(|_| location.file.clone());
     let before = document::read(&file)?;
     if before.is_none() && !location.is_installed() {

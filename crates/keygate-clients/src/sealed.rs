@@ -85,7 +85,7 @@ pub fn commit(vault: &mut Vault, plan: &Plan) -> Result<()> {
 
 /// What Keygate wrote at its last connect of this file, and that write's id in the vault (its
 /// original), if the last write was a connect.
-fn ownership(vault: &Vault, client: Client, file: &Path) -> Result<Option<(Ownership, String)>> {
+pub(crate) fn ownership(vault: &Vault, client: Client, file: &Path) -> Result<Option<(Ownership, String)>> {
     let Some(last) = vault.last_client_config(client.id(), &path_key(file))? else { return Ok(None) };
     if last.action != Action::Connect.as_str() {
         return Ok(None);

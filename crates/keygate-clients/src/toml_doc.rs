@@ -72,6 +72,24 @@ pub(crate) fn set_entry(
     Ok((doc.to_string(), created))
 }
 
+/// `text` with `[servers_key.name]` set to any table (an entry import gives back at undo).
+pub(crate) fn set_value(text: &str, servers_key: &str, name: &str, value: &Value, path: &Path) -> Result<String> {
+    let mut doc = parse(text, path)?;
+    if doc.get(servers_key).is_none() {
+        let mut table = Table::new();
+        table.set_implicit(true);
+        doc.insert(servers_key, Item::Table(table));
+    }
+    let servers =
+        doc.get_mut(servers_key).and_then(Item::as_table_like_mut).ok_or_else(|| not_a_table(path, servers_key))?;
+    let mut table = Table::new();
+    for (key, value) in value.as_object().into_iter().flatten() {
+        table.insert(key, json_to_item(value));
+    }
+    servers.insert(name, Item::Table(table));
+    Ok(doc.to_string())
+}
+
 /// `text` without `servers_key.name`; the servers table goes too when `drop_empty_servers` and
 /// nothing else is left in it.
 pub(crate) fn remove_entry(
@@ -98,6 +116,13 @@ fn json_to_item(value: &Value) -> Item {
         Value::Array(items) => {
             let array: Array = items.iter().filter_map(|v| json_to_item(v).into_value().ok()).collect();
             toml_edit::value(array)
+        }
+        Value::Number(n) if n.is_i64() => toml_edit::value(n.as_i64().unwrap_or_default()),
+        Value::Number(n) if n.is_f64() => toml_edit::value(n.as_f64().unwrap_or_default()),
+        Value::Object(map) => {
+            let inline: toml_edit::InlineTable =
+                map.iter().filter_map(|(k, v)| json_to_item(v).into_value().ok().map(|v| (k.as_str(), v))).collect();
+            toml_edit::value(inline)
         }
         other => toml_edit::value(other.to_string()),
     }

@@ -120,5 +120,5 @@ pub fn files_under(dir: &Path) -> Vec<String> {
 
 pub fn owned(grant: &str, created_servers: bool) -> Ownership {
     let launch = launch(grant);
-    Ownership { command: launch.command.clone(), args: launch.args(), created_servers }
+    Ownership { created_servers, ..Ownership::of(&launch) }
 }
