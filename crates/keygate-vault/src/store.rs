@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema/003_grants.sql"),
     include_str!("schema/004_client_config.sql"),
     include_str!("schema/005_oauth.sql"),
+    include_str!("schema/006_authenticated.sql"),
 ];
 
 /// The schema version this build writes.
