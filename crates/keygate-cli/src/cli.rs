@@ -33,10 +33,10 @@ pub enum Command {
     /// Set up agents (Claude, Cursor, VS Code, ...) to launch `keygate connect`: no secret in their config
     #[command(subcommand)]
     Client(ClientCommand),
-    /// Show the rotation log, oldest first
-    Log(JsonFlag),
-    /// Show audited tool calls, oldest first
-    Audit(JsonFlag),
+    /// Show the rotation log, oldest first; `log verify` checks its chain
+    Log(crate::audit_cli::LogArgs),
+    /// Show audited tool calls, oldest first; `audit verify` checks the chain, `--jsonl` exports
+    Audit(crate::audit_cli::AuditArgs),
     /// Serve the local MCP server (Streamable HTTP on a loopback port) until Ctrl-C
     Serve {
         /// Address to listen on, e.g. 127.0.0.1:7447 (default: [listen] bind in config.toml)
