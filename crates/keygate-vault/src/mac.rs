@@ -75,7 +75,7 @@ pub(crate) struct MacWriter(HmacSha256);
 impl MacWriter {
     /// A byte string.
     pub fn bytes(&mut self, bytes: &[u8]) -> &mut Self {
-        self.0.update(&[b'b']);
+        self.0.update(b"b");
         self.0.update(&(bytes.len() as u64).to_be_bytes());
         self.0.update(bytes);
         self
@@ -88,14 +88,14 @@ impl MacWriter {
 
     /// An integer.
     pub fn int(&mut self, value: i64) -> &mut Self {
-        self.0.update(&[b'i']);
+        self.0.update(b"i");
         self.0.update(&value.to_be_bytes());
         self
     }
 
     /// An absent value.
     pub fn null(&mut self) -> &mut Self {
-        self.0.update(&[b'n']);
+        self.0.update(b"n");
         self
     }
 
@@ -121,13 +121,13 @@ impl MacWriter {
             ValueRef::Null => self.null(),
             ValueRef::Integer(v) => self.int(v),
             ValueRef::Real(v) => {
-                self.0.update(&[b'r']);
+                self.0.update(b"r");
                 self.0.update(&v.to_be_bytes());
                 self
             }
             ValueRef::Text(t) => self.bytes(t),
             ValueRef::Blob(b) => {
-                self.0.update(&[b'B']);
+                self.0.update(b"B");
                 self.0.update(&(b.len() as u64).to_be_bytes());
                 self.0.update(b);
                 self

@@ -11,14 +11,19 @@ use sha2::{Digest, Sha256};
 
 use crate::common::{Fixture, request, secret};
 
+/// A token as listed: id, tools, expiry, status, grant.
+type TokenRow = (String, Vec<String>, i64, &'static str, Option<String>);
+/// A grant as listed: name, tools, token ttl, expiry, revocation.
+type GrantRow = (String, Vec<String>, i64, Option<i64>, Option<i64>);
+
 /// Everything that decides something, as the vault answers it now.
 #[derive(Debug, PartialEq)]
 struct Observed {
     credentials: Vec<CredentialInfo>,
     values: Vec<(i64, String)>,
     decisions: Vec<TokenDecision>,
-    tokens: Vec<(String, Vec<String>, i64, &'static str, Option<String>)>,
-    grants: Vec<(String, Vec<String>, i64, Option<i64>, Option<i64>)>,
+    tokens: Vec<TokenRow>,
+    grants: Vec<GrantRow>,
     pins: Vec<(String, String, String)>,
     audit: Vec<keygate_vault::AuditEntry>,
     log: Vec<keygate_vault::LogEntry>,
@@ -131,5 +136,7 @@ fn two_hundred_byte_flips_never_change_anything_silently() {
             }
         }
     }
-    eprintln!("200 flips: {refused} refused or reported, {intact} read back intact");
+    // Flips in free space or in columns that decide nothing read back intact; the others
+    // must have been caught (22 of 200 with this seed when written).
+    assert!(refused > 0 && intact > 0, "{refused} refused, {intact} intact: the flips hit nothing?");
 }
