@@ -177,28 +177,38 @@ impl Vault {
     /// The current version of `name`, or `None` if there is no such credential (a cheap read,
     /// made on every gateway call to notice a rotation).
     pub fn current_version(&self, name: &str) -> Result<Option<i64>> {
-        self.require_credential(name)?;
-        let mut stmt = self.conn.prepare_cached("SELECT current_version FROM credential WHERE name = ?1")?;
-        Ok(stmt.query_row([name], |row| row.get(0)).optional()?)
+        let mut stmt = self.conn.prepare_cached(CURRENT_QUERY)?;
+        let mut rows = stmt.query([name])?;
+        let Some(row) = rows.next()? else { return Ok(None) };
+        self.require_current(name, row)?;
+        Ok(Some(row.get(0)?))
     }
 
     /// Decrypt the current version of `name` for one use.
     pub fn open_credential(&self, name: &str) -> Result<OpenedCredential> {
-        self.require_credential(name)?;
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT v.version, v.sealed FROM credential c
-             JOIN credential_version v ON v.name = c.name AND v.version = c.current_version
-             WHERE c.name = ?1",
-        )?;
-        let (version, sealed): (i64, Vec<u8>) = stmt
-            .query_row([name], |row| Ok((row.get(0)?, row.get(1)?)))
-            .optional()?
-            .ok_or_else(|| VaultError::CredentialNotFound { name: name.to_string() })?;
+        let mut stmt = self.conn.prepare_cached(CURRENT_QUERY)?;
+        let mut rows = stmt.query([name])?;
+        let Some(row) = rows.next()? else { return Err(VaultError::CredentialNotFound { name: name.to_string() }) };
+        self.require_current(name, row)?;
+        let version: i64 = row.get(0)?;
+        let sealed = row.get_ref(6)?.as_blob().map_err(rusqlite::Error::from)?;
         let binding = Binding::Credential { vault_id: &self.vault_id, name, version };
         let cannot_open = || VaultError::CannotOpen { name: name.to_string(), version };
-        let plaintext = self.sealer.open(binding, &sealed).ok_or_else(cannot_open)?;
+        let plaintext = self.sealer.open(binding, sealed).ok_or_else(cannot_open)?;
         let text = std::str::from_utf8(&plaintext).map_err(|_| cannot_open())?;
         Ok(OpenedCredential { version, value: SecretString::from(text) })
+    }
+
+    /// Refuse a `CURRENT_QUERY` row whose MAC does not verify (the hot path's inline check).
+    fn require_current(&self, name: &str, row: &rusqlite::Row<'_>) -> Result<()> {
+        // The columns of `rows::CREDENTIAL`, in its order.
+        let mut mac = self.keys.rows.start(rows::CREDENTIAL.table);
+        mac.text(name);
+        for i in 0..5 {
+            mac.value(row.get_ref(i)?);
+        }
+        let stored = row.get_ref(5)?.as_blob_or_null().map_err(rusqlite::Error::from)?;
+        if mac.verify(stored) { Ok(()) } else { Err(rows::CREDENTIAL.tampered(&[Value::Text(name.to_string())])) }
     }
 
     /// Refuse `name` if its row (version, policy, due date) does not verify.
@@ -211,6 +221,13 @@ impl Vault {
         self.sealer.seal(binding, value.expose_secret().as_bytes())
     }
 }
+
+/// A credential's authenticated columns (in `rows::CREDENTIAL`'s order after the name), its
+/// MAC, and its current version's sealed value (NULL if that row is gone: the MAC then fails).
+const CURRENT_QUERY: &str = "SELECT c.current_version, c.max_age_days, c.created_at, c.rotated_at, v.created_at,
+            c.mac, v.sealed
+     FROM credential c LEFT JOIN credential_version v ON v.name = c.name AND v.version = c.current_version
+     WHERE c.name = ?1";
 
 const INFO_QUERY: &str = "SELECT c.name, c.current_version, c.created_at, c.rotated_at, c.max_age_days, v.created_at
      FROM credential c JOIN credential_version v ON v.name = c.name AND v.version = c.current_version";

@@ -15,8 +15,14 @@ use crate::{audit_chain, rotation, store};
 /// when a vault written before row MACs is first opened with its master key: its rows are
 /// trusted as they are then (nothing else can be known about them).
 pub(crate) fn authenticate_existing(conn: &mut Connection, keys: &Keys, sealer: &Sealer, vault_id: &str) -> Result<()> {
-    let key_check = sealer.seal(Binding::KeyCheck { vault_id }, KEY_CHECK_AUTHENTICATED)?;
+    let binding = Binding::KeyCheck { vault_id };
+    let key_check = sealer.seal(binding, KEY_CHECK_AUTHENTICATED)?;
     store::write(conn, |tx| {
+        // Another process may have done it since this one read the key check.
+        let current: Vec<u8> = tx.query_row("SELECT value FROM meta WHERE key = 'key_check'", [], |r| r.get(0))?;
+        if sealer.open(binding, &current).is_some_and(|check| check.as_slice() == KEY_CHECK_AUTHENTICATED) {
+            return Ok(());
+        }
         for spec in rows::ALL {
             spec.reseal_matching(tx, &keys.rows, "", &[])?;
         }
