@@ -29,6 +29,27 @@ pub enum Retention {
     Refused(ChainReport),
 }
 
+/// The newest audit row older than `cutoff` that retention would prune (rows are written in
+/// time order), or `None` when there is none, or only the checkpoint of a previous pass.
+fn last_old_row(conn: &rusqlite::Connection, cutoff: i64) -> Result<Option<i64>> {
+    let last_old: Option<i64> = conn
+        .query_row(
+            "SELECT max(id) FROM audit WHERE id < coalesce((SELECT min(id) FROM audit WHERE at >= ?1
+               AND decision != ?2), (SELECT max(id) + 1 FROM audit))",
+            params![cutoff, CHECKPOINT],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
+    let Some(last_old) = last_old else { return Ok(None) };
+    let first_is_checkpoint: bool = conn.query_row(
+        "SELECT id = ?1 AND decision = ?2 FROM audit ORDER BY id LIMIT 1",
+        params![last_old, CHECKPOINT],
+        |r| r.get(0),
+    )?;
+    Ok((!first_is_checkpoint).then_some(last_old))
+}
+
 impl Vault {
     /// Prune audit rows older than `[audit] keep_days` (see `Retention`). Cheap when nothing
     /// is due: it looks at the oldest non-checkpoint row only.
@@ -36,18 +57,13 @@ impl Vault {
         let Some(days) = self.audit_policy.keep_days else { return Ok(Retention::NothingToPrune) };
         let now = self.clock.now();
         let cutoff = now.unix_millis().saturating_sub(Duration::from_secs(u64::from(days) * 86_400).as_millis() as i64);
+        // A read first: opening the vault takes no write lock unless something is due.
+        if last_old_row(&self.conn, cutoff)?.is_none() {
+            return Ok(Retention::NothingToPrune);
+        }
         let key = &self.keys.audit;
         store::write(&mut self.conn, |tx| {
-            // The newest row older than the cutoff; rows are written in time order.
-            let last_old: Option<i64> = tx
-                .query_row(
-                    "SELECT max(id) FROM audit WHERE id < coalesce((SELECT min(id) FROM audit WHERE at >= ?1
-                       AND decision != ?2), (SELECT max(id) + 1 FROM audit))",
-                    params![cutoff, CHECKPOINT],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .flatten();
+            let last_old = last_old_row(tx, cutoff)?;
             let Some(last_old) = last_old else { return Ok(Retention::NothingToPrune) };
             let first: i64 = tx.query_row("SELECT min(id) FROM audit", [], |r| r.get(0))?;
             let first_is_checkpoint: bool =
