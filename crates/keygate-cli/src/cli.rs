@@ -53,10 +53,10 @@ pub enum Command {
     /// Move the plaintext keys of agents' existing MCP servers into the vault and reach those
     /// servers through Keygate (--undo gives the files back)
     Import(ImportArgs),
-    /// Show the rotation log, oldest first
-    Log(JsonFlag),
-    /// Show audited tool calls, oldest first
-    Audit(JsonFlag),
+    /// Show the rotation log, oldest first; `log verify` checks its chain
+    Log(crate::audit_cli::LogArgs),
+    /// Show audited tool calls, oldest first; `audit verify` checks the chain, `--jsonl` exports
+    Audit(crate::audit_cli::AuditArgs),
     /// Check this Keygate: config, vault, master key, process hardening, the running server
     Doctor,
     /// Serve the local MCP server (Streamable HTTP on a loopback port) until Ctrl-C

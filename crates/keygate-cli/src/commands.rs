@@ -33,8 +33,8 @@ pub fn run(command: Command) -> Result<()> {
         Command::Client(client) => crate::client_commands::run_client(client),
         Command::Import(args) => crate::import_commands::run_import(&args),
         Command::Grant(grant) => crate::grant_commands::run_grant(grant),
-        Command::Log(flag) => show_log(flag.json),
-        Command::Audit(flag) => show_audit(flag.json),
+        Command::Log(args) => crate::audit_cli::run_log(args),
+        Command::Audit(args) => crate::audit_cli::run_audit(args),
         Command::Doctor => crate::doctor::doctor(),
         Command::Serve { bind } => crate::serve::serve(bind),
         Command::Connect { grant: Some(grant), home, .. } => crate::serve::connect_grant(home, &grant),
@@ -262,7 +262,7 @@ fn warn_undefined(undefined: &[String]) {
     );
 }
 
-fn show_log(json: bool) -> Result<()> {
+pub fn show_log(json: bool) -> Result<()> {
     let headers = ["AT", "CREDENTIAL", "ACTION", "FROM", "TO", "ACTOR"];
     Ok(output::listing(&open_vault()?.rotation_log()?, json, &headers, "The rotation log is empty.", |e| {
         vec![
@@ -276,7 +276,7 @@ fn show_log(json: bool) -> Result<()> {
     })?)
 }
 
-fn show_audit(json: bool) -> Result<()> {
+pub fn show_audit(json: bool) -> Result<()> {
     let headers = ["AT", "TOKEN", "GRANT", "TOOL", "CREDENTIAL", "DECISION", "STATUS", "MS", "COUNT"];
     Ok(output::listing(&open_vault()?.audit_log()?, json, &headers, "No tool calls audited yet.", |e| {
         vec![

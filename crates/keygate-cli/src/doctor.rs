@@ -28,6 +28,9 @@ const CHECKS: &[Check] = &[
     Check { name: "config", run: config },
     Check { name: "vault", run: vault },
     Check { name: "master key", run: master_key },
+    Check { name: "rows", run: rows },
+    Check { name: "audit", run: audit_chain },
+    Check { name: "rotation log", run: rotation_chain },
     Check { name: "process", run: process },
     Check { name: "agent socket", run: agent_socket },
 ];
@@ -92,6 +95,55 @@ fn vault(context: &mut Context) -> Finding {
             Err(e) => Finding::Problem(format!("{} opens but cannot be read: {e}", path.display())),
         },
         Err(e) => Finding::Problem(format!("{} does not open: {e}", path.display())),
+    }
+}
+
+/// Rows that decide something (tokens, grants, credentials, pins) carry MACs; a row that does
+/// not verify was changed without the master key.
+fn rows(context: &mut Context) -> Finding {
+    let findings = match context.vault() {
+        Ok(vault) => vault.verify_rows().map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match findings {
+        Ok(findings) if findings.is_empty() => Finding::Ok("every token, grant, credential and pin verifies".into()),
+        Ok(findings) => {
+            let named: Vec<String> = findings
+                .iter()
+                .take(5)
+                .map(|f| format!("{}: {}", keygate_mcp::printable(&f.row, 80), keygate_mcp::printable(&f.problem, 120)))
+                .collect();
+            Finding::Problem(format!(
+                "{} row(s) changed outside Keygate ({}): restore vault.db from a backup, or revoke and re-add them",
+                findings.len(),
+                named.join("; ")
+            ))
+        }
+        Err(e) => Finding::Problem(format!("cannot check the rows: {e}")),
+    }
+}
+
+fn audit_chain(context: &mut Context) -> Finding {
+    let report = match context.vault() {
+        Ok(vault) => vault.verify_audit().map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    chain_finding(report, "keygate audit verify")
+}
+
+fn rotation_chain(context: &mut Context) -> Finding {
+    let report = match context.vault() {
+        Ok(vault) => vault.verify_rotation_log().map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    chain_finding(report, "keygate log verify")
+}
+
+fn chain_finding(report: Result<keygate_vault::ChainReport, String>, command: &str) -> Finding {
+    match report {
+        Ok(report) if report.is_intact() => Finding::Ok(format!("intact ({report})")),
+        Ok(report) => Finding::Problem(format!("{report}: rows were edited, removed or inserted; see `{command}`")),
+        Err(e) => Finding::Problem(format!("cannot verify it: {e}")),
     }
 }
 

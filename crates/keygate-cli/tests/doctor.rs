@@ -34,7 +34,7 @@ fn doctor_reports_each_check_and_fails_on_a_problem() {
     let (lines, code, stderr) = doctor(&kg);
     assert_eq!(code, Some(1), "{lines:?} {stderr}");
     assert!(stderr.contains("1 problem found"), "{stderr}");
-    for check in ["config", "vault", "master key", "process"] {
+    for check in ["config", "vault", "master key", "rows", "audit", "rotation log", "process"] {
         assert_eq!(word_for(&lines, check), "ok", "{check}: {lines:?}");
     }
     assert_eq!(word_for(&lines, "agent socket"), "problem", "{lines:?}");
@@ -42,7 +42,7 @@ fn doctor_reports_each_check_and_fails_on_a_problem() {
     let (server, _url) = start_serve(&kg);
     let (lines, code, stderr) = doctor(&kg);
     assert_eq!(code, Some(0), "{lines:?} {stderr}");
-    assert!(lines.iter().all(|(w, _)| w == "ok") && lines.len() == 5, "{lines:?}");
+    assert!(lines.iter().all(|(w, _)| w == "ok") && lines.len() == 8, "{lines:?}");
     drop(server);
 
     let config = kg.home().join("config.toml");
@@ -51,6 +51,14 @@ fn doctor_reports_each_check_and_fails_on_a_problem() {
     let (lines, code, _) = doctor(&kg);
     assert_eq!((word_for(&lines, "config"), code), ("problem", Some(1)), "{lines:?}");
     assert_eq!(word_for(&lines, "vault"), "ok", "one problem must not hide the other checks: {lines:?}");
+
+    // A credential's row edited in the file without the master key: a finding naming it.
+    kg.ok_with_stdin(&["cred", "add", "openai"], b"sk-doctor-test-value\n");
+    let db = rusqlite::Connection::open(kg.home().join("vault.db")).expect("open the file");
+    db.execute("UPDATE credential SET max_age_days = 9999 WHERE name = 'openai'", []).expect("tamper");
+    drop(db);
+    let (lines, code, _) = doctor(&kg);
+    assert_eq!((word_for(&lines, "rows"), code), ("problem", Some(1)), "{lines:?}");
 
     let wrong = Kg { dir: tempfile::tempdir().expect("tempdir"), master_key: Kg::headless().master_key };
     std::fs::rename(kg.home(), wrong.home()).expect("move the home");

@@ -82,6 +82,10 @@ struct RawFile<S> {
     #[serde(default)]
     #[allow(dead_code)]
     tokens: Option<toml::Table>,
+    /// `[audit] keep_days`: owned and checked by the vault; accepted here as is.
+    #[serde(default)]
+    #[allow(dead_code)]
+    audit: Option<toml::Table>,
     #[serde(default)]
     tool: Vec<toml::Spanned<RawTool>>,
 }
@@ -145,11 +149,14 @@ impl Config {
                 return Err(at(0, "both [listen] and an old-style [server] table: move `bind` into [listen]".into()));
             }
             let listen = legacy.server;
-            (RawFile { listen, server: (), tokens: legacy.tokens, tool: legacy.tool }, Vec::new())
+            (RawFile { listen, server: (), tokens: legacy.tokens, audit: legacy.audit, tool: legacy.tool }, Vec::new())
         } else {
             let file: RawFile<Vec<toml::Spanned<server::RawServer>>> = toml::from_str(text).map_err(syntax)?;
             let servers = file.server;
-            (RawFile { listen: file.listen, server: (), tokens: file.tokens, tool: file.tool }, servers)
+            (
+                RawFile { listen: file.listen, server: (), tokens: file.tokens, audit: file.audit, tool: file.tool },
+                servers,
+            )
         };
         let bind = match raw.listen.unwrap_or_default().bind {
             None => DEFAULT_BIND.parse().map_err(|_| at(0, "internal: bad default bind".into()))?,

@@ -2,13 +2,14 @@
 
 use std::time::Duration;
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use crate::clock::Timestamp;
 use crate::error::Result;
-use crate::store;
+use crate::mac::RowMac;
 use crate::vault::Vault;
+use crate::{audit_chain, chain, store};
 
 /// Whether a call was let through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -50,7 +51,7 @@ pub struct AuditStart<'a> {
 
 /// The row id of a started audit entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AuditId(i64);
+pub struct AuditId(pub(crate) i64);
 
 /// The second half of an allowed call's audit row, plus the use it counts for its token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,10 +93,26 @@ pub struct AuditEntry {
     pub count: i64,
 }
 
-fn finish_row(tx: &rusqlite::Transaction<'_>, id: AuditId, status: &str, duration: Duration) -> Result<()> {
+/// Write a call's outcome and its seal (a MAC binding it to the row's chain MAC).
+fn finish_row(
+    tx: &rusqlite::Transaction<'_>,
+    key: &RowMac,
+    id: AuditId,
+    status: &str,
+    duration: Duration,
+) -> Result<()> {
     let millis = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
-    tx.prepare_cached("UPDATE audit SET status = ?2, duration_ms = ?3 WHERE id = ?1")?
-        .execute(params![id.0, status, millis])?;
+    let row: Option<(Option<Vec<u8>>, i64)> = tx
+        .prepare_cached("SELECT mac, count FROM audit WHERE id = ?1")?
+        .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    // A row without a chain MAC gets none: verify reports it rather than an update hiding it.
+    let seal = row.and_then(|(mac, count)| {
+        let outcome = audit_chain::Outcome { status: Some(status), duration_ms: Some(millis), count };
+        mac.map(|mac| audit_chain::outcome_seal(key, &mac, &outcome))
+    });
+    tx.prepare_cached("UPDATE audit SET status = ?2, duration_ms = ?3, seal = ?4 WHERE id = ?1")?
+        .execute(params![id.0, status, millis, seal])?;
     Ok(())
 }
 
@@ -114,59 +131,70 @@ fn uses_per_token(outcomes: &[CallOutcome]) -> Vec<(&str, i64)> {
 impl Vault {
     /// Write the first half of an audit row. A call must not proceed if this fails.
     pub fn begin_audit(&mut self, start: &AuditStart<'_>) -> Result<AuditId> {
-        let now = self.clock.now();
+        self.append_audit(start, start.decision.as_str(), 1)
+    }
+
+    /// Append one chained row standing for `count` requests.
+    fn append_audit(&mut self, start: &AuditStart<'_>, decision: &str, count: u32) -> Result<AuditId> {
+        let now = self.clock.now().unix_millis();
+        let key = &self.keys.audit;
         store::write(&mut self.conn, |tx| {
+            let (last, prev) = chain::head(tx, "audit")?;
+            let id = last + 1;
+            let row = audit_chain::Content {
+                id,
+                at: now,
+                token_id: start.token_id,
+                tool: start.tool,
+                credential: start.credential,
+                credential_version: start.credential_version,
+                decision,
+                server: start.server,
+            };
+            let mac = chain::link_mac(key, audit_chain::DOMAIN, &prev, &row.values());
+            let outcome = audit_chain::Outcome { status: start.status, duration_ms: None, count: i64::from(count) };
+            let seal = audit_chain::outcome_seal(key, &mac, &outcome);
             let mut insert = tx.prepare_cached(
-                "INSERT INTO audit (at, token_id, tool, credential, credential_version, decision, status, server)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO audit (id, at, token_id, tool, credential, credential_version, decision, status, server,
+                                    mac, seal, count)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?;
             insert.execute(params![
-                now.unix_millis(),
+                id,
+                now,
                 start.token_id,
                 start.tool,
                 start.credential,
                 start.credential_version,
-                start.decision.as_str(),
+                decision,
                 start.status,
-                start.server
+                start.server,
+                mac,
+                seal,
+                count
             ])?;
-            Ok(AuditId(tx.last_insert_rowid()))
+            Ok(AuditId(id))
         })
     }
 
     /// Record `count` refused requests in one row: a denial (or a failed authentication)
     /// aggregated by the server, so refused requests cannot grow the audit one row each.
     pub fn record_denials(&mut self, start: &AuditStart<'_>, count: u32) -> Result<()> {
-        let now = self.clock.now();
-        store::write(&mut self.conn, |tx| {
-            tx.prepare_cached(
-                "INSERT INTO audit (at, token_id, tool, credential, credential_version, decision, status, server, count)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'denied', ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                now.unix_millis(),
-                start.token_id,
-                start.tool,
-                start.credential,
-                start.credential_version,
-                start.status,
-                start.server,
-                count
-            ])?;
-            Ok(())
-        })
+        self.append_audit(start, "denied", count).map(drop)
     }
 
     /// Complete an audit row with the call's outcome and duration.
     pub fn finish_audit(&mut self, id: AuditId, status: &str, duration: Duration) -> Result<()> {
-        store::write(&mut self.conn, |tx| finish_row(tx, id, status, duration))
+        let key = &self.keys.audit;
+        store::write(&mut self.conn, |tx| finish_row(tx, key, id, status, duration))
     }
 
     /// Complete an audit row and count the token's use, in one transaction (the hot path).
     pub fn finish_call(&mut self, id: AuditId, token_id: &str, status: &str, duration: Duration) -> Result<()> {
         let now = self.clock.now();
+        let key = &self.keys.audit;
         store::write(&mut self.conn, |tx| {
-            finish_row(tx, id, status, duration)?;
+            finish_row(tx, key, id, status, duration)?;
             crate::token::count_uses(tx, token_id, 1, now)
         })
     }
@@ -175,9 +203,10 @@ impl Vault {
     /// commit for a batch instead of one per call. All or nothing, like `finish_call`.
     pub fn finish_calls(&mut self, outcomes: &[CallOutcome]) -> Result<()> {
         let now = self.clock.now();
+        let key = &self.keys.audit;
         store::write(&mut self.conn, |tx| {
             for outcome in outcomes {
-                finish_row(tx, outcome.audit, &outcome.status, outcome.duration)?;
+                finish_row(tx, key, outcome.audit, &outcome.status, outcome.duration)?;
             }
             for (token_id, uses) in uses_per_token(outcomes) {
                 crate::token::count_uses(tx, token_id, uses, now)?;

@@ -1,4 +1,4 @@
-//! `config.toml`: the vault reads only its `[tokens]` table; the server owns the rest.
+//! `config.toml`: the vault reads only its `[tokens]` and `[audit]` tables; the server owns the rest.
 
 use std::path::Path;
 use std::time::Duration;
@@ -29,6 +29,48 @@ impl Default for TokenPolicy {
 struct File {
     #[serde(default)]
     tokens: Option<TokensTable>,
+    #[serde(default)]
+    audit: Option<AuditTable>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditTable {
+    keep_days: Option<i64>,
+}
+
+/// How long audit rows are kept (`[audit] keep_days`); `None`: for ever.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AuditPolicy {
+    /// Days a row is kept before retention prunes it behind a checkpoint.
+    pub keep_days: Option<u32>,
+}
+
+impl AuditPolicy {
+    /// The policy in `path`, or the default (keep everything) if the file does not exist.
+    pub fn load(path: &Path) -> Result<Self> {
+        let Some(file) = read(path)? else { return Ok(Self::default()) };
+        let Some(days) = file.audit.and_then(|a| a.keep_days) else { return Ok(Self::default()) };
+        match u32::try_from(days) {
+            Ok(days @ 1..=36_500) => Ok(Self { keep_days: Some(days) }),
+            _ => Err(VaultError::Config {
+                path: path.to_path_buf(),
+                detail: format!("[audit] keep_days = {days}: write a number of days from 1 to 36500"),
+            }),
+        }
+    }
+}
+
+/// The parsed file, or `None` if it does not exist.
+fn read(path: &Path) -> Result<Option<File>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(crate::error::io_error("cannot read", path)(e)),
+    };
+    let file =
+        toml::from_str(&text).map_err(|e| VaultError::Config { path: path.to_path_buf(), detail: e.to_string() })?;
+    Ok(Some(file))
 }
 
 #[derive(Deserialize)]
@@ -41,13 +83,8 @@ struct TokensTable {
 impl TokenPolicy {
     /// The policy in `path`, or the default if the file does not exist.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(e) => return Err(crate::error::io_error("cannot read", path)(e)),
-        };
+        let Some(file) = read(path)? else { return Ok(Self::default()) };
         let config_error = |detail: String| VaultError::Config { path: path.to_path_buf(), detail };
-        let file: File = toml::from_str(&text).map_err(|e| config_error(e.to_string()))?;
         let mut policy = Self::default();
         let Some(tokens) = file.tokens else { return Ok(policy) };
         if let Some(text) = tokens.max_ttl {
@@ -106,6 +143,18 @@ mod tests {
         std::fs::write(&path, "[tokens]\nmax_tll = \"1h\"\n").expect("write");
         let err = TokenPolicy::load(&path).expect_err("typo").to_string();
         assert!(err.contains("max_tll"), "{err}");
+    }
+
+    #[test]
+    fn audit_keep_days_is_read_and_bounded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("config.toml");
+        assert_eq!(AuditPolicy::load(&path).expect("no file"), AuditPolicy::default());
+        std::fs::write(&path, "[audit]\nkeep_days = 90\n").expect("write");
+        assert_eq!(AuditPolicy::load(&path).expect("load").keep_days, Some(90));
+        std::fs::write(&path, "[audit]\nkeep_days = 0\n").expect("write");
+        let err = AuditPolicy::load(&path).expect_err("zero").to_string();
+        assert!(err.contains("keep_days"), "{err}");
     }
 
     #[test]

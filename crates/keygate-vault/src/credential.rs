@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Transaction, params};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -11,8 +12,8 @@ use crate::clock::Timestamp;
 use crate::error::{Result, VaultError};
 use crate::rotation::{self, LogAction};
 use crate::seal::Binding;
-use crate::store;
 use crate::vault::Vault;
+use crate::{rows, store};
 
 /// Default rotation policy: a version is due after this many days.
 pub const DEFAULT_MAX_AGE_DAYS: i64 = 30;
@@ -97,6 +98,7 @@ impl Vault {
         let now = self.clock.now();
         let sealed = self.seal_version(name, 1, value)?;
         let actor = self.actor;
+        let keys = &self.keys;
         store::write(&mut self.conn, |tx| {
             let exists: bool =
                 tx.query_row("SELECT EXISTS(SELECT 1 FROM credential WHERE name = ?1)", [name], |r| r.get(0))?;
@@ -108,7 +110,8 @@ impl Vault {
                 params![name, max_age_days, now.unix_millis()],
             )?;
             insert_version(tx, name, 1, &sealed, now)?;
-            rotation::append(tx, now, name, LogAction::Created, None, Some(1), actor)
+            rows::CREDENTIAL.reseal(tx, &keys.rows, &[vec![Value::Text(name.to_string())]])?;
+            rotation::append(tx, &keys.rotation, now, name, LogAction::Created, None, Some(1), actor)
         })?;
         self.credential_info(name)
     }
@@ -119,10 +122,12 @@ impl Vault {
         validate_value(value)?;
         let now = self.clock.now();
         let actor = self.actor;
-        let (sealer, vault_id) = (&self.sealer, self.vault_id.as_str());
+        let (sealer, vault_id, keys) = (&self.sealer, self.vault_id.as_str(), &self.keys);
         store::write(&mut self.conn, |tx| {
             // The version number is only known under the write lock, so seal inside it.
             let current = current_version(tx, name)?;
+            // Never build on a rolled-back or edited row: the next version would follow it.
+            rows::CREDENTIAL.require(tx, &keys.rows, "WHERE c.name = ?1", &[&name])?;
             let next = current + 1;
             let binding = Binding::Credential { vault_id, name, version: next };
             let sealed = sealer.seal(binding, value.expose_secret().as_bytes())?;
@@ -132,7 +137,8 @@ impl Vault {
                 params![name, next, now.unix_millis()],
             )?;
             tx.execute("DELETE FROM credential_version WHERE name = ?1 AND version < ?2", params![name, current])?;
-            rotation::append(tx, now, name, LogAction::Rotated, Some(current), Some(next), actor)
+            rows::CREDENTIAL.reseal(tx, &keys.rows, &[vec![Value::Text(name.to_string())]])?;
+            rotation::append(tx, &keys.rotation, now, name, LogAction::Rotated, Some(current), Some(next), actor)
         })?;
         self.credential_info(name)
     }
@@ -142,15 +148,18 @@ impl Vault {
         validate_name(name)?;
         let now = self.clock.now();
         let actor = self.actor;
+        let key = &self.keys.rotation;
+        // Allowed for a row that does not verify: removing it is how a person recovers.
         store::write(&mut self.conn, |tx| {
             let current = current_version(tx, name)?;
             tx.execute("DELETE FROM credential WHERE name = ?1", [name])?;
-            rotation::append(tx, now, name, LogAction::Removed, Some(current), None, actor)
+            rotation::append(tx, key, now, name, LogAction::Removed, Some(current), None, actor)
         })
     }
 
     /// Every credential, by name.
     pub fn list_credentials(&self) -> Result<Vec<CredentialInfo>> {
+        rows::CREDENTIAL.require(&self.conn, &self.keys.rows, "", &[])?;
         let now = self.clock.now();
         let mut stmt = self.conn.prepare_cached(&format!("{INFO_QUERY} ORDER BY c.name"))?;
         let rows = stmt.query_map([], |row| info_from_row(row, now))?;
@@ -159,6 +168,7 @@ impl Vault {
 
     /// One credential's info.
     pub fn credential_info(&self, name: &str) -> Result<CredentialInfo> {
+        self.require_credential(name)?;
         let now = self.clock.now();
         let mut stmt = self.conn.prepare_cached(&format!("{INFO_QUERY} WHERE c.name = ?1"))?;
         stmt.query_row([name], |row| info_from_row(row, now))
@@ -169,26 +179,43 @@ impl Vault {
     /// The current version of `name`, or `None` if there is no such credential (a cheap read,
     /// made on every gateway call to notice a rotation).
     pub fn current_version(&self, name: &str) -> Result<Option<i64>> {
-        let mut stmt = self.conn.prepare_cached("SELECT current_version FROM credential WHERE name = ?1")?;
-        Ok(stmt.query_row([name], |row| row.get(0)).optional()?)
+        let mut stmt = self.conn.prepare_cached(CURRENT_QUERY)?;
+        let mut rows = stmt.query([name])?;
+        let Some(row) = rows.next()? else { return Ok(None) };
+        self.require_current(name, row)?;
+        Ok(Some(row.get(0)?))
     }
 
     /// Decrypt the current version of `name` for one use.
     pub fn open_credential(&self, name: &str) -> Result<OpenedCredential> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT v.version, v.sealed FROM credential c
-             JOIN credential_version v ON v.name = c.name AND v.version = c.current_version
-             WHERE c.name = ?1",
-        )?;
-        let (version, sealed): (i64, Vec<u8>) = stmt
-            .query_row([name], |row| Ok((row.get(0)?, row.get(1)?)))
-            .optional()?
-            .ok_or_else(|| VaultError::CredentialNotFound { name: name.to_string() })?;
+        let mut stmt = self.conn.prepare_cached(CURRENT_QUERY)?;
+        let mut rows = stmt.query([name])?;
+        let Some(row) = rows.next()? else { return Err(VaultError::CredentialNotFound { name: name.to_string() }) };
+        self.require_current(name, row)?;
+        let version: i64 = row.get(0)?;
+        let sealed = row.get_ref(6)?.as_blob().map_err(rusqlite::Error::from)?;
         let binding = Binding::Credential { vault_id: &self.vault_id, name, version };
         let cannot_open = || VaultError::CannotOpen { name: name.to_string(), version };
-        let plaintext = self.sealer.open(binding, &sealed).ok_or_else(cannot_open)?;
+        let plaintext = self.sealer.open(binding, sealed).ok_or_else(cannot_open)?;
         let text = std::str::from_utf8(&plaintext).map_err(|_| cannot_open())?;
         Ok(OpenedCredential { version, value: SecretString::from(text) })
+    }
+
+    /// Refuse a `CURRENT_QUERY` row whose MAC does not verify (the hot path's inline check).
+    fn require_current(&self, name: &str, row: &rusqlite::Row<'_>) -> Result<()> {
+        // The columns of `rows::CREDENTIAL`, in its order.
+        let mut mac = self.keys.rows.start(rows::CREDENTIAL.table);
+        mac.text(name);
+        for i in 0..5 {
+            mac.value(row.get_ref(i)?);
+        }
+        let stored = row.get_ref(5)?.as_blob_or_null().map_err(rusqlite::Error::from)?;
+        if mac.verify(stored) { Ok(()) } else { Err(rows::CREDENTIAL.tampered(&[Value::Text(name.to_string())])) }
+    }
+
+    /// Refuse `name` if its row (version, policy, due date) does not verify.
+    fn require_credential(&self, name: &str) -> Result<()> {
+        rows::CREDENTIAL.require(&self.conn, &self.keys.rows, "WHERE c.name = ?1", &[&name])
     }
 
     fn seal_version(&self, name: &str, version: i64, value: &SecretString) -> Result<Vec<u8>> {
@@ -196,6 +223,13 @@ impl Vault {
         self.sealer.seal(binding, value.expose_secret().as_bytes())
     }
 }
+
+/// A credential's authenticated columns (in `rows::CREDENTIAL`'s order after the name), its
+/// MAC, and its current version's sealed value (NULL if that row is gone: the MAC then fails).
+const CURRENT_QUERY: &str = "SELECT c.current_version, c.max_age_days, c.created_at, c.rotated_at, v.created_at,
+            c.mac, v.sealed
+     FROM credential c LEFT JOIN credential_version v ON v.name = c.name AND v.version = c.current_version
+     WHERE c.name = ?1";
 
 const INFO_QUERY: &str = "SELECT c.name, c.current_version, c.created_at, c.rotated_at, c.max_age_days, v.created_at
      FROM credential c JOIN credential_version v ON v.name = c.name AND v.version = c.current_version";

@@ -24,6 +24,17 @@ pub enum VaultError {
         path: PathBuf,
     },
 
+    /// A row that decides something (a token, grant, credential or tool pin) does not carry a
+    /// valid MAC: it was changed or inserted by someone without the master key.
+    #[error(
+        "{row} was changed in the vault file without the master key (its MAC does not verify), so it is refused: \
+         run `keygate doctor`, then revoke or remove and re-create it"
+    )]
+    Tampered {
+        /// The row, e.g. `token 0123456789abcdef` or `credential openai`.
+        row: String,
+    },
+
     /// The vault file is not a Keygate vault or is damaged; it was left untouched.
     #[error(
         "{} is not a readable Keygate vault ({detail}); it was left as it is: restore it from a backup or move it away and run `keygate init`",
@@ -281,6 +292,7 @@ impl VaultError {
             VaultError::NoVault { .. } => "no_vault",
             VaultError::VaultExists { .. } => "vault_exists",
             VaultError::Corrupt { .. } => "corrupt",
+            VaultError::Tampered { .. } => "tampered",
             VaultError::NewerSchema { .. } => "newer_schema",
             VaultError::BadMasterKeyEnv { .. } => "bad_master_key_env",
             VaultError::KeychainUnavailable { .. } => "keychain_unavailable",

@@ -10,9 +10,9 @@ use serde::Serialize;
 
 use crate::config::format_ttl;
 use crate::error::{Result, VaultError};
-use crate::store;
-use crate::token::{IssuedToken, NewToken, insert_token, validate_tools};
+use crate::token::{IssuedToken, NewToken, insert_token, revoke_tokens, validate_tools};
 use crate::vault::Vault;
+use crate::{rows, store};
 
 /// The token lifetime of a grant that names none: 15 minutes.
 pub const DEFAULT_GRANT_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
@@ -153,6 +153,7 @@ impl Vault {
         let expires_at = request.expires_in.map(|d| now.plus(d).unix_millis());
         let ttl_secs = i64::try_from(request.token_ttl.as_secs()).unwrap_or(i64::MAX);
         let name = request.name.as_str();
+        let key = &self.keys.rows;
         store::write(&mut self.conn, |tx| {
             let live: Option<i64> = tx
                 .query_row("SELECT id FROM agent_grant WHERE name = ?1 AND revoked_at IS NULL", [name], |r| r.get(0))
@@ -164,13 +165,14 @@ impl Vault {
                 "INSERT INTO agent_grant (name, tools, token_ttl_secs, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![name, tools.join(" "), ttl_secs, now.unix_millis(), expires_at],
             )?;
-            Ok(())
+            rows::GRANT.reseal(tx, key, &[vec![tx.last_insert_rowid().into()]])
         })?;
         self.grant(name)?.ok_or_else(|| VaultError::GrantNotFound { name: name.to_string() })
     }
 
     /// The grant named `name`: the unrevoked one if there is one, else the newest revoked one.
     pub fn grant(&self, name: &str) -> Result<Option<GrantInfo>> {
+        rows::GRANT.require(&self.conn, &self.keys.rows, "WHERE g.name = ?1", &[&name])?;
         let now = self.clock.now().unix_millis();
         let sql = format!(
             "SELECT {GRANT_COLUMNS} FROM agent_grant g WHERE g.name = ?1
@@ -181,6 +183,7 @@ impl Vault {
 
     /// Every grant, revoked ones included, newest first.
     pub fn list_grants(&self) -> Result<Vec<GrantInfo>> {
+        rows::GRANT.require(&self.conn, &self.keys.rows, "", &[])?;
         let now = self.clock.now().unix_millis();
         let sql = format!("SELECT {GRANT_COLUMNS} FROM agent_grant g ORDER BY g.id DESC");
         let mut stmt = self.conn.prepare_cached(&sql)?;
@@ -192,6 +195,7 @@ impl Vault {
     pub fn revoke_grant(&mut self, name: &str) -> Result<bool> {
         validate_grant_name(name)?;
         let now = self.clock.now().unix_millis();
+        let key = &self.keys.rows;
         store::write(&mut self.conn, |tx| {
             let live: Option<i64> = tx
                 .query_row("SELECT id FROM agent_grant WHERE name = ?1 AND revoked_at IS NULL", [name], |r| r.get(0))
@@ -201,11 +205,11 @@ impl Vault {
                     tx.query_row("SELECT count(*) FROM agent_grant WHERE name = ?1", [name], |r| r.get(0))?;
                 return if any > 0 { Ok(false) } else { Err(VaultError::GrantNotFound { name: name.to_string() }) };
             };
+            // Revoked even if its row does not verify; resealed only if it did.
+            let intact = rows::GRANT.intact_ids(tx, key, "WHERE g.id = ?1", &[&id])?;
             tx.execute("UPDATE agent_grant SET revoked_at = ?2 WHERE id = ?1", params![id, now])?;
-            tx.execute(
-                "UPDATE token SET revoked_at = ?2 WHERE grant_id = ?1 AND revoked_at IS NULL",
-                params![id, now],
-            )?;
+            rows::GRANT.reseal(tx, key, &intact)?;
+            revoke_tokens(tx, key, "WHERE t.grant_id = ?1", &[&id], now)?;
             Ok(true)
         })
     }
@@ -215,6 +219,7 @@ impl Vault {
     pub fn mint_grant_token(&mut self, name: &str) -> Result<IssuedToken> {
         validate_grant_name(name)?;
         let now = self.clock.now();
+        let key = &self.keys.rows;
         store::write(&mut self.conn, |tx| {
             let live: Option<(i64, String, i64, Option<i64>)> = tx
                 .prepare_cached(
@@ -232,6 +237,7 @@ impl Vault {
                     VaultError::GrantNotFound { name }
                 });
             };
+            rows::GRANT.require(tx, key, "WHERE g.id = ?1", &[&id])?;
             if grant_end.is_some_and(|end| now.unix_millis() >= end) {
                 return Err(VaultError::GrantExpired { name: name.to_string() });
             }
@@ -242,7 +248,7 @@ impl Vault {
             };
             let tools: Vec<String> = tools.split(' ').map(String::from).collect();
             let new = NewToken { tools: &tools, label: None, created_at: now, expires_at, grant_id: Some(id) };
-            let issued = insert_token(tx, new)?;
+            let issued = insert_token(tx, key, new)?;
             tx.prepare_cached("UPDATE agent_grant SET tokens_minted = tokens_minted + 1 WHERE id = ?1")?
                 .execute([id])?;
             Ok(issued)

@@ -4,6 +4,8 @@
 //! Keygate edited. Knows nothing of HTTP, MCP, Tauri or terminals.
 
 mod audit;
+mod audit_chain;
+mod chain;
 mod client_config;
 mod clock;
 mod config;
@@ -11,20 +13,26 @@ mod credential;
 mod error;
 mod grant;
 mod home;
+mod integrity;
 mod key_source;
+mod mac;
 mod oauth;
 mod pin;
 mod random;
+mod retention;
 mod rotation;
+mod rows;
 mod seal;
 mod store;
 mod token;
 mod vault;
 
 pub use audit::{AuditEntry, AuditId, AuditStart, CallOutcome, Decision};
+pub use audit_chain::AuditRecord;
+pub use chain::{ChainBreak, ChainReport};
 pub use client_config::{ClientConfigEntry, ClientConfigWrite, MAX_CLIENT_CONFIG_LEN};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
-pub use config::{DEFAULT_CONFIG, TokenPolicy, format_ttl, parse_ttl};
+pub use config::{AuditPolicy, DEFAULT_CONFIG, TokenPolicy, format_ttl, parse_ttl};
 pub use credential::{
     CredentialInfo, DEFAULT_MAX_AGE_DAYS, MAX_VALUE_LEN, OpenedCredential, validate_name, validate_value,
 };
@@ -38,7 +46,9 @@ pub use oauth::{
     PendingConsent, REFRESH_TTL, RefreshExchange,
 };
 pub use pin::{ListedTool, PinReport, PinState, ToolPin};
+pub use retention::Retention;
 pub use rotation::{DUE_SOON, LogAction, LogEntry, due_at};
+pub use rows::RowFinding;
 pub use seal::{MASTER_KEY_LEN, MasterKey};
 pub use token::{
     Denial, IssuedToken, TokenDecision, TokenGrant, TokenInfo, TokenRequest, TokenStatus, is_token_id, scope_covers,

@@ -7,8 +7,8 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use crate::error::{Result, VaultError};
-use crate::store;
 use crate::vault::Vault;
+use crate::{rows, store};
 
 /// One tool as a server just listed it: its name, the SHA-256 of its canonical definition,
 /// and that definition (canonical JSON).
@@ -76,6 +76,11 @@ pub struct PinReport {
     pub newly_changed: Vec<String>,
 }
 
+/// A pin's identity as `rows::PIN` names it.
+fn pin_ids(server: &str, tool: &str) -> Vec<rusqlite::types::Value> {
+    vec![server.to_string().into(), tool.to_string().into()]
+}
+
 fn state_of(seen: &[u8], approved: Option<&[u8]>) -> PinState {
     match approved {
         None => PinState::Pending,
@@ -90,11 +95,31 @@ impl Vault {
     /// until approved. Tools missing from the listing stay pinned but are marked unlisted.
     pub fn record_tool_listing(&mut self, server: &str, tools: &[ListedTool]) -> Result<PinReport> {
         let now = self.clock.now().unix_millis();
+        let key = &self.keys.rows;
         store::write(&mut self.conn, |tx| {
-            let known: i64 = tx.query_row("SELECT count(*) FROM tool_pin WHERE server = ?1", [server], |r| r.get(0))?;
-            let mut report = PinReport { first_listing: known == 0, ..PinReport::default() };
+            let checked = rows::PIN.check(tx, key, "WHERE p.server = ?1", &[&server])?;
+            let mut report = PinReport { first_listing: checked.is_empty(), ..PinReport::default() };
+            // Rows that verify now are resealed after this listing; the others stay refused,
+            // unless listed again (then they are reset to pending, below).
+            let mut reseal: Vec<Vec<rusqlite::types::Value>> =
+                checked.iter().filter(|c| c.intact).map(|c| c.ids.clone()).collect();
+            let tampered: Vec<Vec<rusqlite::types::Value>> =
+                checked.into_iter().filter(|c| !c.intact).map(|c| c.ids).collect();
             tx.execute("UPDATE tool_pin SET listed = 0 WHERE server = ?1", [server])?;
             for listed in tools {
+                let ids = pin_ids(server, &listed.tool);
+                if tampered.contains(&ids) {
+                    // Changed without the master key: trust nothing of it, quarantine the tool.
+                    tx.prepare_cached(
+                        "UPDATE tool_pin SET approved_sha256 = NULL, approved_definition = NULL
+                         WHERE server = ?1 AND tool = ?2",
+                    )?
+                    .execute(params![server, listed.tool])?;
+                    report.new_pending.push(listed.tool.clone());
+                }
+                if !reseal.contains(&ids) {
+                    reseal.push(ids);
+                }
                 let previous: Option<(Vec<u8>, Option<Vec<u8>>)> = tx
                     .prepare_cached(
                         "SELECT seen_sha256, approved_sha256 FROM tool_pin WHERE server = ?1 AND tool = ?2",
@@ -138,12 +163,15 @@ impl Vault {
                     }
                 }
             }
+            rows::PIN.reseal(tx, key, &reseal)?;
+            report.new_pending.dedup();
             Ok(report)
         })
     }
 
     /// A server's pinned tools, by name.
     pub fn tool_pins(&self, server: &str) -> Result<Vec<ToolPin>> {
+        rows::PIN.require(&self.conn, &self.keys.rows, "WHERE p.server = ?1", &[&server])?;
         let mut stmt = self.conn.prepare_cached(
             "SELECT tool, seen_sha256, seen_definition, approved_sha256, listed
              FROM tool_pin WHERE server = ?1 ORDER BY tool",
@@ -164,6 +192,7 @@ impl Vault {
 
     /// The state of one tool's pin, or `None` if the tool was never listed.
     pub fn tool_pin_state(&self, server: &str, tool: &str) -> Result<Option<PinState>> {
+        rows::PIN.require(&self.conn, &self.keys.rows, "WHERE p.server = ?1 AND p.tool = ?2", &[&server, &tool])?;
         let mut stmt = self
             .conn
             .prepare_cached("SELECT seen_sha256, approved_sha256 FROM tool_pin WHERE server = ?1 AND tool = ?2")?;
@@ -189,15 +218,19 @@ impl Vault {
             .filter(|p| p.state.is_quarantined() && tool.is_none_or(|t| t == p.tool))
             .map(|p| p.tool)
             .collect();
+        let key = &self.keys.rows;
         store::write(&mut self.conn, |tx| {
             let mut update = tx.prepare_cached(
                 "UPDATE tool_pin SET approved_sha256 = seen_sha256, approved_definition = seen_definition
                  WHERE server = ?1 AND tool = ?2",
             )?;
             for tool in &approving {
+                // Verified again under the write lock: approving never launders a changed row.
+                rows::PIN.require(tx, key, "WHERE p.server = ?1 AND p.tool = ?2", &[&server, tool])?;
                 update.execute(params![server, tool])?;
             }
-            Ok(())
+            let ids: Vec<Vec<rusqlite::types::Value>> = approving.iter().map(|tool| pin_ids(server, tool)).collect();
+            rows::PIN.reseal(tx, key, &ids)
         })?;
         Ok(approving)
     }

@@ -2,11 +2,14 @@
 
 use std::time::Duration;
 
-use rusqlite::{Transaction, params};
+use rusqlite::types::Value;
+use rusqlite::{Connection, Transaction, params};
 use serde::Serialize;
 
+use crate::chain::{self, ChainReport};
 use crate::clock::Timestamp;
 use crate::error::Result;
+use crate::mac::RowMac;
 use crate::vault::{Actor, Vault};
 
 /// What happened to a credential.
@@ -59,8 +62,35 @@ pub fn due_at(created: Timestamp, max_age_days: i64) -> Timestamp {
     created.plus(Duration::from_secs(days * 24 * 3600))
 }
 
+/// The chain domain of the rotation log.
+const DOMAIN: &str = "rotation_log";
+
+/// The chained content of a rotation-log row, in order.
+fn content(
+    id: i64,
+    at: i64,
+    credential: &str,
+    action: &str,
+    from: Option<i64>,
+    to: Option<i64>,
+    actor: &str,
+) -> Vec<Value> {
+    vec![
+        id.into(),
+        at.into(),
+        credential.to_string().into(),
+        action.to_string().into(),
+        from.into(),
+        to.into(),
+        actor.to_string().into(),
+    ]
+}
+
+/// Append a row, chained to the newest one, inside a write transaction.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn append(
     tx: &Transaction<'_>,
+    key: &RowMac,
     at: Timestamp,
     credential: &str,
     action: LogAction,
@@ -68,14 +98,56 @@ pub(crate) fn append(
     to_version: Option<i64>,
     actor: Actor,
 ) -> Result<()> {
+    let (last, prev) = chain::head(tx, DOMAIN)?;
+    let id = last + 1;
+    let at = at.unix_millis();
+    let row = content(id, at, credential, action.as_str(), from_version, to_version, actor.as_str());
+    let mac = chain::link_mac(key, DOMAIN, &prev, &row);
     tx.execute(
-        "INSERT INTO rotation_log (at, credential, action, from_version, to_version, actor) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![at.unix_millis(), credential, action.as_str(), from_version, to_version, actor.as_str()],
+        "INSERT INTO rotation_log (id, at, credential, action, from_version, to_version, actor, mac)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![id, at, credential, action.as_str(), from_version, to_version, actor.as_str(), mac],
     )?;
     Ok(())
 }
 
+/// Chain every row of the rotation log from its current content (the one-time upgrade of a
+/// vault from before the chain).
+pub(crate) fn chain_existing(tx: &Transaction<'_>, key: &RowMac) -> Result<()> {
+    let rows = read_links(tx)?;
+    let mut prev = chain::GENESIS;
+    for link in rows {
+        let mac = chain::link_mac(key, DOMAIN, &prev, &link.content);
+        tx.prepare_cached("UPDATE rotation_log SET mac = ?2 WHERE id = ?1")?.execute(params![link.id, mac])?;
+        prev = mac;
+    }
+    Ok(())
+}
+
+fn read_links(conn: &Connection) -> Result<Vec<chain::Link>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, at, credential, action, from_version, to_version, actor, mac FROM rotation_log ORDER BY id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        let content = (0..7).map(|i| r.get::<_, Value>(i)).collect::<rusqlite::Result<Vec<Value>>>()?;
+        Ok(chain::Link { id: r.get(0)?, mac: r.get(7)?, checkpoint: None, content, sealed: true })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 impl Vault {
+    /// Check the rotation log's chain: `ok, N rows`, or the first row that was edited,
+    /// deleted, reordered or inserted without the master key.
+    pub fn verify_rotation_log(&self) -> Result<ChainReport> {
+        let mut verifier = chain::Verifier::new(&self.keys.rotation, DOMAIN);
+        for link in read_links(&self.conn)? {
+            if !verifier.push(link) {
+                break;
+            }
+        }
+        Ok(verifier.finish())
+    }
+
     /// The rotation log, oldest first.
     pub fn rotation_log(&self) -> Result<Vec<LogEntry>> {
         let mut stmt = self.conn.prepare_cached(

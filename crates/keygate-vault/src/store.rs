@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema/004_client_config.sql"),
     include_str!("schema/005_oauth.sql"),
     include_str!("schema/006_audit_count.sql"),
+    include_str!("schema/007_authenticated.sql"),
 ];
 
 /// The schema version this build writes.

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use rusqlite::types::{Value, ValueRef};
 use rusqlite::{OptionalExtension, params};
 use secrecy::SecretString;
 use serde::Serialize;
@@ -15,9 +16,10 @@ use zeroize::Zeroizing;
 use crate::clock::Timestamp;
 use crate::config::format_ttl;
 use crate::error::{Result, VaultError};
+use crate::mac::RowMac;
 use crate::random::{fill_random, random_hex};
-use crate::store;
 use crate::vault::Vault;
+use crate::{rows, store};
 
 const PREFIX: &str = "kg_";
 const ID_HEX_LEN: usize = 16;
@@ -148,10 +150,14 @@ pub enum Denial {
     /// Valid, but not for this tool.
     #[error("the token does not allow this tool")]
     OutOfScope,
+    /// Its row (or its grant's) was changed in the vault without the master key.
+    #[error("the token's record was changed without the master key")]
+    Tampered,
 }
 
 impl Denial {
-    /// A stable word for audits and logs: `malformed`, `unknown`, `expired`, `revoked`, `out_of_scope`.
+    /// A stable word for audits and logs: `malformed`, `unknown`, `expired`, `revoked`, `out_of_scope`,
+    /// `tampered`.
     pub fn as_str(self) -> &'static str {
         match self {
             Denial::Malformed => "malformed",
@@ -159,6 +165,7 @@ impl Denial {
             Denial::Expired => "expired",
             Denial::Revoked => "revoked",
             Denial::OutOfScope => "out_of_scope",
+            Denial::Tampered => "tampered",
         }
     }
 }
@@ -287,20 +294,26 @@ pub(crate) struct NewToken<'a> {
 }
 
 /// Insert a new token inside a write transaction; its secret is returned once, never stored.
-pub(crate) fn insert_token(tx: &rusqlite::Transaction<'_>, new: NewToken<'_>) -> Result<IssuedToken> {
+pub(crate) fn insert_token(tx: &rusqlite::Transaction<'_>, key: &RowMac, new: NewToken<'_>) -> Result<IssuedToken> {
     let (id, hash, token) = new_token()?;
+    let tools = new.tools.join(" ");
+    let expires_at = new.expires_at.unix_millis();
+    // The columns of `rows::TOKEN`, in its order.
+    let mut mac = key.start(rows::TOKEN.table);
+    mac.text(&id).value(ValueRef::Blob(&hash)).text(&tools).int(expires_at).null().opt_int(new.grant_id);
     tx.prepare_cached(
-        "INSERT INTO token (id, secret_hash, label, tools, created_at, expires_at, grant_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO token (id, secret_hash, label, tools, created_at, expires_at, grant_id, mac)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         id,
         hash,
         new.label,
-        new.tools.join(" "),
+        tools,
         new.created_at.unix_millis(),
-        new.expires_at.unix_millis(),
-        new.grant_id
+        expires_at,
+        new.grant_id,
+        mac.finish()
     ])?;
     Ok(IssuedToken { id, token, tools: new.tools.to_vec(), label: new.label, expires_at: new.expires_at })
 }
@@ -316,6 +329,26 @@ pub(crate) fn count_uses(tx: &rusqlite::Transaction<'_>, id: &str, uses: i64, no
     Ok(())
 }
 
+/// Revoke every unrevoked token matching `filter` (over `rows::TOKEN`'s SELECT, alias `t`),
+/// resealing those whose MAC verified: an unverified row is revoked but never laundered.
+pub(crate) fn revoke_tokens(
+    tx: &rusqlite::Transaction<'_>,
+    key: &RowMac,
+    filter: &str,
+    params: &[&dyn rusqlite::ToSql],
+    now: i64,
+) -> Result<()> {
+    let checked = rows::TOKEN.check(tx, key, &format!("{filter} AND t.revoked_at IS NULL"), params)?;
+    let mut intact: Vec<Vec<Value>> = Vec::new();
+    for row in checked {
+        tx.prepare_cached("UPDATE token SET revoked_at = ?2 WHERE id = ?1")?.execute(params![row.ids[0], now])?;
+        if row.intact {
+            intact.push(row.ids);
+        }
+    }
+    rows::TOKEN.reseal(tx, key, &intact)
+}
+
 impl Vault {
     /// Issue a new token. Its secret is returned once and never stored.
     pub fn issue_token(&mut self, request: &TokenRequest) -> Result<IssuedToken> {
@@ -324,7 +357,8 @@ impl Vault {
         let expires_at = now.plus(request.ttl.unwrap_or(self.token_policy.default_ttl));
         let label = request.label.clone().filter(|l| !l.is_empty());
         let new = NewToken { tools: &tools, label, created_at: now, expires_at, grant_id: None };
-        store::write(&mut self.conn, |tx| insert_token(tx, new))
+        let key = &self.keys.rows;
+        store::write(&mut self.conn, |tx| insert_token(tx, key, new))
     }
 
     /// Check a presented token, and if `tool` is given, that it may call that tool.
@@ -336,7 +370,8 @@ impl Vault {
         // One indexed query: the token by primary key and, for a grant's token, its grant by
         // primary key, so revoking or expiring a grant stops its tokens on their next request.
         let mut stmt = self.conn.prepare_cached(
-            "SELECT t.secret_hash, t.expires_at, t.revoked_at, t.tools, g.expires_at, g.revoked_at, g.name
+            "SELECT t.secret_hash, t.expires_at, t.revoked_at, t.tools, g.expires_at, g.revoked_at, g.name,
+                    t.grant_id, t.mac, g.tools, g.token_ttl_secs, g.created_at, g.mac
              FROM token t LEFT JOIN agent_grant g ON g.id = t.grant_id WHERE t.id = ?1",
         )?;
         let mut rows = stmt.query([id])?;
@@ -346,6 +381,9 @@ impl Vault {
         let Some(raw) = decode_secret(secret) else { return Ok(denied(None, Denial::Malformed)) };
         if !bool::from(hash_secret(&raw).ct_eq(stored_hash)) {
             return Ok(denied(None, Denial::Unknown));
+        }
+        if !self.token_row_intact(id, row)? {
+            return Ok(denied(Some(id), Denial::Tampered));
         }
         let expires_at = Timestamp::from_unix_millis(row.get(1)?);
         let optional_int = |i| Ok::<_, VaultError>(row.get_ref(i)?.as_i64_or_null().map_err(rusqlite::Error::from)?);
@@ -366,18 +404,38 @@ impl Vault {
         Ok(denied(Some(id), reason))
     }
 
+    /// Whether the token row of `check_token`'s query, and its grant's if it has one, carry
+    /// valid MACs. A grant token whose grant row is gone is not intact either.
+    fn token_row_intact(&self, id: &str, row: &rusqlite::Row<'_>) -> Result<bool> {
+        let get = |i| row.get_ref(i).map_err(VaultError::from);
+        let stored = |i| Ok::<_, VaultError>(get(i)?.as_blob_or_null().map_err(rusqlite::Error::from)?);
+        // The columns of `rows::TOKEN`, in its order.
+        let mut mac = self.keys.rows.start(rows::TOKEN.table);
+        mac.text(id).value(get(0)?).value(get(3)?).value(get(1)?).value(get(2)?).value(get(7)?);
+        if !mac.verify(stored(8)?) {
+            return Ok(false);
+        }
+        let ValueRef::Integer(grant_id) = get(7)? else { return Ok(true) };
+        // The columns of `rows::GRANT`, in its order.
+        let mut mac = self.keys.rows.start(rows::GRANT.table);
+        mac.int(grant_id).value(get(6)?).value(get(9)?).value(get(10)?).value(get(11)?).value(get(4)?).value(get(5)?);
+        Ok(mac.verify(stored(12)?))
+    }
+
     /// Count one use of a token and stamp `last_used_at`.
     pub fn record_token_use(&mut self, id: &str) -> Result<()> {
         let now = self.clock.now();
         store::write(&mut self.conn, |tx| count_uses(tx, id, 1, now))
     }
 
-    /// Revoke a token at once. Returns false if it was already revoked.
+    /// Revoke a token at once. Returns false if it was already revoked. A token whose row
+    /// does not verify is revoked too (it stays refused either way).
     pub fn revoke_token(&mut self, id: &str) -> Result<bool> {
         if !is_token_id(id) {
             return Err(VaultError::InvalidTokenId);
         }
-        let now = self.clock.now();
+        let now = self.clock.now().unix_millis();
+        let key = &self.keys.rows;
         store::write(&mut self.conn, |tx| {
             let revoked: Option<Option<i64>> =
                 tx.query_row("SELECT revoked_at FROM token WHERE id = ?1", [id], |r| r.get(0)).optional()?;
@@ -385,7 +443,7 @@ impl Vault {
                 None => Err(VaultError::TokenNotFound { id: id.to_string() }),
                 Some(Some(_)) => Ok(false),
                 Some(None) => {
-                    tx.execute("UPDATE token SET revoked_at = ?2 WHERE id = ?1", params![id, now.unix_millis()])?;
+                    revoke_tokens(tx, key, "WHERE t.id = ?1", &[&id], now)?;
                     Ok(true)
                 }
             }
@@ -394,6 +452,8 @@ impl Vault {
 
     /// Every token, newest first, with its status now.
     pub fn list_tokens(&self) -> Result<Vec<TokenInfo>> {
+        rows::TOKEN.require(&self.conn, &self.keys.rows, "", &[])?;
+        rows::GRANT.require(&self.conn, &self.keys.rows, "", &[])?;
         let now = self.clock.now();
         let mut stmt = self.conn.prepare_cached(
             "SELECT t.id, t.label, t.tools, t.created_at, t.expires_at, t.revoked_at, t.last_used_at, t.uses, g.name

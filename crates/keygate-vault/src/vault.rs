@@ -7,16 +7,20 @@ use std::sync::Arc;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::clock::Clock;
-use crate::config::{DEFAULT_CONFIG, TokenPolicy};
+use crate::config::{AuditPolicy, DEFAULT_CONFIG, TokenPolicy};
 use crate::error::{Result, VaultError, io_error};
 use crate::home::{Home, write_new_file};
 use crate::key_source::{self, KeySource};
+use crate::mac::Keys;
 use crate::random::random_hex;
 use crate::seal::{Binding, MasterKey, Sealer};
-use crate::store;
+use crate::{integrity, store};
 
-/// A known plaintext sealed at `init`; if it opens, the key is right.
-const KEY_CHECK_PLAINTEXT: &[u8] = b"keygate key check v1";
+/// A known plaintext sealed at `init`; if it opens, the key is right. A vault whose rows
+/// carry MACs holds the second one: only the master key can turn a first into a second, so
+/// deleting MACs cannot make Keygate take a vault for one from before row MACs and re-MAC it.
+pub(crate) const KEY_CHECK_PLAINTEXT: &[u8] = b"keygate key check v1";
+pub(crate) const KEY_CHECK_AUTHENTICATED: &[u8] = b"keygate key check v2: rows authenticated";
 
 /// Who made a change, for the rotation log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +69,8 @@ pub struct Vault {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) actor: Actor,
     pub(crate) token_policy: TokenPolicy,
+    pub(crate) audit_policy: AuditPolicy,
+    pub(crate) keys: Keys,
     pub(crate) home: Home,
 }
 
@@ -117,12 +123,26 @@ impl Vault {
             KeySource::Given(key) => key,
         };
         let sealer = Sealer::new(&key);
-        if sealer.open(Binding::KeyCheck { vault_id: &vault_id }, &key_check).is_none() {
-            return Err(VaultError::WrongMasterKey { vault_id });
-        }
+        let opened = sealer.open(Binding::KeyCheck { vault_id: &vault_id }, &key_check);
+        let authenticated = match opened.as_deref().map(Vec::as_slice) {
+            Some(KEY_CHECK_AUTHENTICATED) => true,
+            Some(KEY_CHECK_PLAINTEXT) => false,
+            _ => return Err(VaultError::WrongMasterKey { vault_id }),
+        };
+        let keys = Keys::derive(&key, &vault_id);
         store::upgrade(&mut conn)?;
+        if !authenticated {
+            integrity::authenticate_existing(&mut conn, &keys, &sealer, &vault_id)?;
+        }
         let token_policy = TokenPolicy::load(&home.config_path())?;
-        Ok(Self { conn, sealer, vault_id, clock, actor, token_policy, home: home.clone() })
+        let audit_policy = AuditPolicy::load(&home.config_path())?;
+        let home = home.clone();
+        let mut vault = Self { conn, sealer, vault_id, clock, actor, token_policy, audit_policy, keys, home };
+        // The long-lived processes keep the audit within `[audit] keep_days`.
+        if matches!(actor, Actor::Server | Actor::App) {
+            vault.apply_retention()?;
+        }
+        Ok(vault)
     }
 
     /// This vault's id.
@@ -163,7 +183,7 @@ impl Vault {
 
 fn write_new_vault(path: &std::path::Path, vault_id: &str, key: &MasterKey, clock: &dyn Clock) -> Result<()> {
     let mut conn = store::create(path)?;
-    let key_check = Sealer::new(key).seal(Binding::KeyCheck { vault_id }, KEY_CHECK_PLAINTEXT)?;
+    let key_check = Sealer::new(key).seal(Binding::KeyCheck { vault_id }, KEY_CHECK_AUTHENTICATED)?;
     store::write(&mut conn, |tx| {
         let mut insert = tx.prepare("INSERT INTO meta (key, value) VALUES (?1, ?2)")?;
         insert.execute(params!["vault_id", vault_id.as_bytes()])?;

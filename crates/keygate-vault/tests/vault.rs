@@ -5,10 +5,14 @@ mod common;
 
 #[path = "vault/audit.rs"]
 mod audit;
+#[path = "vault/chains.rs"]
+mod chains;
 #[path = "vault/client_configs.rs"]
 mod client_configs;
 #[path = "vault/credentials.rs"]
 mod credentials;
+#[path = "vault/flips.rs"]
+mod flips;
 #[path = "vault/grants.rs"]
 mod grants;
 #[path = "vault/oauth.rs"]
@@ -17,5 +21,7 @@ mod oauth;
 mod opening;
 #[path = "vault/redaction.rs"]
 mod redaction;
+#[path = "vault/rows.rs"]
+mod rows;
 #[path = "vault/tokens.rs"]
 mod tokens;

@@ -111,6 +111,7 @@ impl Vault {
     pub(super) fn redeem_code(&mut self, exchange: &CodeExchange<'_>) -> Result<RedeemedCode> {
         let now = self.clock.now();
         let hash = hash_secret(exchange.code);
+        let key = &self.keys.rows;
         let outcome = store::write(&mut self.conn, |tx| {
             let row = tx
                 .query_row(
@@ -134,7 +135,7 @@ impl Vault {
             let Some(stored) = row else { return Ok(Err(OAuthRefusal::BadCode)) };
             if stored.used {
                 if let Some(family_id) = &stored.family_id {
-                    family::revoke_in(tx, family_id, "authorization code reused", now)?;
+                    family::revoke_in(tx, key, family_id, "authorization code reused", now)?;
                 }
                 return Ok(Err(OAuthRefusal::BadCode));
             }

@@ -121,15 +121,16 @@ impl Vault {
             }
             Err(e) => return Err(e),
         };
+        let key = &self.keys.rows;
         let outcome = store::write(&mut self.conn, |tx| {
             family::link_token_in(tx, &stored.family_id, &access.id)?;
             if !family::same_grant_in(tx, &stored.family_id, &access.id)? {
                 // The grant was revoked and a new one took its name: not the grant consented to.
-                family::revoke_in(tx, &stored.family_id, "grant replaced", now)?;
+                family::revoke_in(tx, key, &stored.family_id, "grant replaced", now)?;
                 return Ok(Err(OAuthRefusal::GrantGone));
             }
             if !family::use_refresh_in(tx, &hash, now)? {
-                family::revoke_in(tx, &stored.family_id, "refresh token reused", now)?;
+                family::revoke_in(tx, key, &stored.family_id, "refresh token reused", now)?;
                 return Ok(Err(OAuthRefusal::RefreshReused));
             }
             client::touch(tx, &stored.client_id, now)?;
@@ -142,6 +143,7 @@ impl Vault {
 
     fn revoke_family(&mut self, family_id: &str, why: &str) -> Result<()> {
         let now = self.clock.now();
-        store::write(&mut self.conn, |tx| family::revoke_in(tx, family_id, why, now))
+        let key = &self.keys.rows;
+        store::write(&mut self.conn, |tx| family::revoke_in(tx, key, family_id, why, now))
     }
 }

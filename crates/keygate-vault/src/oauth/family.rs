@@ -8,7 +8,9 @@ use secrecy::SecretString;
 use super::{REFRESH_TTL, new_secret};
 use crate::clock::Timestamp;
 use crate::error::Result;
+use crate::mac::RowMac;
 use crate::random::random_hex;
+use crate::token::revoke_tokens;
 
 const REFRESH_PREFIX: &str = "kgrefresh_";
 
@@ -94,18 +96,20 @@ pub(super) fn use_refresh_in(tx: &rusqlite::Transaction<'_>, hash: &[u8; 32], no
 }
 
 /// Revoke a family and every access token minted in it.
-pub(super) fn revoke_in(tx: &rusqlite::Transaction<'_>, family_id: &str, why: &str, now: Timestamp) -> Result<()> {
+pub(super) fn revoke_in(
+    tx: &rusqlite::Transaction<'_>,
+    key: &RowMac,
+    family_id: &str,
+    why: &str,
+    now: Timestamp,
+) -> Result<()> {
     let now = now.unix_millis();
     tx.execute(
         "UPDATE oauth_family SET revoked_at = ?2, revoked_why = ?3 WHERE id = ?1 AND revoked_at IS NULL",
         params![family_id, now, why],
     )?;
-    tx.execute(
-        "UPDATE token SET revoked_at = ?2 WHERE revoked_at IS NULL
-           AND id IN (SELECT token_id FROM oauth_family_token WHERE family_id = ?1)",
-        params![family_id, now],
-    )?;
-    Ok(())
+    let filter = "WHERE t.id IN (SELECT token_id FROM oauth_family_token WHERE family_id = ?1)";
+    revoke_tokens(tx, key, filter, &[&family_id], now)
 }
 
 /// The refresh token with this hash, with its family.

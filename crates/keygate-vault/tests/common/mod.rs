@@ -122,3 +122,37 @@ pub fn token_secret(token: &str) -> &str {
     let (_, secret) = rest.split_once('_').expect("token has a second _");
     secret
 }
+
+impl Fixture {
+    /// Turn this vault into one written before row MACs and chains (schema 5): no MAC
+    /// columns, and the first key check. What Keygate had on disk before that release.
+    pub fn make_pre_mac(&self) {
+        let raw = self.raw();
+        raw.execute_batch(
+            "ALTER TABLE token DROP COLUMN mac; ALTER TABLE agent_grant DROP COLUMN mac;
+             ALTER TABLE credential DROP COLUMN mac; ALTER TABLE tool_pin DROP COLUMN mac;
+             ALTER TABLE audit DROP COLUMN mac; ALTER TABLE audit DROP COLUMN seal;
+             ALTER TABLE rotation_log DROP COLUMN mac; PRAGMA user_version = 6;",
+        )
+        .expect("drop the MAC columns");
+        self.write_first_key_check(&raw);
+    }
+
+    /// Replace the key check by the first one (`keygate key check v1`), sealed as the vault
+    /// format says: format 1, 12-byte nonce, AES-256-GCM over the binding's length-prefixed fields.
+    pub fn write_first_key_check(&self, raw: &rusqlite::Connection) {
+        use aes_gcm::aead::{Aead, KeyInit, Payload};
+        let vault_id: Vec<u8> =
+            raw.query_row("SELECT value FROM meta WHERE key = 'vault_id'", [], |r| r.get(0)).expect("vault id");
+        let mut aad = b"keygate/v1".to_vec();
+        for field in [&b"key-check"[..], &vault_id] {
+            aad.extend_from_slice(&(field.len() as u32).to_be_bytes());
+            aad.extend_from_slice(field);
+        }
+        let cipher = aes_gcm::Aes256Gcm::new_from_slice(&self.key_bytes).expect("key");
+        let nonce = [7u8; 12];
+        let sealed = cipher.encrypt(&nonce.into(), Payload { msg: b"keygate key check v1", aad: &aad }).expect("seal");
+        let blob = [&[1u8][..], &nonce, &sealed].concat();
+        raw.execute("UPDATE meta SET value = ?1 WHERE key = 'key_check'", [blob]).expect("key check");
+    }
+}

@@ -120,8 +120,12 @@ fn a_token_never_outlives_its_grant() {
     let issued = vault.mint_grant_token("ci").expect("mint");
     assert_eq!(issued.expires_at, T0.plus(10 * MINUTE), "capped at the grant's expiry");
 
-    // Even if the token row said otherwise, the grant's expiry is read on every check.
+    // A token row stretched without the master key is refused outright; put back, it works
+    // until the grant's expiry, which is read on every check.
     fx.raw().execute("UPDATE token SET expires_at = expires_at + 3600000", []).expect("stretch the token");
+    assert!(is_denied(&check(&vault, issued.token.expose_secret(), "web_search"), Denial::Tampered));
+    fx.raw().execute("UPDATE token SET expires_at = expires_at - 3600000", []).expect("put it back");
+    assert!(matches!(check(&vault, issued.token.expose_secret(), "web_search"), TokenDecision::Allowed(_)));
     fx.clock.advance(10 * MINUTE);
     assert!(is_denied(&check(&vault, issued.token.expose_secret(), "web_search"), Denial::Expired));
     let err = vault.mint_grant_token("ci").expect_err("expired grant");
@@ -155,9 +159,9 @@ fn revoking_a_grant_stops_every_token_it_minted_on_the_next_check() {
             .all(|t| t.status == TokenStatus::Revoked)
     );
 
-    // The grant's own revocation is read with the token: clearing the token's mark changes nothing.
+    // Clearing the tokens' mark without the master key makes their rows refused as changed.
     fx.raw().execute("UPDATE token SET revoked_at = NULL", []).expect("unrevoke the tokens");
-    assert!(is_denied(&check(&server, &tokens[0], "web_search"), Denial::Revoked));
+    assert!(is_denied(&check(&server, &tokens[0], "web_search"), Denial::Tampered));
 
     assert!(!vault.revoke_grant("cursor").expect("revoke twice"), "already revoked");
     let err = vault.mint_grant_token("cursor").expect_err("revoked");
@@ -176,7 +180,8 @@ fn revoking_a_grant_stops_every_token_it_minted_on_the_next_check() {
     vault.create_grant(&grant_request("cursor", &["web_search"])).expect("recreate");
     let fresh = vault.mint_grant_token("cursor").expect("mint under the new grant");
     assert!(matches!(check(&server, fresh.token.expose_secret(), "web_search"), TokenDecision::Allowed(_)));
-    assert!(is_denied(&check(&server, &tokens[1], "web_search"), Denial::Revoked));
+    // (Their rows were unrevoked by hand above, so they are refused as changed.)
+    assert!(is_denied(&check(&server, &tokens[1], "web_search"), Denial::Tampered));
     let cursor = vault.grant("cursor").expect("get").expect("some");
     assert_eq!((cursor.status, cursor.tokens_minted), (GrantStatus::Active, 1), "the live one is shown");
     assert_eq!(vault.list_grants().expect("list").len(), 2, "the revoked one stays for the audit");
@@ -222,9 +227,13 @@ fn a_vault_from_before_grants_is_upgraded_and_its_tokens_still_work() {
              ALTER TABLE audit DROP COLUMN count;
              CREATE TABLE token2 AS SELECT id, secret_hash, label, tools, created_at, expires_at, revoked_at,
                                            last_used_at, uses FROM token;
-             DROP TABLE token; ALTER TABLE token2 RENAME TO token; PRAGMA user_version = 2;",
+             DROP TABLE token; ALTER TABLE token2 RENAME TO token;
+             ALTER TABLE credential DROP COLUMN mac; ALTER TABLE tool_pin DROP COLUMN mac;
+             ALTER TABLE audit DROP COLUMN mac; ALTER TABLE audit DROP COLUMN seal;
+             ALTER TABLE rotation_log DROP COLUMN mac; PRAGMA user_version = 2;",
         )
         .expect("downgrade");
+    fx.write_first_key_check(&fx.raw());
     let mut vault = fx.open();
     assert!(matches!(check(&vault, old.token.expose_secret(), "web_search"), TokenDecision::Allowed(_)));
     vault.create_grant(&grant_request("cursor", &["web_search"])).expect("create after upgrade");

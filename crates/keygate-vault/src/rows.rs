@@ -1,0 +1,198 @@
+//! Authenticated rows: every row whose change would alter a decision (tokens, grants,
+//! credentials, tool pins) carries an HMAC of its decisive columns under the rows key. A row
+//! whose MAC does not verify is refused by name wherever it is read, never used or dropped.
+//!
+//! Each table's MAC is `start(table)` then its decisive columns in the order of its `Spec`'s
+//! SELECT, fed as SQLite holds them; the hot paths (`check_token`, `insert_token`) feed the
+//! same columns in the same order by hand.
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, ToSql};
+use serde::Serialize;
+
+use crate::error::{Result, VaultError};
+use crate::mac::RowMac;
+
+/// One table's authenticated rows: a SELECT giving the row's identity columns (`ids` of
+/// them), then its decisive columns, then its `mac`; and the UPDATE that stores a MAC.
+pub(crate) struct Spec {
+    /// The MAC's domain: the table's name.
+    pub table: &'static str,
+    /// How a person calls one row ("token", "credential").
+    pub what: &'static str,
+    select: &'static str,
+    update: &'static str,
+    ids: usize,
+}
+
+pub(crate) const TOKEN: Spec = Spec {
+    table: "token",
+    what: "token",
+    select: "SELECT id, id, secret_hash, tools, expires_at, revoked_at, grant_id, mac FROM token t",
+    update: "UPDATE token SET mac = ?1 WHERE id = ?2",
+    ids: 1,
+};
+
+pub(crate) const GRANT: Spec = Spec {
+    table: "agent_grant",
+    what: "grant",
+    select: "SELECT id, id, name, tools, token_ttl_secs, created_at, expires_at, revoked_at, mac FROM agent_grant g",
+    update: "UPDATE agent_grant SET mac = ?1 WHERE id = ?2",
+    ids: 1,
+};
+
+/// A credential's MAC also covers its current version's `created_at`: the due date.
+pub(crate) const CREDENTIAL: Spec = Spec {
+    table: "credential",
+    what: "credential",
+    select: "SELECT c.name, c.name, c.current_version, c.max_age_days, c.created_at, c.rotated_at, v.created_at, c.mac
+             FROM credential c LEFT JOIN credential_version v ON v.name = c.name AND v.version = c.current_version",
+    update: "UPDATE credential SET mac = ?1 WHERE name = ?2",
+    ids: 1,
+};
+
+pub(crate) const PIN: Spec = Spec {
+    table: "tool_pin",
+    what: "tool pin",
+    select: "SELECT server, tool, server, tool, seen_sha256, seen_definition, approved_sha256, approved_definition,
+                    listed, mac FROM tool_pin p",
+    update: "UPDATE tool_pin SET mac = ?1 WHERE server = ?2 AND tool = ?3",
+    ids: 2,
+};
+
+/// Every authenticated table.
+pub(crate) const ALL: [&Spec; 4] = [&TOKEN, &GRANT, &CREDENTIAL, &PIN];
+
+/// A row whose MAC does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowFinding {
+    /// The table (`token`, `agent_grant`, `credential`, `tool_pin`, `rotation_log`).
+    pub table: String,
+    /// The row, as a person names it (`token 0123abcd...`, `credential openai`).
+    pub row: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// A row read with its identity and whether its MAC verifies.
+pub(crate) struct Checked {
+    pub ids: Vec<Value>,
+    pub intact: bool,
+}
+
+impl Spec {
+    /// `token 0123...`, `tool pin github/create_issue`.
+    pub fn name_row(&self, ids: &[Value]) -> String {
+        let parts: Vec<String> = ids
+            .iter()
+            .map(|v| match v {
+                Value::Text(t) => crate::rows::printable(t),
+                Value::Integer(i) => i.to_string(),
+                _ => "?".into(),
+            })
+            .collect();
+        format!("{} {}", self.what, parts.join("/"))
+    }
+
+    /// The error for a row of this table whose MAC does not verify.
+    pub fn tampered(&self, ids: &[Value]) -> VaultError {
+        VaultError::Tampered { row: self.name_row(ids) }
+    }
+
+    /// Every row matching `filter` (a WHERE clause over the SELECT's aliases), checked.
+    pub fn check(&self, conn: &Connection, key: &RowMac, filter: &str, params: &[&dyn ToSql]) -> Result<Vec<Checked>> {
+        let sql = format!("{} {filter}", self.select);
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let count = row.as_ref().column_count();
+            let mut mac = key.start(self.table);
+            for i in self.ids..count - 1 {
+                mac.value(row.get_ref(i)?);
+            }
+            let stored = row.get_ref(count - 1)?.as_blob_or_null().map_err(rusqlite::Error::from)?;
+            let ids = (0..self.ids).map(|i| row.get::<_, Value>(i)).collect::<rusqlite::Result<_>>()?;
+            out.push(Checked { ids, intact: mac.verify(stored) });
+        }
+        Ok(out)
+    }
+
+    /// Refuse if any row matching `filter` does not verify; `Ok` also when none match.
+    pub fn require(&self, conn: &Connection, key: &RowMac, filter: &str, params: &[&dyn ToSql]) -> Result<()> {
+        match self.check(conn, key, filter, params)?.into_iter().find(|c| !c.intact) {
+            Some(bad) => Err(self.tampered(&bad.ids)),
+            None => Ok(()),
+        }
+    }
+
+    /// The identities of rows matching `filter` whose MAC verifies now (to reseal after an
+    /// update: a row that did not verify stays unverified, so an update never launders it).
+    pub fn intact_ids(
+        &self,
+        conn: &Connection,
+        key: &RowMac,
+        filter: &str,
+        params: &[&dyn ToSql],
+    ) -> Result<Vec<Vec<Value>>> {
+        Ok(self.check(conn, key, filter, params)?.into_iter().filter(|c| c.intact).map(|c| c.ids).collect())
+    }
+
+    /// Store a fresh MAC for each row named in `ids`, from its current columns.
+    pub fn reseal(&self, conn: &Connection, key: &RowMac, ids: &[Vec<Value>]) -> Result<()> {
+        let filter = self.where_ids();
+        for id in ids {
+            let params: Vec<&dyn ToSql> = id.iter().map(|v| v as &dyn ToSql).collect();
+            let sql = format!("{} {filter}", self.select);
+            let mac = conn.prepare_cached(&sql)?.query_row(params.as_slice(), |row| {
+                let count = row.as_ref().column_count();
+                let mut mac = key.start(self.table);
+                for i in self.ids..count - 1 {
+                    mac.value(row.get_ref(i)?);
+                }
+                Ok(mac.finish())
+            })?;
+            let mut update: Vec<&dyn ToSql> = vec![&mac as &dyn ToSql];
+            update.extend(params);
+            conn.prepare_cached(self.update)?.execute(update.as_slice())?;
+        }
+        Ok(())
+    }
+
+    /// Reseal the rows matching `filter` from their current columns, trusting them: only for
+    /// rows just written, or at the one-time upgrade of a vault from before row MACs.
+    pub fn reseal_matching(&self, conn: &Connection, key: &RowMac, filter: &str, params: &[&dyn ToSql]) -> Result<()> {
+        let ids: Vec<Vec<Value>> = self.check(conn, key, filter, params)?.into_iter().map(|c| c.ids).collect();
+        self.reseal(conn, key, &ids)
+    }
+
+    /// `WHERE <first id column> = ?1 [AND <second> = ?2]`, from the SELECT's own columns.
+    fn where_ids(&self) -> String {
+        let columns: Vec<&str> = self.select["SELECT ".len()..].split(',').take(self.ids).map(str::trim).collect();
+        let conds: Vec<String> = columns.iter().enumerate().map(|(i, c)| format!("{c} = ?{}", i + 1)).collect();
+        format!("WHERE {}", conds.join(" AND "))
+    }
+
+    /// Every row of this table that does not verify, as findings.
+    pub fn findings(&self, conn: &Connection, key: &RowMac) -> Result<Vec<RowFinding>> {
+        Ok(self
+            .check(conn, key, "", &[])?
+            .into_iter()
+            .filter(|c| !c.intact)
+            .map(|c| RowFinding {
+                table: self.table.to_string(),
+                row: self.name_row(&c.ids),
+                problem: "its MAC does not verify: it was changed or added without the master key".into(),
+            })
+            .collect())
+    }
+}
+
+/// Text from the vault made safe to show: control characters escaped, length bounded.
+pub(crate) fn printable(text: &str) -> String {
+    let mut out: String = text.chars().take(80).flat_map(char::escape_debug).collect();
+    if text.chars().count() > 80 {
+        out.push_str("...");
+    }
+    out
+}
