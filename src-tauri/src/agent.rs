@@ -81,6 +81,26 @@ pub const NUDGE_FILE: &str = ".agent-nudge";
 /// The file the agent touches to bring the window to the front.
 pub const FOCUS_FILE: &str = ".window-focus";
 
+/// The file naming the tab a window opens on, left by the tray for the window to take.
+const VIEW_FILE: &str = ".window-view";
+/// The tabs the tray may ask for.
+const VIEWS: [&str; 1] = ["import"];
+
+/// Ask the window to show `view` when it next opens or comes to the front.
+pub fn request_view(home: &Home, view: &str) {
+    if let Err(e) = std::fs::write(home.dir().join(VIEW_FILE), view) {
+        tracing::warn!(error = %e, "cannot tell the window which view to show");
+    }
+}
+
+/// The view asked for, if any (a known one only), removing the request.
+pub fn take_requested_view(home: &Home) -> Option<&'static str> {
+    let path = home.dir().join(VIEW_FILE);
+    let asked = std::fs::read_to_string(&path).ok()?;
+    let _ = std::fs::remove_file(&path);
+    VIEWS.into_iter().find(|view| asked.trim() == *view)
+}
+
 /// Publish the agent's status.
 pub fn write_status(home: &Home, status: &AgentStatus) -> io::Result<()> {
     write_json(&status_path(home), status)
@@ -153,5 +173,18 @@ mod tests {
         assert!(stamp(&home, NUDGE_FILE).is_none());
         nudge(&home, NUDGE_FILE);
         assert!(stamp(&home, NUDGE_FILE).is_some());
+    }
+
+    #[test]
+    fn a_requested_view_is_taken_once_and_only_a_known_one() {
+        let dir = tempfile::tempdir().expect("temp");
+        let home = Home::at(dir.path().join("home"));
+        home.ensure_dir().expect("home");
+        assert_eq!(take_requested_view(&home), None);
+        request_view(&home, "import");
+        assert_eq!(take_requested_view(&home), Some("import"));
+        assert_eq!(take_requested_view(&home), None);
+        request_view(&home, "../../etc");
+        assert_eq!(take_requested_view(&home), None);
     }
 }

@@ -87,14 +87,14 @@ pub fn clients(state: &AppState) -> Result<Vec<ClientRow>, AppError> {
     Ok(detect(&places(state)?).into_iter().map(ClientRow::from).collect())
 }
 
-fn places(state: &AppState) -> Result<Places, AppError> {
+pub(crate) fn places(state: &AppState) -> Result<Places, AppError> {
     match state.client_environment() {
         Some(env) => Ok(env.places.clone()),
         None => Ok(Places::from_env()?),
     }
 }
 
-fn keygate_binary(state: &AppState) -> Result<PathBuf, AppError> {
+pub(crate) fn keygate_binary(state: &AppState) -> Result<PathBuf, AppError> {
     match state.client_environment() {
         Some(env) => Ok(env.keygate.clone()),
         None => keygate_cli::find(),

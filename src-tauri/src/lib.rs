@@ -9,6 +9,8 @@ mod commands;
 mod consent;
 mod error;
 mod grants;
+mod import_commands;
+mod import_view;
 mod keygate_cli;
 mod reminders;
 mod server;
@@ -199,6 +201,10 @@ pub fn with_commands<R: Runtime>(builder: Builder<R>, state: AppState) -> Builde
         agent_commands::connect_client,
         agent_commands::disconnect_client,
         agent_commands::open_consent,
+        import_commands::import_overview,
+        import_commands::import_keys,
+        import_commands::dismiss_import,
+        import_commands::start_view,
     ])
 }
 

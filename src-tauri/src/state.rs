@@ -1,7 +1,7 @@
 //! What the app holds while it runs: its home, its own connection to the vault (or why there
 //! is none), the background server, and the rotation reminders already sent.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use keygate_vault::{Actor, Clock, Home, KEYCHAIN_SERVICE, KeySource, Vault};
@@ -27,6 +27,8 @@ pub struct AppState {
     pub reminders: Mutex<ReminderLog>,
     changed_here: AtomicBool,
     client_environment: Option<ClientEnvironment>,
+    /// Plaintext keys in client configs at the agent's last scan (for the tray).
+    plaintext_keys: AtomicUsize,
 }
 
 impl AppState {
@@ -45,6 +47,7 @@ impl AppState {
             reminders,
             changed_here: AtomicBool::new(false),
             client_environment: None,
+            plaintext_keys: AtomicUsize::new(0),
         }
     }
 
@@ -135,6 +138,16 @@ impl AppState {
             Ok(vault) => f(vault),
             Err(e) => Err(e.clone()),
         }
+    }
+
+    /// Plaintext keys in client configs at the last scan.
+    pub fn plaintext_keys(&self) -> usize {
+        self.plaintext_keys.load(Ordering::Acquire)
+    }
+
+    /// Record a scan's count; whether it differs from the last one.
+    pub fn set_plaintext_keys(&self, count: usize) -> bool {
+        self.plaintext_keys.swap(count, Ordering::AcqRel) != count
     }
 
     /// Note a change made through the app, which the vault's change marker does not show to

@@ -1,5 +1,6 @@
 //! The tray icon and its menu: open, the server's state, rotation due, tools held back, OAuth
-//! sign-ins waiting for consent (each opens its page), Start at login, quit.
+//! sign-ins waiting for consent (each opens its page), plaintext keys left in agent configs
+//! (opens Import), Start at login, quit.
 
 use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
@@ -18,6 +19,7 @@ use crate::state::{AppState, lock};
 const TRAY: &str = "keygate";
 /// Menu ids of waiting sign-ins: this prefix, then the request's id.
 const CONSENT_ITEM: &str = "consent:";
+const IMPORT_ITEM: &str = "import";
 
 /// Put the icon in the tray. Succeeds even where no tray host runs.
 pub fn create_tray<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
@@ -58,6 +60,9 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
     }
     if let Some(line) = held_back_line(crate::servers::held_back(&state)) {
         menu.append(&info(line)?)?;
+    }
+    if let Some(line) = crate::import_view::tray_line(state.plaintext_keys()) {
+        menu.append(&MenuItem::with_id(app, IMPORT_ITEM, line, true, None::<&str>)?)?;
     }
     for request in consent::pending(&state) {
         let line = consent::tray_line(&request.client_name, &consent::local_time(request.expires_at));
@@ -102,6 +107,11 @@ fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
         "open" => open_window(&app.state::<AppState>()),
         "quit" => quit(app),
         "autostart" => toggle_autostart(app),
+        IMPORT_ITEM => {
+            let state = app.state::<AppState>();
+            agent::request_view(state.home(), "import");
+            open_window(&state);
+        }
         other => {
             if let Some(request) = other.strip_prefix(CONSENT_ITEM)
                 && let Err(e) = consent::open(&app.state::<AppState>(), request)

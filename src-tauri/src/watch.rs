@@ -1,6 +1,7 @@
 //! Keeps both processes current by polling, twice a second, what is cheap to read: the
 //! vault's change marker (moved by any front: the CLI, the server, a window), the agent's
-//! published status, and the small files the processes nudge each other with.
+//! published status, and the small files the processes nudge each other with. The agent also
+//! rescans client configs for plaintext keys each minute and after an import (the tray's line).
 
 use std::time::{Duration, Instant};
 
@@ -8,6 +9,7 @@ use tauri::{AppHandle, Emitter, Manager, Runtime};
 
 use crate::agent::{self, AgentStatus};
 use crate::consent;
+use crate::import_view::{self, IMPORTED_FILE};
 use crate::reminders::{notify, reminders_for};
 use crate::server::{self, ServerStatus};
 use crate::state::{AppState, lock};
@@ -18,6 +20,10 @@ use crate::window::show_window;
 pub const CHANGED_EVENT: &str = "keygate://changed";
 const POLL: Duration = Duration::from_millis(500);
 const REMINDER_PERIOD: Duration = Duration::from_secs(3600);
+/// How often the agent rescans client configs for plaintext keys (it reads files).
+const IMPORT_SCAN_PERIOD: Duration = Duration::from_secs(60);
+/// What the window hears when the tray asks it to show a tab; the payload is the tab.
+pub const VIEW_EVENT: &str = "keygate://view";
 
 fn spawn_loop(name: &str, mut step: impl FnMut() -> bool + Send + 'static) {
     let spawned = std::thread::Builder::new().name(name.into()).spawn(move || {
@@ -36,6 +42,8 @@ pub fn watch_as_agent<R: Runtime>(app: AppHandle<R>) {
     let mut nudged = agent::stamp(app.state::<AppState>().home(), agent::NUDGE_FILE);
     let mut last_hourly: Option<Instant> = None;
     let mut waiting = Vec::new();
+    let mut last_scan: Option<Instant> = None;
+    let mut imported = agent::stamp(app.state::<AppState>().home(), IMPORTED_FILE);
     spawn_loop("keygate-agent-watch", move || {
         let state = app.state::<AppState>();
         let current = state.with_vault(|vault| vault.change_marker()).ok();
@@ -48,6 +56,11 @@ pub fn watch_as_agent<R: Runtime>(app: AppHandle<R>) {
             nudged = stamp;
             retry(&state);
             changed = true;
+        }
+        let imported_now = agent::stamp(state.home(), IMPORTED_FILE);
+        if imported_now != imported || last_scan.is_none_or(|at| at.elapsed() >= IMPORT_SCAN_PERIOD) {
+            (imported, last_scan) = (imported_now, Some(Instant::now()));
+            changed |= state.set_plaintext_keys(import_view::plaintext_keys(&state));
         }
         let hourly = last_hourly.is_none_or(|at| at.elapsed() >= REMINDER_PERIOD);
         if changed || hourly {
@@ -119,6 +132,11 @@ pub fn watch_as_window<R: Runtime>(app: AppHandle<R>) {
         if stamp != focus {
             focus = stamp;
             show_window(&app);
+            if let Some(view) = agent::take_requested_view(state.home())
+                && let Err(e) = app.emit(VIEW_EVENT, view)
+            {
+                tracing::warn!(error = %e, "cannot tell the window which view to show");
+            }
         }
         true
     });

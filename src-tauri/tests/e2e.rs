@@ -147,6 +147,7 @@ async fn a_developer_keeps_a_key_in_keygate_and_an_agent_uses_it_without_seeing_
     assert!(!tools_json.contains("\"changed\""), "the CLI sees the approval: {tools_json}");
 
     agents_view(&app, &home, &user, &mcp_url, &upstream, &opened).await;
+    import_view(&app, &user).await;
 
     // Ctrl+W closes the window and ends its process; the agent stays in the tray and keeps
     // serving.
@@ -230,6 +231,30 @@ async fn agents_view(app: &Session, home: &Path, user: &Path, mcp_url: &str, ups
     );
     assert_eq!(upstream.keys().len(), 3, "nothing went upstream after the revoke");
     let _ = agent.cancel().await;
+}
+
+/// The Import view: a key pasted into Cursor's config is listed by where it sits (never its
+/// value), secured in one click, and the file then reaches its server through Keygate.
+async fn import_view(app: &Session, user: &Path) {
+    const PASTED: &str = "ghp_e2eImportFixture0123456789abcdefABCD";
+    let file = user.join(".cursor/mcp.json");
+    let config = format!(
+        r#"{{ "mcpServers": {{ "github": {{ "command": "npx", "args": ["-y", "@modelcontextprotocol/server-github"],
+            "env": {{ "GITHUB_PERSONAL_ACCESS_TOKEN": "{PASTED}" }} }} }} }}"#
+    );
+    std::fs::write(&file, config).expect("a pasted key");
+    app.click("#tab-import").await;
+    let github = ".import-client[data-client=cursor] li[data-server=github]";
+    let found = app.wait_text(github, "env GITHUB_PERSONAL_ACCESS_TOKEN").await;
+    assert!(!found.contains(PASTED), "no value in the window: {found}");
+    app.wait_text("#import-count", "1 plaintext key found").await;
+    app.screenshot(&support::screenshot_dir().join("import.png")).await;
+    app.click("#import-secure").await;
+    app.wait_text("#import-files li[data-client=cursor]", "secured").await;
+    app.wait_text("#import-status", "Done: the keys are in the vault").await;
+    let text = std::fs::read_to_string(&file).expect("Cursor's config");
+    assert!(!text.contains(PASTED) && text.contains("--grant"), "the key left the file: {text}");
+    app.wait_text("#import-count", "No plaintext key found").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

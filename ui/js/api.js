@@ -37,6 +37,12 @@ export const disconnectClient = (client) => call("disconnect_client", { client }
 // Opens a waiting sign-in's consent page in the default browser (never in this window).
 export const openConsent = (id) => call("open_consent", { id });
 
+export const importOverview = () => call("import_overview");
+export const importKeys = () => call("import_keys");
+export const dismissImport = () => call("dismiss_import");
+// The tab to open on (the tray's request, or Import while keys wait), or null.
+export const startView = () => call("start_view");
+
 export const rotationLog = () => call("rotation_log");
 export const activity = () => call("activity");
 
@@ -47,6 +53,11 @@ export const restartServer = (name) => call("restart_server", { name });
 
 // Close the window; Keygate keeps running in the tray.
 export const closeWindow = () => tauri.window.getCurrentWindow().close();
+
+// Calls `handler` with a tab's name when the tray asks the window to show it.
+export function onViewRequested(handler) {
+  return tauri.event.listen("keygate://view", (event) => handler(event.payload));
+}
 
 // Calls `handler` whenever the vault or server changes, from any front.
 export function onChanged(handler) {

@@ -5,6 +5,7 @@ import * as api from "./api.js";
 import { el } from "./dom.js";
 import { createActivityView } from "./views/activity.js";
 import { createAgentsView } from "./views/agents.js";
+import { createImportView } from "./views/import.js";
 import { createCredentialsView } from "./views/credentials.js";
 import { createRotationView } from "./views/rotation.js";
 import { createServersView } from "./views/servers.js";
@@ -13,6 +14,7 @@ import { createTokensView } from "./views/tokens.js";
 const views = {
   credentials: createCredentialsView(document.getElementById("view-credentials")),
   agents: createAgentsView(document.getElementById("view-agents")),
+  import: createImportView(document.getElementById("view-import")),
   tokens: createTokensView(document.getElementById("view-tokens")),
   servers: createServersView(document.getElementById("view-servers")),
   rotation: createRotationView(document.getElementById("view-rotation")),
@@ -96,10 +98,16 @@ document.getElementById("server-start").addEventListener("click", async () => {
     showNotices([{ kind: "error", text: error.message }]);
   }
   refreshAll();
+// First start: Import while agent configs hold plaintext keys (until dismissed), or the tab the
+// tray asked for.
+api.startView().then((name) => { if (name && views[name]) select(name); }).catch(() => {});
 });
 document.getElementById("unavailable-retry").addEventListener("click", async () => {
   await api.retryVault().catch(() => {});
   refreshAll();
+// First start: Import while agent configs hold plaintext keys (until dismissed), or the tab the
+// tray asked for.
+api.startView().then((name) => { if (name && views[name]) select(name); }).catch(() => {});
 });
 
 // Ctrl+W (Cmd+W) closes the window, as in other desktop apps; the tray keeps Keygate running.
@@ -111,6 +119,10 @@ document.addEventListener("keydown", (event) => {
 });
 
 api.onChanged(refreshAll);
+api.onViewRequested((name) => { if (views[name]) select(name); });
 // Times ("in 42 min") age even when nothing changes.
 setInterval(() => views[current].refresh(), 30_000);
 refreshAll();
+// First start: Import while agent configs hold plaintext keys (until dismissed), or the tab the
+// tray asked for.
+api.startView().then((name) => { if (name && views[name]) select(name); }).catch(() => {});
