@@ -122,12 +122,13 @@ fn setup_agent<R: Runtime>(app: &mut App<R>, hidden: bool) -> Result<(), Box<dyn
     if state.open_vault().is_ok() {
         tauri::async_runtime::block_on(server::start_server(&state));
     }
-    watch::publish_status(&state);
+    // Before the status is published: whoever sees the agent up sees Start at login set too.
     if let Some(autostart) = tray::autostart(&state)
         && let Err(e) = autostart.on_agent_start()
     {
         tracing::warn!(error = %e, "cannot set up Start at login");
     }
+    watch::publish_status(&state);
     tray::create_tray(&handle)?;
     if !hidden {
         tray::open_window(&state);

@@ -114,7 +114,8 @@ async fn a_developer_keeps_a_key_in_keygate_and_an_agent_uses_it_without_seeing_
     // Revoke in one click: the agent's very next call is refused.
     app.click("#tab-tokens").await;
     app.click(&format!("#tokens-active tr[data-id='{token_id}'] button.revoke")).await;
-    app.wait_text(&format!("#tokens-ended tr[data-id='{token_id}']"), "revoked").await;
+    let ended = app.wait_text(&format!("#tokens-ended tr[data-id='{token_id}']"), "revoked").await;
+    assert!(!ended.contains('—'), "a revoked token shows when it ended: {ended}");
     let refused = agent.call_tool(search("after revoke")).await;
     assert!(refused.is_err() || refused.is_ok_and(|r| r.is_error == Some(true)), "a revoked token must not call");
     assert_eq!(upstream.keys().len(), 2, "nothing went upstream after the revoke");

@@ -45,7 +45,9 @@ fn quickstart_flow_with_json_output() {
     assert!(!tokens.to_string().contains(&token[20..]), "token secret listed");
 
     kg.ok(&["token", "revoke", id]);
-    assert_eq!(kg.json(&["token", "list", "--json"])[0]["status"], "revoked");
+    let revoked = &kg.json(&["token", "list", "--json"])[0];
+    assert_eq!(revoked["status"], "revoked");
+    assert!(revoked["revoked_at"].as_str().is_some_and(|at| at.starts_with("20")), "{revoked}");
     assert!(kg.ok(&["token", "revoke", id]).contains("Already revoked"));
 
     // Not at a terminal and without --yes, nothing is erased.

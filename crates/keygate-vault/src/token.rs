@@ -101,6 +101,8 @@ pub struct TokenInfo {
     pub created_at: Timestamp,
     /// When it expires.
     pub expires_at: Timestamp,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Timestamp>,
     /// When it was last used to call a tool.
     pub last_used_at: Option<Timestamp>,
     /// How many tool calls it has made.
@@ -473,6 +475,7 @@ impl Vault {
                 tools: row.get::<_, String>(2)?.split(' ').map(String::from).collect(),
                 created_at: Timestamp::from_unix_millis(row.get(3)?),
                 expires_at,
+                revoked_at: revoked.map(Timestamp::from_unix_millis),
                 last_used_at: row.get::<_, Option<i64>>(6)?.map(Timestamp::from_unix_millis),
                 uses: row.get(7)?,
                 status,

@@ -109,5 +109,5 @@ function endedRow(t) {
   return el("tr", { dataset: { id: t.id } },
     el("td", {}, t.label || "—"), el("td", {}, el("code", {}, t.id)), el("td", {}, t.tools.join(", ")),
     el("td", {}, el("span", { class: `badge ${t.status}` }, t.status)),
-    el("td", {}, t.status === "expired" ? when(t.expires_at) : "—"), el("td", {}, t.uses));
+    el("td", {}, when(t.status === "revoked" ? t.revoked_at : t.expires_at)), el("td", {}, t.uses));
 }
