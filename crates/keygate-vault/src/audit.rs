@@ -180,7 +180,17 @@ impl Vault {
     /// Record `count` refused requests in one row: a denial (or a failed authentication)
     /// aggregated by the server, so refused requests cannot grow the audit one row each.
     pub fn record_denials(&mut self, start: &AuditStart<'_>, count: u32) -> Result<()> {
-        self.append_audit(start, "denied", count).map(drop)
+        self.append_audit(start, "denied", count)?;
+        // A refused call still used its token: its use count and "last used" say so, as the
+        // audit does. A token id nobody issued (a failed authentication) has no row to count.
+        if let Some(token) = start.token_id {
+            let now = self.clock.now();
+            match store::write(&mut self.conn, |tx| crate::token::count_uses(tx, token, i64::from(count), now)) {
+                Ok(()) | Err(crate::error::VaultError::TokenNotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// Complete an audit row with the call's outcome and duration.

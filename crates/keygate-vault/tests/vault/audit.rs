@@ -154,3 +154,25 @@ fn a_batch_with_an_unknown_token_writes_nothing() {
     assert_eq!(vault.audit_log().expect("audit")[0].status, None, "rolled back");
     assert_eq!(vault.list_tokens().expect("tokens")[0].uses, 0, "rolled back");
 }
+
+#[test]
+fn refused_calls_count_as_uses_of_their_token_like_the_audit_says() {
+    let fx = Fixture::with_vault();
+    let mut vault = fx.open();
+    let issued = vault.issue_token(&request(&["web_search"], None)).expect("issue");
+    let denied = |token_id| AuditStart {
+        token_id,
+        server: None,
+        tool: "not_granted",
+        credential: None,
+        credential_version: None,
+        decision: Decision::Denied,
+        status: Some("out_of_scope"),
+    };
+    vault.record_denials(&denied(Some(&issued.id)), 3).expect("aggregate");
+    let token = vault.list_tokens().expect("list").into_iter().find(|t| t.id == issued.id).expect("listed");
+    assert_eq!((token.uses, token.last_used_at), (3, Some(T0)));
+    // A failed authentication names a token id nobody issued: audited, nothing to count.
+    vault.record_denials(&denied(Some("0123456789abcdef")), 2).expect("unknown token");
+    assert_eq!(vault.audit_log().expect("audit").iter().map(|e| e.count).sum::<i64>(), 5);
+}
