@@ -81,6 +81,23 @@ export async function submitting(form, errors, action) {
   }
 }
 
+// A row button's action, as the Servers and Agents views run them: the button disabled while
+// it runs, its message in `status` or its error in `errors`, then the view refreshed.
+export function buttonAction(status, errors, refresh) {
+  return async (button, action) => {
+    button.disabled = true;
+    errors.clear();
+    try {
+      status.textContent = await action();
+    } catch (error) {
+      errors.show(error);
+    } finally {
+      button.disabled = false;
+    }
+    await refresh();
+  };
+}
+
 export async function copyText(text) {
   try {
     await navigator.clipboard.writeText(text);

@@ -35,30 +35,13 @@ fn stripped(kg: &Kg, args: &[&str]) -> Command {
 }
 
 /// The bridge under a grant, initialized.
-struct GrantBridge {
-    stdin: std::process::ChildStdin,
-    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
-    _process: Running,
-}
+struct GrantBridge(Bridge);
 
 impl GrantBridge {
     fn start(kg: &Kg) -> Self {
-        let mut child = stripped(kg, &["connect", "--grant", "agent"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start connect");
-        let stdin = child.stdin.take().expect("stdin");
-        let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let mut bridge = Self { stdin, lines, _process: Running(child) };
-        let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}});
-        send(&mut bridge.stdin, init);
-        let reply = receive(&mut bridge.lines);
+        let (bridge, reply) = Bridge::start(stripped(kg, &["connect", "--grant", "agent"]));
         assert_eq!(reply["result"]["serverInfo"]["name"], "keygate", "{reply}");
-        send(&mut bridge.stdin, json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
-        bridge
+        Self(bridge)
     }
 
     /// Call `name` and return every message up to and including the answer.
@@ -67,10 +50,10 @@ impl GrantBridge {
         if progress {
             params["_meta"] = json!({"progressToken": format!("p{id}")});
         }
-        send(&mut self.stdin, json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params}));
+        send(&mut self.0.stdin, json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params}));
         let mut messages = Vec::new();
         loop {
-            let message = receive(&mut self.lines);
+            let message = receive(&mut self.0.lines);
             let done = message["id"] == id;
             messages.push(message);
             if done {

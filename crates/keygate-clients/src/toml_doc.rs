@@ -45,18 +45,8 @@ pub(crate) fn set_entry(
     path: &Path,
 ) -> Result<(String, bool)> {
     let mut doc = parse(text, path)?;
-    let created = doc.get(servers_key).is_none();
-    if created {
-        let mut table = Table::new();
-        table.set_implicit(true);
-        doc.insert(servers_key, Item::Table(table));
-    }
-    let servers =
-        doc.get_mut(servers_key).and_then(Item::as_table_like_mut).ok_or_else(|| not_a_table(path, servers_key))?;
-    let mut table = Table::new();
-    for (key, value) in entry.fields() {
-        table.insert(key, json_to_item(value));
-    }
+    let (servers, created) = servers_mut(&mut doc, servers_key, path)?;
+    let table = table_of(entry.fields().iter().map(|(key, value)| (*key, value)));
     match servers.get_mut(name) {
         // An inline `keygate = { ... }` stays inline.
         Some(Item::Value(toml_edit::Value::InlineTable(inline))) => {
@@ -75,19 +65,32 @@ pub(crate) fn set_entry(
 /// `text` with `[servers_key.name]` set to any table (an entry import gives back at undo).
 pub(crate) fn set_value(text: &str, servers_key: &str, name: &str, value: &Value, path: &Path) -> Result<String> {
     let mut doc = parse(text, path)?;
-    if doc.get(servers_key).is_none() {
-        let mut table = Table::new();
-        table.set_implicit(true);
-        doc.insert(servers_key, Item::Table(table));
-    }
-    let servers =
-        doc.get_mut(servers_key).and_then(Item::as_table_like_mut).ok_or_else(|| not_a_table(path, servers_key))?;
-    let mut table = Table::new();
-    for (key, value) in value.as_object().into_iter().flatten() {
-        table.insert(key, json_to_item(value));
-    }
+    let (servers, _) = servers_mut(&mut doc, servers_key, path)?;
+    let table = table_of(value.as_object().into_iter().flatten().map(|(key, value)| (key.as_str(), value)));
     servers.insert(name, Item::Table(table));
     Ok(doc.to_string())
+}
+
+/// The servers table, created if missing (implicit: no empty `[servers_key]` header is
+/// written), and whether it was.
+fn servers_mut<'a>(doc: &'a mut DocumentMut, key: &str, path: &Path) -> Result<(&'a mut dyn TableLike, bool)> {
+    let created = doc.get(key).is_none();
+    if created {
+        let mut table = Table::new();
+        table.set_implicit(true);
+        doc.insert(key, Item::Table(table));
+    }
+    let servers = doc.get_mut(key).and_then(Item::as_table_like_mut).ok_or_else(|| not_a_table(path, key))?;
+    Ok((servers, created))
+}
+
+/// A TOML table of JSON fields.
+fn table_of<'v>(fields: impl Iterator<Item = (&'v str, &'v Value)>) -> Table {
+    let mut table = Table::new();
+    for (key, value) in fields {
+        table.insert(key, json_to_item(value));
+    }
+    table
 }
 
 /// `text` without `servers_key.name`; the servers table goes too when `drop_empty_servers` and

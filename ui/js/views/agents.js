@@ -4,7 +4,7 @@
 // go in as text, cut to size.
 
 import * as api from "../api.js";
-import { el, errorBox, relative, submitting, when } from "../dom.js";
+import { buttonAction, el, errorBox, relative, submitting, when } from "../dom.js";
 import { renderTools } from "./tokens.js";
 
 const NEW_GRANT = "";
@@ -38,18 +38,7 @@ export function createAgentsView(root) {
     el("h3", {}, "Agents on this computer"), clients, connect.node,
     el("h3", {}, "Grants"), grants);
 
-  async function act(button, action) {
-    button.disabled = true;
-    errors.clear();
-    try {
-      status.textContent = await action();
-    } catch (error) {
-      errors.show(error);
-    } finally {
-      button.disabled = false;
-    }
-    await refresh();
-  }
+  const act = buttonAction(status, errors, () => refresh());
   const actions = {
     connect: (client) => connect.open(client),
     disconnect: (client) => (event) => act(event.currentTarget, () => api.disconnectClient(client.client)),

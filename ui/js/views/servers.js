@@ -3,7 +3,7 @@
 // Everything here comes from the servers themselves, so it goes in as text, cut to size.
 
 import * as api from "../api.js";
-import { el, errorBox } from "../dom.js";
+import { buttonAction, el, errorBox } from "../dom.js";
 
 const ADD_EXAMPLE = "keygate server add github --secret-env GITHUB_PERSONAL_ACCESS_TOKEN=github_token -- npx -y @modelcontextprotocol/server-github";
 const STATES = { running: "running", stopped: "stopped", failed: "failed", loading: "starting up", offline: "Keygate not running" };
@@ -31,18 +31,7 @@ export function createServersView(root) {
       + "since you approved the server's tools, is held back from agents until you approve it."),
     status, list, errors.node);
 
-  async function act(button, action) {
-    button.disabled = true;
-    errors.clear();
-    try {
-      status.textContent = await action();
-    } catch (error) {
-      errors.show(error);
-    } finally {
-      button.disabled = false;
-    }
-    await refresh();
-  }
+  const act = buttonAction(status, errors, () => refresh());
 
   const approve = (server, tool) => async (event) => act(event.currentTarget, async () => {
     const approved = await api.approveServerTools(server, tool);

@@ -152,14 +152,16 @@ pub struct Bridge {
 impl Bridge {
     /// Connect with `token` and initialize; returns the bridge and the initialize reply.
     pub fn connect(kg: &Kg, url: &str, token: &str) -> (Self, serde_json::Value) {
-        let mut child = kg
-            .command(&["connect", "--url", url])
-            .env("KEYGATE_TOKEN", token)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start connect");
+        let mut command = kg.command(&["connect", "--url", url]);
+        command.env("KEYGATE_TOKEN", token);
+        Self::start(command)
+    }
+
+    /// Run `command` (a `keygate connect ...`) with piped stdio and initialize; returns the
+    /// bridge and the initialize reply.
+    pub fn start(mut command: Command) -> (Self, serde_json::Value) {
+        let mut child =
+            command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start connect");
         let stdin = child.stdin.take().expect("stdin");
         let lines = std::io::BufRead::lines(BufReader::new(child.stdout.take().expect("stdout")));
         let mut bridge = Self { stdin, lines, _process: Running(child) };
