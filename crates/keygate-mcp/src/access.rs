@@ -83,42 +83,10 @@ fn is_loopback_origin(origin: &str) -> bool {
 /// each time, so a revoked token fails on its very next request, open session or not.
 pub async fn require_token(State(state): State<AccessState>, mut request: Request, next: Next) -> Response {
     let session = request.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    // The token is read in place from the header, never copied.
-    let token = bearer_token(request.headers());
-    if state.limiter.is_flooded()
-        && !token.and_then(keygate_vault::token_id).is_some_and(|id| state.limiter.recently_good(id))
-    {
-        audit_failure(&state, None, "auth_rate_limited");
-        return too_many_failures();
-    }
-    let Some(token) = token else {
-        state.limiter.record_failure();
-        audit_failure(&state, None, "auth_missing");
-        return unauthorized(&state, request.headers(), "a bearer token is required");
+    let owner = match authorize(&state, &mut request, session.as_deref()).await {
+        Ok(owner) => owner,
+        Err(refusal) => return close_if_body_unread(request.headers(), refusal),
     };
-    let checked = state.gate.with(|vault| vault.check_token(token, None));
-    let grant = match checked {
-        Ok(TokenDecision::Allowed(grant)) => grant,
-        Ok(TokenDecision::Denied { reason, token_id }) => {
-            state.limiter.record_failure();
-            audit_failure(&state, token_id.as_deref(), &format!("auth_{}", reason.as_str()));
-            if let (Some(session), Some(refused)) = (&session, &token_id) {
-                close_session_of(&state, session, refused).await;
-            }
-            return unauthorized(&state, request.headers(), &reason.to_string());
-        }
-        Err(e) => return unavailable(&e.to_string()),
-    };
-    let owner = session_owner(&grant);
-    if let Some(session) = &session
-        && !session_belongs_to(&state, session, &owner)
-    {
-        state.limiter.record_failure();
-        audit_failure(&state, Some(&grant.token_id), "auth_foreign_session");
-        return unauthorized(&state, request.headers(), "this session was opened with another token");
-    }
-    state.limiter.record_success(&grant.token_id);
-    request.extensions_mut().insert(Caller { grant });
     let ends_session = request.method() == http::Method::DELETE;
     let response = next.run(request).await;
     if let Some(new_session) = response.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
@@ -127,6 +95,60 @@ pub async fn require_token(State(state): State<AccessState>, mut request: Reques
         lock(&state.sessions).remove(&ended);
     }
     response
+}
+
+/// The caller's token admits this request: its grant goes into the request's extensions and
+/// the session owner it answers for is returned. Otherwise the refusal to send.
+async fn authorize(state: &AccessState, request: &mut Request, session: Option<&str>) -> Result<String, Response> {
+    // The token is read in place from the header, never copied.
+    let token = bearer_token(request.headers());
+    if state.limiter.is_flooded()
+        && !token.and_then(keygate_vault::token_id).is_some_and(|id| state.limiter.recently_good(id))
+    {
+        audit_failure(state, None, "auth_rate_limited");
+        return Err(too_many_failures());
+    }
+    let Some(token) = token else {
+        state.limiter.record_failure();
+        audit_failure(state, None, "auth_missing");
+        return Err(unauthorized(state, request.headers(), "a bearer token is required"));
+    };
+    let grant = match state.gate.with(|vault| vault.check_token(token, None)) {
+        Ok(TokenDecision::Allowed(grant)) => grant,
+        Ok(TokenDecision::Denied { reason, token_id }) => {
+            state.limiter.record_failure();
+            audit_failure(state, token_id.as_deref(), &format!("auth_{}", reason.as_str()));
+            if let (Some(session), Some(refused)) = (session, &token_id) {
+                close_session_of(state, session, refused).await;
+            }
+            return Err(unauthorized(state, request.headers(), &reason.to_string()));
+        }
+        Err(e) => return Err(unavailable(&e.to_string())),
+    };
+    let owner = session_owner(&grant);
+    if let Some(session) = session
+        && !session_belongs_to(state, session, &owner)
+    {
+        state.limiter.record_failure();
+        audit_failure(state, Some(&grant.token_id), "auth_foreign_session");
+        return Err(unauthorized(state, request.headers(), "this session was opened with another token"));
+    }
+    state.limiter.record_success(&grant.token_id);
+    request.extensions_mut().insert(Caller { grant });
+    Ok(owner)
+}
+
+/// A refusal is sent before the request's body is read, and hyper then closes the connection
+/// instead of reading the rest. Saying so lets a keep-alive client open a new connection for
+/// its next request rather than send it into the closing one (seen: the Python SDK's httpx
+/// failing "Server disconnected without sending a response" on the request after a 401).
+fn close_if_body_unread(request: &HeaderMap, mut refusal: Response) -> Response {
+    let has_body = request.contains_key(header::TRANSFER_ENCODING)
+        || request.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).is_some_and(|length| length.trim() != "0");
+    if has_body {
+        refusal.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    refusal
 }
 
 fn bearer_token(headers: &HeaderMap) -> Option<&str> {

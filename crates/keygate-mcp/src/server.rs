@@ -150,7 +150,7 @@ impl RunningServer {
 }
 
 /// Start serving `config`'s tools from `vault` on `bind` (or the configured address).
-pub async fn start(config: Config, vault: Vault, bind: Option<&str>) -> Result<RunningServer, McpError> {
+pub async fn start(config: Config, mut vault: Vault, bind: Option<&str>) -> Result<RunningServer, McpError> {
     let addr = match bind {
         Some(text) => {
             parse_bind(text).map_err(|message| McpError::Config { path: "--bind".into(), line: None, message })?
@@ -162,6 +162,8 @@ pub async fn start(config: Config, vault: Vault, bind: Option<&str>) -> Result<R
     let stop = CancellationToken::new();
     let sessions = Arc::new(Mutex::new(HashMap::new()));
     let home = vault.home().dir().to_path_buf();
+    // Commits on the call path only append to the WAL; a thread syncs it into the file.
+    let checkpointer = vault.checkpoint_in_background()?;
     let gate = Gate::new(vault);
     let agent_socket = AgentSocket::spawn(&home, gate.clone(), endpoint_url(addr), stop.clone());
     let audit_writer = AuditWriter::start(gate.clone());
@@ -193,6 +195,8 @@ pub async fn start(config: Config, vault: Vault, bind: Option<&str>) -> Result<R
         // Outcomes of the last calls may still be queued: they are written before we report stopped.
         writer.flush().await;
         denials.flush(true);
+        // The last checkpoint syncs the file: off the runtime's threads.
+        let _ = tokio::task::spawn_blocking(move || drop(checkpointer)).await;
         served
     });
     tracing::info!(%addr, "keygate MCP server listening");

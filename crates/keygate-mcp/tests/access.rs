@@ -31,6 +31,9 @@ fn assert_invalid_token(response: &reqwest::Response, why: &str) {
     let challenge = response.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).unwrap_or_default();
     assert!(challenge.starts_with("Bearer ") && challenge.contains("error=\"invalid_token\""), "{why}: {challenge}");
     assert!(challenge.contains("resource_metadata=\"http://127.0.0.1:"), "{why}: {challenge}");
+    // Refused before its body was read, the connection closes: the client is told so.
+    let connection = response.headers().get("connection").and_then(|v| v.to_str().ok());
+    assert_eq!(connection, Some("close"), "{why}: a refused request with a body must say the connection closes");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -45,7 +48,8 @@ async fn missing_malformed_unknown_expired_and_revoked_tokens_get_401() {
     assert_invalid_token(&post(&h, Some(&wrong_secret), &[]).await, "wrong secret");
     let unknown = format!("kg_0123456789abcdef_{}", "ab".repeat(32));
     assert_invalid_token(&post(&h, Some(&unknown), &[]).await, "unknown");
-    let basic = h.http.clone().post(h.url()).header("authorization", "Basic dXNlcjpwdw==").send().await;
+    let basic = h.http.clone().post(h.url()).header("authorization", "Basic dXNlcjpwdw==").json(&list_request());
+    let basic = basic.send().await;
     assert_invalid_token(&basic.expect("send"), "basic auth");
 
     h.other_vault().revoke_token(&id).expect("revoke");

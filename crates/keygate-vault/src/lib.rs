@@ -6,6 +6,7 @@
 mod audit;
 mod audit_chain;
 mod chain;
+mod checkpoint;
 mod client_config;
 mod clock;
 mod config;
@@ -30,6 +31,7 @@ mod vault;
 pub use audit::{AuditEntry, AuditId, AuditStart, CallOutcome, Decision};
 pub use audit_chain::AuditRecord;
 pub use chain::{ChainBreak, ChainReport};
+pub use checkpoint::Checkpointer;
 pub use client_config::{ClientConfigEntry, ClientConfigWrite, MAX_CLIENT_CONFIG_LEN};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use config::{AuditPolicy, DEFAULT_CONFIG, TokenPolicy, format_ttl, parse_ttl};

@@ -7,6 +7,8 @@ mod common;
 mod audit;
 #[path = "vault/chains.rs"]
 mod chains;
+#[path = "vault/checkpoint.rs"]
+mod checkpoint;
 #[path = "vault/client_configs.rs"]
 mod client_configs;
 #[path = "vault/credentials.rs"]
