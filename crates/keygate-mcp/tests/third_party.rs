@@ -61,6 +61,12 @@ async fn server_everything_answers_through_keygate_with_its_progress() {
     let handle = client.peer().send_request_with_option(request, options).await.expect("sent");
     let reply = handle.await_response().await.expect("answered");
     assert!(matches!(reply, rmcp::model::ServerResult::CallToolResult(ref r) if !is_error(r)), "{reply:?}");
+    // This client, like Keygate's side, handles each notification in a task of its own: give
+    // those tasks a moment (a notification Keygate dropped never arrives, however long we wait).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while counter.0.load(Ordering::SeqCst) < 4 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     assert!(counter.0.load(Ordering::SeqCst) >= 4, "progress seen: {}", counter.0.load(Ordering::SeqCst));
 }
 

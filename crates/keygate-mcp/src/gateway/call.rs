@@ -3,7 +3,7 @@
 //! cancellation, the result with every injected value redacted, the audit's outcome.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use keygate_vault::{AuditStart, CallOutcome, Decision, Denial, PinState};
 use rmcp::model::{
@@ -17,6 +17,9 @@ use super::child::Child;
 use super::downstream::Downstream;
 use super::events::Relay;
 use crate::access::Caller;
+
+/// How long an answer waits for the progress notifications that came before it.
+const PROGRESS_DRAIN: Duration = Duration::from_millis(500);
 use crate::handler::Shared;
 
 /// Why a call did not get its audit row.
@@ -154,12 +157,17 @@ impl GatewayCall<'_> {
                 return ("server_error".into(), Ok(tool_error(describe(server, &e, timeout.as_secs(), child))));
             }
         };
-        let _route = context.meta.get_progress_token().map(|agent_token| {
+        let route = context.meta.get_progress_token().map(|agent_token| {
             self.relay.route_progress(server, handle.progress_token.clone(), context.peer.clone(), agent_token)
         });
         let id = handle.id.clone();
         let answer = tokio::select! {
-            answer = handle.await_response() => answer,
+            answer = handle.await_response() => {
+                if let Some(route) = &route {
+                    route.delivered(PROGRESS_DRAIN).await;
+                }
+                answer
+            }
             () = context.ct.cancelled() => {
                 let reason = Some("cancelled by the agent".to_string());
                 let cancel = CancelledNotification::new(CancelledNotificationParam::new(Some(id), reason));

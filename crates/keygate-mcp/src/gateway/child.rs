@@ -189,7 +189,8 @@ async fn connect(
             if let Some(stderr) = stderr {
                 tokio::spawn(log_stderr(entry.name.clone(), stderr, injected.clone(), Arc::clone(tail)));
             }
-            let service = events.serve(process).await.map_err(|e| format!("the MCP handshake failed ({e})"))?;
+            let ordered = events.in_order(process);
+            let service = events.serve(ordered).await.map_err(|e| format!("the MCP handshake failed ({e})"))?;
             Ok((service, pid))
         }
         Transport::Http { url, headers } => {
@@ -208,7 +209,7 @@ async fn connect(
                 .map_err(|e| format!("cannot build an HTTP client ({e})"))?;
             let config = StreamableHttpClientTransportConfig::with_uri(url.as_str()).custom_headers(custom.clone());
             let transport = StreamableHttpClientTransport::with_client(client.clone(), config);
-            let streamable = match events.clone().serve(transport).await {
+            let streamable = match events.clone().serve(events.in_order(transport)).await {
                 Ok(service) => return Ok((service, None)),
                 Err(e) => without_type_names(&e.to_string()),
             };
@@ -220,7 +221,8 @@ async fn connect(
                      stream either ({legacy}); check `url`"
                 )
             })?;
-            let service = events.serve(legacy).await.map_err(|e| format!("cannot connect to {url} over SSE ({e})"))?;
+            let ordered = events.in_order(legacy);
+            let service = events.serve(ordered).await.map_err(|e| format!("cannot connect to {url} over SSE ({e})"))?;
             Ok((service, None))
         }
     }

@@ -2,20 +2,31 @@
 //! it, and "the tools changed" to every connected agent (after Keygate has re-checked the pins).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, ProgressNotificationParam, ProgressToken};
 use rmcp::service::NotificationContext;
 use rmcp::{ClientHandler, Peer, RoleClient, RoleServer};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{Notify, broadcast, mpsc};
 
 use super::secrets::Injected;
 use crate::text::printable;
 
 /// (server, the progress token Keygate sent the child).
 type ChildProgress = (String, ProgressToken);
-/// The agent that asked, and the progress token it sent.
-type AgentProgress = (Peer<RoleServer>, ProgressToken);
+/// The agent that asked, the progress token it sent, and what of it is still on its way.
+type AgentProgress = (Peer<RoleServer>, ProgressToken, Arc<Pending>);
+
+/// A call's progress notifications: counted as they arrive from the child (in its order, by
+/// `InOrder`) and as they are delivered to the agent, which happens in tasks of their own.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    arrived: AtomicU64,
+    delivered: AtomicU64,
+    changed: Notify,
+}
 
 /// Routes shared by every fronted server.
 #[derive(Debug)]
@@ -63,8 +74,16 @@ impl Relay {
         agent_token: ProgressToken,
     ) -> ProgressRoute {
         let key = (server.to_string(), child_token);
-        lock(&self.progress).insert(key.clone(), (agent, agent_token));
-        ProgressRoute { relay: Arc::clone(self), key }
+        let pending = Arc::new(Pending::default());
+        lock(&self.progress).insert(key.clone(), (agent, agent_token, Arc::clone(&pending)));
+        ProgressRoute { relay: Arc::clone(self), key, pending }
+    }
+
+    /// A progress notification for `token` came in from `server` (before its handler runs).
+    pub(crate) fn progress_arrived(&self, server: &str, token: &ProgressToken) {
+        if let Some((_, _, pending)) = lock(&self.progress).get(&(server.to_string(), token.clone())) {
+            pending.arrived.fetch_add(1, Ordering::SeqCst);
+        }
     }
 
     /// Tell subscribers (the app's notifications) that a tool was held back.
@@ -101,6 +120,24 @@ impl Relay {
 pub(crate) struct ProgressRoute {
     relay: Arc<Relay>,
     key: ChildProgress,
+    pending: Arc<Pending>,
+}
+
+impl ProgressRoute {
+    /// Wait (at most `limit`) until every progress notification that arrived before the
+    /// answer has been passed on, so the agent gets them before the result.
+    pub(crate) async fn delivered(&self, limit: Duration) {
+        let all_delivered = async {
+            loop {
+                let changed = self.pending.changed.notified();
+                if self.pending.delivered.load(Ordering::SeqCst) >= self.pending.arrived.load(Ordering::SeqCst) {
+                    return;
+                }
+                changed.await;
+            }
+        };
+        let _ = tokio::time::timeout(limit, all_delivered).await;
+    }
 }
 
 impl Drop for ProgressRoute {
@@ -121,6 +158,11 @@ impl ChildEvents {
     pub(crate) fn new(server: &str, relay: Arc<Relay>, injected: Injected) -> Self {
         Self { server: server.to_string(), relay, injected }
     }
+
+    /// `transport`, counting progress as it arrives (see `InOrder`).
+    pub(crate) fn in_order<T>(&self, transport: T) -> super::in_order::InOrder<T> {
+        super::in_order::InOrder::new(transport, Arc::clone(&self.relay), &self.server)
+    }
 }
 
 impl ClientHandler for ChildEvents {
@@ -131,10 +173,12 @@ impl ClientHandler for ChildEvents {
     async fn on_progress(&self, mut params: ProgressNotificationParam, _context: NotificationContext<RoleClient>) {
         let key = (self.server.clone(), params.progress_token.clone());
         let route = lock(&self.relay.progress).get(&key).cloned();
-        if let Some((agent, agent_token)) = route {
+        if let Some((agent, agent_token, pending)) = route {
             params.progress_token = agent_token;
             params.message = params.message.map(|m| self.injected.redact(&m));
             let _ = agent.notify_progress(params).await;
+            pending.delivered.fetch_add(1, Ordering::SeqCst);
+            pending.changed.notify_waiters();
         }
     }
 

@@ -6,6 +6,7 @@ mod call;
 mod child;
 mod downstream;
 mod events;
+mod in_order;
 mod legacy_sse;
 mod pins;
 mod secrets;
