@@ -3,6 +3,8 @@
 //! 127.0.0.1, a real MCP client, the real CLI beside it, and notifications seen on D-Bus.
 //! Screenshots of each view are saved under target/e2e-screenshots.
 
+#[path = "e2e/first_ten_minutes.rs"]
+mod first_ten_minutes;
 #[path = "e2e/support.rs"]
 mod support;
 #[path = "e2e/webdriver.rs"]
@@ -50,7 +52,7 @@ async fn a_developer_keeps_a_key_in_keygate_and_an_agent_uses_it_without_seeing_
 
     // First start: the window made the vault (master key in the keychain) and started the
     // agent, which runs the server.
-    app.wait_text("#notices", "Created a new vault").await;
+    app.wait_text("#checklist", "Created a new vault").await;
     assert!(home.join("vault.db").is_file());
     let mcp_url = app.wait_attribute("#server-status[data-state=running]", "data-url").await;
 

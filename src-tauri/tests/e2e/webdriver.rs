@@ -181,6 +181,25 @@ impl Session {
         }
     }
 
+    /// Run `script` in the page (a function body; `return` gives its value back).
+    pub async fn eval(&self, script: &str) -> Value {
+        self.retry("run a script", STEP_TIMEOUT, || async {
+            self.command(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": []}))).await
+        })
+        .await
+    }
+
+    /// Wait until `script` returns `true`.
+    pub async fn wait_until(&self, what: &str, script: &str) {
+        self.retry(what, STEP_TIMEOUT, || async {
+            let value = self
+                .command(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": []})))
+                .await?;
+            if value == Value::Bool(true) { Ok(()) } else { Err(format!("got {value}")) }
+        })
+        .await;
+    }
+
     /// Save a PNG of the window to `path`.
     pub async fn screenshot(&self, path: &Path) {
         let data = self.command(reqwest::Method::GET, "/screenshot", None).await.expect("screenshot");
