@@ -70,12 +70,12 @@ async fn a_new_user_is_guided_from_first_key_to_first_call_and_sees_what_agents_
     app.type_into("#cred-name", "Bad Name!").await;
     app.type_into("#cred-value", KEY).await;
     app.click("#cred-add-submit").await;
-    app.wait_text("#view-credentials p.error", "1–64 characters: a-z 0-9 _ . -").await;
+    app.wait_text("#cred-add-error", "1–64 characters: a-z 0-9 _ . -").await;
     app.type_into("#cred-name", "scavio_api_key").await;
     app.type_into("#cred-value", KEY).await;
     app.click("#cred-add-submit").await;
     app.wait_text("#cred-status", "Added scavio_api_key (v1)").await;
-    app.wait_until("the error is gone", "return document.querySelector('#view-credentials p.error').hidden").await;
+    app.wait_until("the error is gone", "return document.getElementById('cred-add-error').hidden").await;
     app.wait_text("#checklist li[data-step=keys][data-done=true]", "Import your keys").await;
     app.click("#tab-tools").await;
     app.wait_text("#tools-list tr[data-tool=web_search][data-ready=true]", "ready").await;
@@ -106,6 +106,7 @@ async fn a_new_user_is_guided_from_first_key_to_first_call_and_sees_what_agents_
     app.wait_text("#checklist li[data-step=call][data-done=true]", "See its first call").await;
     app.wait_text("#checklist li[data-step=agent][data-done=true]", "Connect an agent").await;
     app.wait_text("#checklist", "You are set up").await;
+    shoot_both(&app, "checklist-done").await;
     app.click("#tab-activity").await;
     let mine = "#activity-table tr[data-agent='e2e laptop'][data-decision=allowed]";
     app.wait_text(mine, "OK (HTTP 200)").await;
@@ -139,6 +140,11 @@ async fn a_new_user_is_guided_from_first_key_to_first_call_and_sees_what_agents_
     choose(&app, "filter-agent", "all").await;
 
     config_line(&app, &home, &opened).await;
+    // Hidden for good: every view then starts right under the header.
+    app.click("#checklist-dismiss").await;
+    app.wait_until("the checklist is gone", "return document.getElementById('checklist').hidden").await;
+    assert!(home.join(".checklist-dismissed").is_file());
+    app.resize(1180, 780).await;
     for view in VIEWS {
         app.click(&format!("#tab-{view}")).await;
         app.wait_attribute(&format!("#tab-{view}[aria-selected=true]"), "id").await;
@@ -235,7 +241,8 @@ async fn choose(app: &Session, id: &str, value: &str) {
 async fn shoot_both(app: &Session, name: &str) {
     let dir: PathBuf = support::screenshot_dir();
     for theme in ["light", "dark"] {
-        app.eval(&format!("document.documentElement.dataset.theme = '{theme}'; return true")).await;
+        let script = format!("window.scrollTo(0, 0); document.documentElement.dataset.theme = '{theme}'; return true");
+        app.eval(&script).await;
         tokio::time::sleep(Duration::from_millis(150)).await;
         app.screenshot(&dir.join(format!("{name}-{theme}.png"))).await;
     }

@@ -36,7 +36,9 @@ export function createActivityView(root) {
     options(selects.agent, byValue(["all", ...unique(rows.map((r) => r.agent))], "every agent"), filters.agent);
     options(selects.tool, byValue(["all", ...unique(rows.map((r) => r.tool))], "every tool"), filters.tool);
     const shown = rows.filter((r) => matches(r, filters, Date.now()));
-    chart.replaceChildren(callsChart(rows.filter((r) => matches(r, { ...filters, range: "1h" }, Date.now()))));
+    // The chart counts tool calls: a refused connection reached no tool (unless that is what is asked for).
+    const charted = rows.filter((r) => filters.decision === "refused" || !r.refused_connection);
+    chart.replaceChildren(callsChart(charted.filter((r) => matches(r, { ...filters, range: "1h" }, Date.now()))));
     list.replaceChildren(table(["When", "Agent", "Tool", "Credential", "Decision", "Outcome", "Time"], shown.map(row),
       rows.length ? "No calls match these filters." : "No tool calls yet. Connect an agent in Agents, then ask it to use a tool."));
   }

@@ -4,9 +4,9 @@
 import { el } from "../dom.js";
 
 const NS = "http://www.w3.org/2000/svg";
-const WIDTH = 600;
-const HEIGHT = 120;
-const PAD = { left: 28, right: 8, top: 8, bottom: 18 };
+const WIDTH = 1000;
+const HEIGHT = 130;
+const PAD = { left: 30, right: 8, top: 10, bottom: 20 };
 const MINUTES = 60;
 const MAX_LINES = 6;
 

@@ -10,6 +10,7 @@ const NAME_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 
 export function createCredentialsView(root) {
   const errors = errorBox();
+  errors.node.id = "cred-add-error";
   const listErrors = errorBox();
   const status = el("p", { id: "cred-status", class: "muted confirm", role: "status" });
   const list = el("div", { id: "cred-list" });
