@@ -36,7 +36,7 @@ async fn a_new_user_is_guided_from_first_key_to_first_call_and_sees_what_agents_
     append(&home.join("config.toml"), NEWS_TOOL);
     let notifications = NotificationWatch::start(scratch.path().join("notify.log"));
     let user = scratch.path().join("user");
-    std::fs::create_dir_all(&user).expect("user home");
+    std::fs::create_dir_all(user.join(".cursor")).expect("Cursor installed");
     let opened = support::fake_opener(&scratch.path().join("opener"));
     let path = std::env::join_paths(
         std::iter::once(scratch.path().join("opener"))
@@ -66,6 +66,11 @@ async fn a_new_user_is_guided_from_first_key_to_first_call_and_sees_what_agents_
         .await;
     assert_eq!(app.eval("return document.activeElement.id").await, "cred-value", "the value is next to type");
 
+    // A key pasted into Cursor's config: the reminder says so with the button that fixes it,
+    // and can be dismissed (it shows once something changes, like the key added next).
+    let pasted = r#"{ "mcpServers": { "github": { "command": "npx", "env": { "GITHUB_PERSONAL_ACCESS_TOKEN": "ghp_e2eReminder0123456789abcdefABCDEF" } } } }"#;
+    std::fs::write(user.join(".cursor/mcp.json"), pasted).expect("a pasted key");
+
     // A name outside the rule is refused with the rule; the next success clears the error.
     app.type_into("#cred-name", "Bad Name!").await;
     app.type_into("#cred-value", KEY).await;
@@ -77,6 +82,13 @@ async fn a_new_user_is_guided_from_first_key_to_first_call_and_sees_what_agents_
     app.wait_text("#cred-status", "Added scavio_api_key (v1)").await;
     app.wait_until("the error is gone", "return document.getElementById('cred-add-error').hidden").await;
     app.wait_text("#checklist li[data-step=keys][data-done=true]", "Import your keys").await;
+    let reminder = "#notices [data-notice=import]";
+    app.wait_text(reminder, "1 plaintext key in agent configs.").await;
+    app.wait_text(&format!("{reminder} button.notice-action"), "Secure them in Import").await;
+    shoot_both(&app, "reminders").await;
+    app.click(&format!("{reminder} button.dismiss")).await;
+    app.wait_until("the reminder is gone", "return !document.querySelector('#notices [data-notice=import]')").await;
+    assert!(home.join(".import-dismissed").is_file(), "dismissed for good");
     app.click("#tab-tools").await;
     app.wait_text("#tools-list tr[data-tool=web_search][data-ready=true]", "ready").await;
     app.wait_text("#tools-list tr[data-tool=news][data-ready=false]", "needs news_api_key").await;
@@ -91,6 +103,14 @@ async fn a_new_user_is_guided_from_first_key_to_first_call_and_sees_what_agents_
         "return document.querySelector('#token-tools .tool-warning').hidden",
     )
     .await;
+    // So does the grant form of Connect.
+    app.click("#tab-agents").await;
+    app.click("#agents-clients tr[data-client=cursor] button.connect").await;
+    app.click("#grant-tools input[value=news]").await;
+    app.wait_text("#grant-tools .tool-warning", "news needs news_api_key, which is not in the vault").await;
+    app.wait_text("#grant-tools .tool-warning button.add-credential", "Add news_api_key").await;
+    app.click("#connect-cancel").await;
+    app.click("#tab-tokens").await;
     app.click("#token-tools input[value=web_search]").await;
     app.type_into("#token-label", "e2e laptop").await;
     app.click("#token-submit").await;
