@@ -55,6 +55,28 @@ impl AgentLock {
     }
 }
 
+/// Held by the window process while its window is open, so a second launch focuses that
+/// window instead of opening another.
+#[derive(Debug)]
+pub struct WindowLock {
+    _file: File,
+}
+
+impl WindowLock {
+    /// Become the window for `home`, unless another process already is (`Ok(None)`).
+    pub fn acquire(home: &Home) -> io::Result<Option<Self>> {
+        home.ensure_dir().map_err(io::Error::other)?;
+        let file = OpenOptions::new().create(true).truncate(false).write(true).open(home.dir().join(WINDOW_LOCK))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Self { _file: file })),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(e)) => Err(e),
+        }
+    }
+}
+
+const WINDOW_LOCK: &str = ".window.lock";
+
 /// Whether an agent runs for `home`.
 pub fn agent_running(home: &Home) -> bool {
     match OpenOptions::new().write(true).open(lock_path(home)) {
@@ -78,8 +100,10 @@ fn status_path(home: &Home) -> PathBuf {
 
 /// The file a window touches to ask the agent to retry.
 pub const NUDGE_FILE: &str = ".agent-nudge";
-/// The file the agent touches to bring the window to the front.
+/// The file the agent (or a second launch) touches to bring the window to the front.
 pub const FOCUS_FILE: &str = ".window-focus";
+/// The file the window touches to ask the agent to quit (the window's Quit).
+pub const QUIT_FILE: &str = ".agent-quit";
 
 /// The file naming the tab a window opens on, left by the tray for the window to take.
 const VIEW_FILE: &str = ".window-view";
@@ -154,6 +178,16 @@ mod tests {
         assert!(AgentLock::acquire(&home).expect("lock").is_none(), "a second agent backs off");
         drop(lock);
         assert!(!agent_running(&home));
+    }
+
+    #[test]
+    fn one_window_per_home_and_the_lock_goes_with_it() {
+        let dir = tempfile::tempdir().expect("temp");
+        let home = Home::at(dir.path().join("home"));
+        let window = WindowLock::acquire(&home).expect("lock").expect("first window");
+        assert!(WindowLock::acquire(&home).expect("lock").is_none(), "a second window backs off");
+        drop(window);
+        assert!(WindowLock::acquire(&home).expect("lock").is_some(), "free again once the window closed");
     }
 
     #[test]

@@ -46,6 +46,13 @@ pub struct ClientRow {
     problem: Option<String>,
 }
 
+impl ClientRow {
+    /// Whether its config launches Keygate under a grant (Connect was done).
+    pub fn is_connected(&self) -> bool {
+        self.keygate == "connected"
+    }
+}
+
 impl From<ClientStatus> for ClientRow {
     fn from(status: ClientStatus) -> Self {
         let (keygate, grant, problem) = match status.keygate {

@@ -2,30 +2,38 @@
 //! server; the logic lives there, shared with the CLI.
 
 use keygate_mcp::Config;
-use keygate_vault::{AuditEntry, CredentialInfo, LogEntry, TokenInfo, TokenRequest, parse_ttl};
+use keygate_vault::{CredentialInfo, LogEntry, TokenInfo, TokenRequest, parse_ttl};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use tauri::State;
 
+use crate::activity::{self, ActivityRow};
+use crate::config_view::{self, ConfigView};
 use crate::error::AppError;
+use crate::first_run::{self, Checklist};
 use crate::reminders::{due_soon, reminders_for};
 use crate::server::{self, ServerStatus};
 use crate::servers::{self, ServerRow};
 use crate::state::{AppState, lock};
 
-/// The most audit rows the Activity view shows.
-const ACTIVITY_ROWS: usize = 200;
-
 type CommandResult<T> = Result<T, AppError>;
 
-/// Everything the window's header and banners show.
+/// Everything the window's header, checklist and reminders show.
 #[derive(Debug, Serialize)]
 pub struct AppStatus {
     home: String,
     vault_error: Option<AppError>,
     created_notice: Option<String>,
     server: ServerStatus,
+    /// config.toml's path and, if it does not load, why (shown beside the server's state).
+    config: ConfigView,
+    /// The first-run checklist, until it is dismissed.
+    checklist: Option<Checklist>,
     reminders: Vec<ReminderView>,
+    /// Fronted servers' tools held back until approved.
+    held_back: usize,
+    /// Plaintext keys in agent configs, unless the person dismissed the Import reminder.
+    plaintext_keys: usize,
     notifications_unavailable: Option<String>,
 }
 
@@ -80,7 +88,11 @@ fn status_of(state: &AppState) -> AppStatus {
         vault_error: state.vault_error(),
         created_notice: state.created_notice().or(agent_notice),
         server,
+        config: config_view::view(state),
+        checklist: first_run::checklist(state),
         reminders,
+        held_back: servers::held_back(state),
+        plaintext_keys: crate::import_view::reminder_count(state),
         notifications_unavailable,
     }
 }
@@ -155,21 +167,30 @@ pub struct ToolView {
     name: String,
     description: String,
     credential: String,
+    /// Its credentials that are not in the vault: the forms warn before granting it.
+    missing: Vec<String>,
 }
 
 /// The tools in config.toml, then each fronted server as `SERVER_*` (every tool of it).
 #[tauri::command]
 pub async fn list_tools(state: State<'_, AppState>) -> CommandResult<Vec<ToolView>> {
     let config = Config::load(&state.home().config_path())?;
-    let tools = config.tools.into_iter().map(|t| ToolView {
-        name: t.name,
-        description: t.description,
-        credential: t.credential,
+    let stored: std::collections::HashSet<String> =
+        state.with_vault(|vault| vault.list_credentials())?.into_iter().map(|c| c.name).collect();
+    let missing = |needed: &[&str]| -> Vec<String> {
+        needed.iter().filter(|n| !stored.contains(**n)).map(|n| n.to_string()).collect()
+    };
+    let tools = config.tools.iter().map(|t| ToolView {
+        name: t.name.clone(),
+        description: t.description.clone(),
+        credential: t.credential.clone(),
+        missing: missing(&[t.credential.as_str()]),
     });
-    let servers = config.servers.into_iter().map(|s| ToolView {
+    let servers = config.servers.iter().map(|s| ToolView {
         description: format!("every tool of server {}", s.name),
         name: format!("{}_*", s.name),
-        credential: String::new(),
+        credential: s.credentials().join(", "),
+        missing: missing(&s.credentials()),
     });
     Ok(tools.chain(servers).collect())
 }
@@ -236,10 +257,11 @@ pub async fn rotation_log(state: State<'_, AppState>) -> CommandResult<Vec<LogEn
     Ok(log)
 }
 
-/// The newest audited tool calls, newest first.
+/// The newest audited calls and refused connections, newest first, with agents and outcomes
+/// in words.
 #[tauri::command]
-pub async fn activity(state: State<'_, AppState>) -> CommandResult<Vec<AuditEntry>> {
-    state.with_vault(|vault| vault.recent_audit(ACTIVITY_ROWS))
+pub async fn activity(state: State<'_, AppState>) -> CommandResult<Vec<ActivityRow>> {
+    activity::list(&state)
 }
 
 /// The MCP servers Keygate fronts: live state, tools and the ones held back.

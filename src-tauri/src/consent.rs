@@ -89,11 +89,11 @@ pub fn open(state: &AppState, id: &str) -> Result<(), AppError> {
             "Keygate's MCP server is not running, so nothing serves the consent page: choose Start server.",
         ));
     };
-    open_in_browser(&keygate_mcp::consent_page_url(address, &request.id))
+    open_with_desktop(&keygate_mcp::consent_page_url(address, &request.id))
 }
 
-/// Hand `url` to the desktop's opener as one argument (never through a shell).
-fn open_in_browser(url: &str) -> Result<(), AppError> {
+/// Hand `url` (a page or a file) to the desktop's opener as one argument (never through a shell).
+pub fn open_with_desktop(url: &str) -> Result<(), AppError> {
     let opener = if cfg!(target_os = "macos") {
         "open"
     } else if cfg!(windows) {
@@ -107,9 +107,7 @@ fn open_in_browser(url: &str) -> Result<(), AppError> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| {
-            AppError::new("no_browser", format!("Cannot start {opener} ({e}): open {url} in your browser."))
-        })?;
+        .map_err(|e| AppError::new("no_opener", format!("Cannot start {opener} ({e}): open {url} yourself.")))?;
     // Collected once it exits, so it never lingers as a zombie.
     std::thread::spawn(move || child.wait());
     Ok(())

@@ -31,8 +31,44 @@ impl fmt::Display for AppError {
 
 impl From<VaultError> for AppError {
     fn from(err: VaultError) -> Self {
-        Self::new(err.code(), err.to_string())
+        let code = err.code();
+        match in_app_words(&err) {
+            Some(message) => Self::new(code, message),
+            None => Self::new(code, err.to_string()),
+        }
     }
+}
+
+/// The vault's messages that tell a terminal user which command to run, said instead with the
+/// window's buttons (the code stays the same, so nothing matches on the words).
+fn in_app_words(err: &VaultError) -> Option<String> {
+    Some(match err {
+        VaultError::CredentialExists { name } => {
+            format!("Credential {name} already exists: choose Rotate in its row to give it a new value.")
+        }
+        VaultError::CredentialNotFound { name } => {
+            format!("No credential named {name}: add it under Add a credential in Credentials.")
+        }
+        VaultError::TokenNotFound { id } => format!("No token with id {id}: it may have been removed; see Tokens."),
+        VaultError::PinNotFound { server, .. } => {
+            format!(
+                "Server {server}'s tools were never listed: choose Restart in its row in Servers so they are pinned."
+            )
+        }
+        VaultError::GrantExists { name } => {
+            format!(
+                "A grant named {name} already exists: choose Revoke in its row in Agents first, or pick another name."
+            )
+        }
+        VaultError::GrantNotFound { name } => format!("No grant named {name}: create it with Connect in Agents."),
+        VaultError::GrantRevoked { name } => {
+            format!("Grant {name} has been revoked: connect the agent again under a new grant in Agents.")
+        }
+        VaultError::GrantExpired { name } => {
+            format!("Grant {name} has expired: choose Revoke in its row in Agents, then connect under a new grant.")
+        }
+        _ => return None,
+    })
 }
 
 impl From<McpError> for AppError {

@@ -267,6 +267,11 @@ pub fn dismiss(state: &AppState) -> Result<(), AppError> {
         .map_err(|e| AppError::new("home_unwritable", format!("Cannot write {}: {e}", shown_path(&path))))
 }
 
+/// The plaintext keys the window's reminder counts: none once the person dismissed Import.
+pub fn reminder_count(state: &AppState) -> usize {
+    if dismissed(state) { 0 } else { plaintext_keys(state) }
+}
+
 /// Whether the window should open on Import: it holds plaintext keys and was not dismissed.
 pub fn wanted_first(state: &AppState) -> bool {
     !dismissed(state) && plaintext_keys(state) > 0

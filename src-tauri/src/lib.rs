@@ -1,22 +1,28 @@
 //! The Keygate tray app: a window and a tray over keygate-vault, with keygate-mcp's server
 //! running in the background. Thin: it wires Tauri to the crates that hold the logic.
 
+mod activity;
 mod agent;
 mod agent_commands;
 mod agents;
 mod autostart;
 mod commands;
+mod config_view;
 mod consent;
 mod error;
+mod first_run;
 mod grants;
 mod import_commands;
 mod import_view;
 mod keygate_cli;
+mod refusals;
 mod reminders;
 mod server;
 mod servers;
 mod state;
+mod tool_readiness;
 mod tray;
+mod view_commands;
 mod watch;
 mod window;
 
@@ -154,8 +160,17 @@ async fn quit_on_signal<R: Runtime>(app: tauri::AppHandle<R>) {
     tray::shut_down(&app).await;
 }
 
-/// The window: the views over the vault; it exits when the window closes.
+/// The window: the views over the vault; it exits when the window closes. A second window
+/// process for the same home brings the open window to the front and exits.
 fn run_window(home: Home) {
+    let _window = match agent::WindowLock::acquire(&home) {
+        Ok(Some(lock)) => lock,
+        Ok(None) => {
+            agent::nudge(&home, agent::FOCUS_FILE);
+            return;
+        }
+        Err(e) => exit_with(&format!("cannot lock {}: {e}", home.dir().display())),
+    };
     let app =
         with_commands(Builder::default(), new_state(home, ServerHost::Agent)).setup(setup_window).build(context());
     match app {
@@ -206,6 +221,11 @@ pub fn with_commands<R: Runtime>(builder: Builder<R>, state: AppState) -> Builde
         import_commands::import_keys,
         import_commands::dismiss_import,
         import_commands::start_view,
+        view_commands::tool_readiness,
+        view_commands::dismiss_checklist,
+        view_commands::open_config,
+        view_commands::reload_config,
+        view_commands::quit_keygate,
     ])
 }
 

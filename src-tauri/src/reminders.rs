@@ -39,7 +39,7 @@ impl Reminder {
             let plural = if days == 1 { "" } else { "s" };
             format!("is due for rotation in {days} day{plural} ({date})")
         };
-        format!("{} {when}. Rotate it in Keygate or with `keygate cred rotate {}`.", self.credential, self.credential)
+        format!("{} {when}. Choose Rotate in its row of Keygate's Credentials view.", self.credential)
     }
 }
 
@@ -169,7 +169,8 @@ mod tests {
         let soon = &reminders_for(&[credential("scavio_api_key", 30)], NOW)[0];
         let text = soon.message(NOW);
         assert!(text.starts_with("scavio_api_key is due for rotation in 2 days"), "{text}");
-        assert!(text.contains("keygate cred rotate scavio_api_key"), "{text}");
+        assert!(text.ends_with("Choose Rotate in its row of Keygate's Credentials view."), "{text}");
+        assert!(!text.contains("keygate cred"), "points at the button, not the CLI: {text}");
         let late = &reminders_for(&[credential("k", -1)], NOW)[0];
         assert!(late.message(NOW).starts_with("k is due for rotation (since "), "{}", late.message(NOW));
     }

@@ -172,12 +172,10 @@ fn notify_quarantined_tools(mut events: tokio::sync::broadcast::Receiver<keygate
         while let Ok(event) = events.recv().await {
             let what = if event.is_new { "is new" } else { "changed" };
             let body = format!(
-                "{} {what} since you approved server {}'s tools, so agents cannot use it. Review it with \
-                 `keygate server tools {}`, then `keygate server approve {}`.",
+                "{} {what} since you approved server {}'s tools, so agents cannot use it. Review it in \
+                 Keygate's Servers view and choose Approve if it looks right.",
                 keygate_mcp::printable(&event.tool, 64),
                 event.server,
-                event.server,
-                event.server
             );
             let shown = notify_rust::Notification::new().summary("Keygate held back a tool").body(&body).show();
             if let Err(e) = shown {

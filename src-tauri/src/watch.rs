@@ -10,6 +10,7 @@ use tauri::{AppHandle, Emitter, Manager, Runtime};
 use crate::agent::{self, AgentStatus};
 use crate::consent;
 use crate::import_view::{self, IMPORTED_FILE};
+use crate::refusals::{self, RefusalWatch};
 use crate::reminders::{notify, reminders_for};
 use crate::server::{self, ServerStatus};
 use crate::state::{AppState, lock};
@@ -44,9 +45,21 @@ pub fn watch_as_agent<R: Runtime>(app: AppHandle<R>) {
     let mut waiting = Vec::new();
     let mut last_scan: Option<Instant> = None;
     let mut imported = agent::stamp(app.state::<AppState>().home(), IMPORTED_FILE);
+    let quit = agent::stamp(app.state::<AppState>().home(), agent::QUIT_FILE);
+    let mut refused = RefusalWatch::starting_at(app.state::<AppState>().clock().now());
     spawn_loop("keygate-agent-watch", move || {
         let state = app.state::<AppState>();
+        let quit_now = agent::stamp(state.home(), agent::QUIT_FILE);
+        if quit_now != quit {
+            tracing::info!("the window asked Keygate to quit");
+            tauri::async_runtime::block_on(crate::tray::shut_down(&app));
+            return false;
+        }
         let current = state.with_vault(|vault| vault.change_marker()).ok();
+        if current != marker {
+            // Any refused connection since the last look raises a (rate-limited) notification.
+            refusals::notify_new(&state, &mut refused);
+        }
         // A sign-in that expires unanswered changes no row: the tray must drop it anyway.
         let waiting_now = consent::pending(&state);
         let mut changed = state.take_changed() || current != marker || waiting_now != waiting;

@@ -17,6 +17,11 @@ async function call(command, args = {}) {
 export const appStatus = () => call("app_status");
 export const retryVault = () => call("retry_vault");
 export const startServer = () => call("start_server");
+export const dismissChecklist = () => call("dismiss_checklist");
+export const openConfig = () => call("open_config");
+export const reloadConfig = () => call("reload_config");
+// Stops the agent (and its server); the window closes when it sees the agent gone.
+export const quitKeygate = () => call("quit_keygate");
 
 export const listCredentials = () => call("list_credentials");
 export const addCredential = (name, value, maxAgeDays) => call("add_credential", { name, value, maxAgeDays });
@@ -24,6 +29,8 @@ export const rotateCredential = (name, value) => call("rotate_credential", { nam
 export const removeCredential = (name) => call("remove_credential", { name });
 
 export const listTools = () => call("list_tools");
+// Every tool with its credentials and whether it is ready: {tool, kind, server, credential, ready, missing, held_back}.
+export const toolReadiness = () => call("tool_readiness");
 export const listTokens = () => call("list_tokens");
 export const createToken = (label, tools, ttl) => call("create_token", { label, tools, ttl });
 export const revokeToken = (id) => call("revoke_token", { id });

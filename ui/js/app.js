@@ -1,29 +1,36 @@
-// Starts the window: the header (server, notices), the tabs, and refreshing the open view
-// whenever anything changes in the vault or the server.
+// Starts the window: the header (server, config, Quit), the checklist and reminders, the tabs,
+// and refreshing the open view whenever anything changes in the vault or the server.
 
 import * as api from "./api.js";
-import { el } from "./dom.js";
+import { renderChecklist } from "./checklist.js";
+import { renderConfig, renderServer, setUpHeader } from "./header.js";
+import { setNavigator } from "./nav.js";
+import { remindersOf, showNotices } from "./reminders.js";
 import { createActivityView } from "./views/activity.js";
 import { createAgentsView } from "./views/agents.js";
-import { createImportView } from "./views/import.js";
 import { createCredentialsView } from "./views/credentials.js";
+import { createImportView } from "./views/import.js";
 import { createRotationView } from "./views/rotation.js";
 import { createServersView } from "./views/servers.js";
 import { createTokensView } from "./views/tokens.js";
+import { createToolsView } from "./views/tools.js";
 
+const view = (name) => document.getElementById(`view-${name}`);
 const views = {
-  credentials: createCredentialsView(document.getElementById("view-credentials")),
-  agents: createAgentsView(document.getElementById("view-agents")),
-  import: createImportView(document.getElementById("view-import")),
-  tokens: createTokensView(document.getElementById("view-tokens")),
-  servers: createServersView(document.getElementById("view-servers")),
-  rotation: createRotationView(document.getElementById("view-rotation")),
-  activity: createActivityView(document.getElementById("view-activity")),
+  credentials: createCredentialsView(view("credentials")),
+  agents: createAgentsView(view("agents")),
+  import: createImportView(view("import")),
+  tools: createToolsView(view("tools")),
+  tokens: createTokensView(view("tokens")),
+  servers: createServersView(view("servers")),
+  rotation: createRotationView(view("rotation")),
+  activity: createActivityView(view("activity")),
 };
 const tabs = [...document.querySelectorAll("[role=tab]")];
 let current = "credentials";
 
-function select(name, focus = false) {
+function select(name, detail, focus = false) {
+  if (!views[name]) return;
   current = name;
   for (const tab of tabs) {
     const selected = tab.id === `tab-${name}`;
@@ -33,7 +40,9 @@ function select(name, focus = false) {
     if (selected && focus) tab.focus();
   }
   views[name].refresh();
+  if (detail !== undefined && views[name].show) views[name].show(detail);
 }
+setNavigator(select);
 
 for (const [index, tab] of tabs.entries()) {
   tab.addEventListener("click", () => select(tab.id.slice(4)));
@@ -41,19 +50,22 @@ for (const [index, tab] of tabs.entries()) {
     const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
     if (!step) return;
     const next = tabs[(index + step + tabs.length) % tabs.length];
-    select(next.id.slice(4), true);
+    select(next.id.slice(4), undefined, true);
   });
 }
+
+const showError = (error) => showNotices([{ kind: "error", text: error.message }]);
 
 async function refreshStatus() {
   let status;
   try {
     status = await api.appStatus();
   } catch (error) {
-    showNotices([{ kind: "error", text: error.message }]);
+    showError(error);
     return false;
   }
   renderServer(status.server);
+  renderConfig(status.config);
   const unavailable = status.vault_error && status.vault_error.code !== "starting";
   document.getElementById("unavailable").hidden = !unavailable;
   document.getElementById("main").hidden = Boolean(status.vault_error);
@@ -61,53 +73,26 @@ async function refreshStatus() {
     document.getElementById("unavailable-message").textContent = status.vault_error.message;
     document.getElementById("unavailable-home").textContent = status.home;
   }
-  const notices = [];
-  if (status.created_notice) notices.push({ kind: "info", text: status.created_notice });
-  if (status.server.state === "stopped" && !unavailable) notices.push({ kind: "warn", text: `MCP server stopped: ${status.server.reason}` });
-  for (const r of status.reminders) notices.push({ kind: r.overdue ? "warn" : "info", text: r.message, reminder: r.credential });
-  if (status.notifications_unavailable && status.reminders.length) {
-    notices.push({ kind: "info", text: "Desktop notifications are not available here, so rotation reminders show only in this window and the tray." });
-  }
-  showNotices(notices);
+  renderChecklist(unavailable ? null : status.checklist, status.created_notice, refreshAll);
+  showNotices(unavailable ? [] : remindersOf(status), refreshAll);
   return !status.vault_error;
-}
-
-function renderServer(server) {
-  const pill = document.getElementById("server-status");
-  const running = server.state === "running";
-  pill.textContent = running ? `MCP server running on ${server.address}` : "MCP server stopped";
-  pill.title = running ? server.url : server.reason;
-  pill.dataset.state = server.state;
-  if (running) pill.dataset.url = server.url;
-  document.getElementById("server-start").hidden = running;
-}
-
-function showNotices(notices) {
-  document.getElementById("notices").replaceChildren(...notices.map((n) =>
-    el("p", { class: `notice ${n.kind}`, dataset: n.reminder ? { reminder: n.reminder } : {} }, n.text)));
 }
 
 async function refreshAll() {
   if (await refreshStatus()) views[current].refresh();
 }
 
-document.getElementById("server-start").addEventListener("click", async () => {
-  try {
-    renderServer(await api.startServer());
-  } catch (error) {
-    showNotices([{ kind: "error", text: error.message }]);
-  }
-  refreshAll();
-// First start: Import while agent configs hold plaintext keys (until dismissed), or the tab the
-// tray asked for.
-api.startView().then((name) => { if (name && views[name]) select(name); }).catch(() => {});
-});
+// The tab to open on: the tray's request, or Import while agent configs hold plaintext keys
+// (until dismissed).
+function openStartView() {
+  api.startView().then((name) => { if (name && views[name]) select(name); }).catch(() => {});
+}
+
+setUpHeader(refreshAll);
 document.getElementById("unavailable-retry").addEventListener("click", async () => {
   await api.retryVault().catch(() => {});
-  refreshAll();
-// First start: Import while agent configs hold plaintext keys (until dismissed), or the tab the
-// tray asked for.
-api.startView().then((name) => { if (name && views[name]) select(name); }).catch(() => {});
+  await refreshAll();
+  openStartView();
 });
 
 // Ctrl+W (Cmd+W) closes the window, as in other desktop apps; the tray keeps Keygate running.
@@ -119,10 +104,8 @@ document.addEventListener("keydown", (event) => {
 });
 
 api.onChanged(refreshAll);
-api.onViewRequested((name) => { if (views[name]) select(name); });
+api.onViewRequested((name) => select(name));
 // Times ("in 42 min") age even when nothing changes.
 setInterval(() => views[current].refresh(), 30_000);
 refreshAll();
-// First start: Import while agent configs hold plaintext keys (until dismissed), or the tab the
-// tray asked for.
-api.startView().then((name) => { if (name && views[name]) select(name); }).catch(() => {});
+openStartView();

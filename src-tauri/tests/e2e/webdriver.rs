@@ -175,10 +175,43 @@ impl Session {
     pub async fn window_count(&self) -> usize {
         match self.command(reqwest::Method::GET, "/window/handles", None).await {
             Ok(handles) => handles.as_array().map_or(0, Vec::len),
-            // The window's process is gone with its window.
-            Err(e) if e.contains("no such window") || e.contains("invalid session") || !e.starts_with('{') => 0,
+            // The window's process is gone with its window (WebKitWebDriver says "unknown error"
+            // when the process went away during the request, as press_ctrl sees too).
+            Err(e)
+                if e.contains("no such window")
+                    || e.contains("invalid session")
+                    || e.contains("unknown error")
+                    || !e.starts_with('{') =>
+            {
+                0
+            }
             Err(e) => panic!("window handles: {e}"),
         }
+    }
+
+    /// Run `script` in the page (a function body; `return` gives its value back).
+    pub async fn eval(&self, script: &str) -> Value {
+        self.retry("run a script", STEP_TIMEOUT, || async {
+            self.command(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": []}))).await
+        })
+        .await
+    }
+
+    /// Wait until `script` returns `true`.
+    pub async fn wait_until(&self, what: &str, script: &str) {
+        self.retry(what, STEP_TIMEOUT, || async {
+            let value = self
+                .command(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": []})))
+                .await?;
+            if value == Value::Bool(true) { Ok(()) } else { Err(format!("got {value}")) }
+        })
+        .await;
+    }
+
+    /// Resize the window (for screenshots that show a whole view).
+    pub async fn resize(&self, width: u32, height: u32) {
+        let rect = json!({"width": width, "height": height});
+        self.command(reqwest::Method::POST, "/window/rect", Some(rect)).await.expect("resize the window");
     }
 
     /// Save a PNG of the window to `path`.

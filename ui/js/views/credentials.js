@@ -4,17 +4,24 @@
 import * as api from "../api.js";
 import { el, errorBox, submitting, table, when } from "../dom.js";
 
+// The rule the vault applies to names, said where the name is typed.
+const NAME_RULE = "1–64 characters: a-z 0-9 _ . - (starting with a letter or digit)";
+const NAME_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+
 export function createCredentialsView(root) {
   const errors = errorBox();
+  errors.node.id = "cred-add-error";
   const listErrors = errorBox();
+  const status = el("p", { id: "cred-status", class: "muted confirm", role: "status" });
   const list = el("div", { id: "cred-list" });
-  const form = addForm(errors, () => refresh());
-  const rotate = rotateDialog(() => refresh());
-  const remove = removeDialog(() => refresh());
+  const said = (text) => { status.textContent = text; listErrors.clear(); };
+  const form = addForm(errors, (text) => { said(text); return refresh(); });
+  const rotate = rotateDialog((text) => { said(text); return refresh(); });
+  const remove = removeDialog((text) => { said(text); return refresh(); });
   root.append(
     el("h2", {}, "Credentials"),
     el("p", { class: "muted" }, "API keys live sealed in the vault. Agents never see them: Keygate adds them to each upstream call."),
-    list, listErrors.node, el("h3", {}, "Add a credential"), form, errors.node, rotate.node, remove.node);
+    status, list, listErrors.node, el("h3", { id: "cred-add-title" }, "Add a credential"), form.node, errors.node, rotate.node, remove.node);
 
   async function refresh() {
     try {
@@ -28,7 +35,12 @@ export function createCredentialsView(root) {
       listErrors.show(error);
     }
   }
-  return { refresh };
+  // Another view's "Add" (a tool's missing key) or a reminder's "Rotate" lands here.
+  function show(detail) {
+    if (detail && typeof detail.add === "string") form.prefill(detail.add);
+    if (detail && detail.rotate) rotate.open(detail.rotate);
+  }
+  return { refresh, show };
 }
 
 function row(c, rotate, remove) {
@@ -46,24 +58,42 @@ function row(c, rotate, remove) {
 }
 
 function addForm(errors, done) {
-  const name = el("input", { id: "cred-name", name: "name", required: true, autocomplete: "off", spellcheck: "false",
-    pattern: "[a-z0-9][a-z0-9_.\\-]{0,63}", placeholder: "scavio_api_key" });
+  const name = el("input", { id: "cred-name", name: "name", autocomplete: "off", spellcheck: "false",
+    placeholder: "scavio_api_key", "aria-describedby": "cred-name-rule", title: NAME_RULE });
   const value = el("input", { id: "cred-value", name: "value", type: "password", required: true, autocomplete: "off" });
   const maxAge = el("input", { id: "cred-max-age", name: "max_age_days", type: "number", min: 1, max: 3650, value: 30 });
-  const form = el("form", { id: "cred-add-form", class: "grid" },
+  const form = el("form", { id: "cred-add-form", class: "grid", novalidate: true },
     el("label", { for: "cred-name" }, "Name"), name,
+    el("span"), el("span", { id: "cred-name-rule", class: "muted small" }, NAME_RULE),
     el("label", { for: "cred-value" }, "Value"), value,
     el("label", { for: "cred-max-age" }, "Rotate every (days)"), maxAge,
     el("span"), el("button", { type: "submit", id: "cred-add-submit", class: "primary" }, "Add credential"));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     submitting(form, errors, async () => {
-      await api.addCredential(name.value.trim(), value.value, Number(maxAge.value) || null);
+      const chosen = name.value.trim();
+      if (!NAME_PATTERN.test(chosen)) {
+        name.focus();
+        throw Object.assign(new Error(`Name ${chosen ? `"${chosen}" ` : ""}does not fit the rule: ${NAME_RULE}.`), { code: "invalid_name" });
+      }
+      if (!value.value) {
+        value.focus();
+        throw Object.assign(new Error("Value is empty: paste the API key into Value."), { code: "invalid_value" });
+      }
+      const added = await api.addCredential(chosen, value.value, Number(maxAge.value) || null);
       form.reset();
-      await done();
+      await done(`Added ${added.name} (v${added.version}); agents' calls use it from now on.`);
     });
   });
-  return form;
+  return {
+    node: form,
+    prefill(text) {
+      name.value = text;
+      errors.clear();
+      form.scrollIntoView({ block: "center" });
+      (text ? value : name).focus();
+    },
+  };
 }
 
 function rotateDialog(done) {
@@ -80,9 +110,9 @@ function rotateDialog(done) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     submitting(form, errors, async () => {
-      await api.rotateCredential(target, value.value);
+      const rotated = await api.rotateCredential(target, value.value);
       dialog.close();
-      await done();
+      await done(`Rotated ${rotated.name}: now v${rotated.version}; the next call uses it.`);
     });
   });
   dialog.addEventListener("close", () => { value.value = ""; errors.clear(); });
@@ -104,7 +134,7 @@ function removeDialog(done) {
     try {
       await api.removeCredential(target);
       dialog.close();
-      await done();
+      await done(`Removed ${target} and erased its stored versions.`);
     } catch (error) {
       errors.show(error);
     }

@@ -58,7 +58,8 @@ export function createServersView(root) {
 
 function emptyState() {
   return el("div", { class: "empty-state" },
-    el("p", { class: "empty" }, "No servers yet. Put an MCP server you already run behind Keygate from a terminal:"),
+    el("p", { class: "empty" }, "No servers yet. Put an MCP server you already run behind Keygate: add a [[server]] to "
+      + "config.toml (Open in editor, above) and choose Reload, or from a terminal:"),
     el("pre", {}, ADD_EXAMPLE),
     el("p", { class: "muted" }, "Keygate launches it with the key from the vault, and it shows up here with its tools."));
 }

@@ -4,10 +4,12 @@
 
 import * as api from "../api.js";
 import { copyText, el, errorBox, relative, submitting, table, when } from "../dom.js";
+import { go } from "../nav.js";
 
 export function createTokensView(root) {
   const errors = errorBox();
   const listErrors = errorBox();
+  const status = el("p", { id: "tokens-status", class: "muted confirm", role: "status" });
   const toolChoices = el("fieldset", { id: "token-tools", class: "choices" }, el("legend", {}, "Tools it may call"));
   const created = el("div", { id: "token-created", hidden: true });
   const active = el("div", { id: "tokens-active" });
@@ -20,7 +22,7 @@ export function createTokensView(root) {
       el("a", { href: "#", id: "tokens-to-agents", onclick: (event) => { event.preventDefault(); document.getElementById("tab-agents").click(); } }, "Agents"),
       " view."),
     el("h3", {}, "Create a token"), form, errors.node, created,
-    el("h3", {}, "Active"), active, listErrors.node,
+    el("h3", {}, "Active"), status, active, listErrors.node,
     el("h3", {}, "Expired and revoked"), ended);
 
   async function refresh() {
@@ -29,7 +31,7 @@ export function createTokensView(root) {
       listErrors.clear();
       renderTools(toolChoices, tools);
       active.replaceChildren(table(["Label", "Id", "Tools", "Expires", "Last used", "Uses", ""],
-        tokens.filter((t) => t.status === "active").map((t) => activeRow(t, listErrors, refresh)),
+        tokens.filter((t) => t.status === "active").map((t) => activeRow(t, listErrors, async (text) => { status.textContent = text; await refresh(); })),
         "No active tokens."));
       ended.replaceChildren(table(["Label", "Id", "Tools", "Status", "Ended", "Uses"],
         tokens.filter((t) => t.status !== "active").map(endedRow), "None."));
@@ -40,7 +42,8 @@ export function createTokensView(root) {
   return { refresh };
 }
 
-// The tool checkboxes (named `name`) of `fieldset`, keeping what was ticked.
+// The tool checkboxes (named `name`) of `fieldset`, keeping what was ticked. A tool whose key is
+// not in the vault says so, and ticking it shows a warning (with Add) before anything is granted.
 export function renderTools(fieldset, tools, name = "tool") {
   const chosen = new Set([...fieldset.querySelectorAll("input:checked")].map((i) => i.value));
   const legend = fieldset.querySelector("legend");
@@ -48,10 +51,25 @@ export function renderTools(fieldset, tools, name = "tool") {
     fieldset.replaceChildren(legend, el("p", { class: "error", role: "alert" }, tools.message));
     return;
   }
+  const warning = el("div", { class: "tool-warning notice warn", role: "alert", hidden: true });
   const boxes = tools.map((tool) => el("label", { class: "choice", title: tool.description },
-    el("input", { type: "checkbox", name, value: tool.name, checked: chosen.has(tool.name) }),
-    el("code", {}, tool.name), el("span", { class: "muted" }, ` ${tool.description}`)));
-  fieldset.replaceChildren(legend, ...(boxes.length ? boxes : [el("p", { class: "muted" }, "No tools in config.toml yet.")]));
+    el("input", { type: "checkbox", name, value: tool.name, checked: chosen.has(tool.name), onchange: () => warn(fieldset, tools, warning) }),
+    el("code", {}, tool.name), el("span", { class: "muted" }, ` ${tool.description}`),
+    tool.missing?.length ? el("span", { class: "needs" }, ` needs ${tool.missing.join(", ")}`) : null));
+  fieldset.replaceChildren(legend, ...(boxes.length ? boxes : [el("p", { class: "muted" }, "No tools in config.toml yet.")]), warning);
+  warn(fieldset, tools, warning);
+}
+
+function warn(fieldset, tools, warning) {
+  const ticked = new Set([...fieldset.querySelectorAll("input:checked")].map((i) => i.value));
+  const lacking = tools.filter((t) => ticked.has(t.name) && t.missing?.length);
+  const missing = [...new Set(lacking.flatMap((t) => t.missing))];
+  warning.hidden = lacking.length === 0;
+  warning.replaceChildren(...(lacking.length === 0 ? [] : [
+    el("span", {}, `${lacking.map((t) => t.name).join(", ")} need${lacking.length === 1 ? "s" : ""} ${missing.join(", ")}`
+      + `, which ${missing.length === 1 ? "is" : "are"} not in the vault: the agent's calls will fail until you add ${missing.length === 1 ? "it" : "them"}. `),
+    ...missing.map((m) => el("button", { type: "button", class: "add-credential", onclick: () => go("credentials", { add: m }) }, `Add ${m}`)),
+  ]));
 }
 
 function createForm(toolChoices, errors, done) {
@@ -68,6 +86,7 @@ function createForm(toolChoices, errors, done) {
       const tools = [...toolChoices.querySelectorAll("input:checked")].map((i) => i.value);
       const token = await api.createToken(label.value, tools, ttl.value);
       form.reset();
+      toolChoices.querySelectorAll("input").forEach((i) => i.dispatchEvent(new Event("change")));
       done(token);
     });
   });
@@ -88,11 +107,12 @@ function showCreated(panel, token) {
   panel.hidden = false;
 }
 
-function activeRow(t, errors, refresh) {
+function activeRow(t, errors, done) {
   const revoke = async () => {
     try {
       await api.revokeToken(t.id);
-      await refresh();
+      errors.clear();
+      await done(`Revoked token ${t.label || t.id}: its next request is refused.`);
     } catch (error) {
       errors.show(error);
     }
