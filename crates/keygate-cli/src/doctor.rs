@@ -98,15 +98,17 @@ fn vault(context: &mut Context) -> Finding {
     }
 }
 
-/// Rows that decide something (tokens, grants, credentials, pins) carry MACs; a row that does
-/// not verify was changed without the master key.
+/// Rows that decide something (tokens, grants, credentials, pins, the OAuth server's rows)
+/// carry MACs; a row that does not verify was changed without the master key.
 fn rows(context: &mut Context) -> Finding {
     let findings = match context.vault() {
         Ok(vault) => vault.verify_rows().map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
     match findings {
-        Ok(findings) if findings.is_empty() => Finding::Ok("every token, grant, credential and pin verifies".into()),
+        Ok(findings) if findings.is_empty() => {
+            Finding::Ok("every token, grant, credential, pin and OAuth row verifies".into())
+        }
         Ok(findings) => {
             let named: Vec<String> = findings
                 .iter()

@@ -67,6 +67,26 @@ fn doctor_reports_each_check_and_fails_on_a_problem() {
 }
 
 /// A field of /proc/<pid>/limits, e.g. "Max core file size".
+#[test]
+fn doctor_names_a_forged_oauth_client() {
+    let kg = Kg::headless();
+    kg.init();
+    // A client with an attacker's redirect URI, written into the file without the master key.
+    let db = rusqlite::Connection::open(kg.home().join("vault.db")).expect("open the file");
+    db.execute(
+        "INSERT INTO oauth_client (id, name, redirect_uris, created_at, last_used_at)
+         VALUES ('kgclient_forged', 'Cursor', '[\"http://127.0.0.1:9/steal\"]', 0, 0)",
+        [],
+    )
+    .expect("forge");
+    drop(db);
+    let out = kg.run(&["doctor"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let rows = stdout.lines().find(|l| l.contains("rows")).expect("a rows line");
+    assert!(rows.starts_with("problem") && rows.contains("OAuth client kgclient_forged"), "{stdout}");
+    assert_eq!(out.status.code(), Some(1));
+}
+
 fn limit(pid: u32, name: &str) -> String {
     let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits");
     let line = limits.lines().find(|l| l.starts_with(name)).expect("the limit").to_string();

@@ -22,6 +22,11 @@ pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 /// Redirects followed per call (all on the configured origin).
 const MAX_REDIRECTS: usize = 5;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an idle upstream connection is kept for the next call. Its write buffer still
+/// holds the last request's header, key included, until it is closed (hyper clears the
+/// buffer without overwriting it): calls in a burst share the connection, and the key
+/// leaves memory within about twice this after the last call (the pool checks at this period).
+const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The HTTP client for upstream calls. Cloning is cheap and shares the connection pool.
 #[derive(Clone)]
@@ -106,6 +111,7 @@ impl Upstream {
         let client = reqwest::Client::builder()
             .user_agent(concat!("keygate/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(CONNECT_TIMEOUT)
+            .pool_idle_timeout(UPSTREAM_IDLE_TIMEOUT)
             // A proxy from HTTP(S)_PROXY would see every key; upstreams are reached directly.
             .no_proxy()
             .redirect(Policy::custom(same_origin_only))

@@ -132,3 +132,32 @@ async fn a_session_goes_on_across_a_refresh_but_not_with_another_grants_token() 
     assert_eq!(list(second_access).await, StatusCode::UNAUTHORIZED);
     assert_eq!(o.h.server.sessions_open(), 0, "the session outlived its sign-in");
 }
+
+/// A row of the authorization server changed in vault.db without the master key: the token
+/// endpoint refuses the refresh token naming it (not "retry later"), the authorize page
+/// refuses a client whose redirect URIs were changed, and neither is used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_oauth_rows_are_refused_by_name_over_http() {
+    let o = OAuth::start().await;
+    let client = o.register("Cursor").await;
+    let code = o.approve_new(&o.pending(&client).await, "cursor", &["web_search"]).await;
+    let (_, tokens) = o.redeem(&client, &code, VERIFIER, REDIRECT).await;
+    let refresh_token = tokens["refresh_token"].as_str().expect("refresh").to_string();
+    let raw = rusqlite::Connection::open(o.h.home.vault_path()).expect("open vault.db");
+    // Push the refresh token's expiry out by a year.
+    raw.execute("UPDATE oauth_refresh SET expires_at = expires_at + 31536000000", []).expect("edit");
+    let (status, body) = o.refresh(&client, &refresh_token).await;
+    assert_eq!((status, error_of(&body)), (StatusCode::BAD_REQUEST, "invalid_grant"), "{body}");
+    let description = body["error_description"].as_str().expect("description");
+    assert!(description.starts_with("OAuth refresh token ") && description.contains("keygate doctor"), "{body}");
+    raw.execute("UPDATE oauth_refresh SET expires_at = expires_at - 31536000000", []).expect("undo");
+    let (status, body) = o.refresh(&client, &refresh_token).await;
+    assert_eq!(status, StatusCode::OK, "the refusal did not use it up: {body}");
+
+    raw.execute("UPDATE oauth_client SET redirect_uris = '[\"http://127.0.0.1:9/steal\"]'", []).expect("edit");
+    let response = o.authorize(&client, &[("redirect_uri", Some("http://127.0.0.1:9/steal"))]).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.headers().get("location").is_none(), "nothing is sent to the changed redirect URI");
+    let page = response.text().await.expect("page");
+    assert!(page.contains(&format!("OAuth client {client}")), "{page}");
+}

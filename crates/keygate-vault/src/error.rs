@@ -24,8 +24,8 @@ pub enum VaultError {
         path: PathBuf,
     },
 
-    /// A row that decides something (a token, grant, credential or tool pin) does not carry a
-    /// valid MAC: it was changed or inserted by someone without the master key.
+    /// A row that decides something (a token, grant, credential, tool pin or a row of the
+    /// OAuth server) does not carry a valid MAC: it was changed or inserted by someone without the master key.
     #[error(
         "{row} was changed in the vault file without the master key (its MAC does not verify), so it is refused: \
          run `keygate doctor`, then revoke or remove and re-create it"

@@ -7,27 +7,48 @@ use crate::error::Result;
 use crate::mac::Keys;
 use crate::rows::{self, RowFinding};
 use crate::seal::{Binding, Sealer};
-use crate::vault::{KEY_CHECK_AUTHENTICATED, Vault};
+use crate::vault::{KEY_CHECK_OAUTH_AUTHENTICATED, Vault};
 use crate::{audit_chain, rotation, store};
 
-/// MAC every decisive row, chain the audit and the rotation log, and only then replace the
-/// key check by the one that says "rows authenticated", all in one transaction. Runs once,
-/// when a vault written before row MACs is first opened with its master key: its rows are
-/// trusted as they are then (nothing else can be known about them).
-pub(crate) fn authenticate_existing(conn: &mut Connection, keys: &Keys, sealer: &Sealer, vault_id: &str) -> Result<()> {
+/// What a vault opened with an older key check has not authenticated yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unauthenticated {
+    /// Key check v1: nothing (a vault from before row MACs).
+    AllRows,
+    /// Key check v2: the OAuth rows (from before they carried MACs).
+    OAuthRows,
+}
+
+/// MAC the decisive rows not authenticated yet (and for a v1 vault chain the audit and the
+/// rotation log), and only then replace the key check by the one that says "rows and OAuth
+/// rows authenticated", all in one transaction. Runs once, when a vault written before those
+/// MACs is first opened with its master key: its rows are trusted as they are then (nothing
+/// else can be known about them). Rows authenticated already are never re-MAC'd here.
+pub(crate) fn authenticate_existing(
+    conn: &mut Connection,
+    keys: &Keys,
+    sealer: &Sealer,
+    vault_id: &str,
+    missing: Unauthenticated,
+) -> Result<()> {
     let binding = Binding::KeyCheck { vault_id };
-    let key_check = sealer.seal(binding, KEY_CHECK_AUTHENTICATED)?;
+    let key_check = sealer.seal(binding, KEY_CHECK_OAUTH_AUTHENTICATED)?;
     store::write(conn, |tx| {
         // Another process may have done it since this one read the key check.
         let current: Vec<u8> = tx.query_row("SELECT value FROM meta WHERE key = 'key_check'", [], |r| r.get(0))?;
-        if sealer.open(binding, &current).is_some_and(|check| check.as_slice() == KEY_CHECK_AUTHENTICATED) {
+        if sealer.open(binding, &current).is_some_and(|check| check.as_slice() == KEY_CHECK_OAUTH_AUTHENTICATED) {
             return Ok(());
         }
-        for spec in rows::ALL {
+        if missing == Unauthenticated::AllRows {
+            for spec in rows::FIRST {
+                spec.reseal_matching(tx, &keys.rows, "", &[])?;
+            }
+            audit_chain::chain_existing(tx, &keys.audit)?;
+            rotation::chain_existing(tx, &keys.rotation)?;
+        }
+        for spec in rows::OAUTH {
             spec.reseal_matching(tx, &keys.rows, "", &[])?;
         }
-        audit_chain::chain_existing(tx, &keys.audit)?;
-        rotation::chain_existing(tx, &keys.rotation)?;
         tx.execute("UPDATE meta SET value = ?1 WHERE key = 'key_check'", params![key_check])?;
         Ok(())
     })
@@ -75,7 +96,7 @@ fn credential_history(conn: &Connection) -> Result<Vec<RowFinding>> {
 
 impl Vault {
     /// Every problem with the vault's decisive rows: rows whose MAC does not verify (tokens,
-    /// grants, credentials, tool pins), credentials that disagree with the rotation log, and
+    /// grants, credentials, tool pins, the OAuth server's rows), credentials that disagree with the rotation log, and
     /// SQLite's own structural check. Empty when all is well. The chains are checked by
     /// `verify_audit` and `verify_rotation_log`.
     pub fn verify_rows(&self) -> Result<Vec<RowFinding>> {

@@ -1,6 +1,8 @@
 //! Authenticated rows: every row whose change would alter a decision (tokens, grants,
-//! credentials, tool pins) carries an HMAC of its decisive columns under the rows key. A row
-//! whose MAC does not verify is refused by name wherever it is read, never used or dropped.
+//! credentials, tool pins, and the OAuth server's clients, consent requests, codes, sign-ins,
+//! refresh tokens and the access tokens minted in each sign-in) carries an HMAC of its
+//! decisive columns under the rows key. A row whose MAC does not verify is refused by name
+//! wherever it is read, never used or dropped.
 //!
 //! Each table's MAC is `start(table)` then its decisive columns in the order of its `Spec`'s
 //! SELECT, fed as SQLite holds them; the hot paths (`check_token`, `insert_token`) feed the
@@ -60,13 +62,90 @@ pub(crate) const PIN: Spec = Spec {
     ids: 2,
 };
 
+/// A registered OAuth client: its id and redirect URIs decide where codes go, its name is
+/// what the person consents to. (`last_used_at` only orders eviction and is not covered.)
+pub(crate) const OAUTH_CLIENT: Spec = Spec {
+    table: "oauth_client",
+    what: "OAuth client",
+    select: "SELECT id, id, name, redirect_uris, created_at, mac FROM oauth_client c",
+    update: "UPDATE oauth_client SET mac = ?1 WHERE id = ?2",
+    ids: 1,
+};
+
+/// A consent request waiting for the person: where its code goes and the PKCE it binds.
+pub(crate) const OAUTH_CONSENT: Spec = Spec {
+    table: "oauth_consent",
+    what: "OAuth consent request",
+    select: "SELECT id, id, client_id, redirect_uri, code_challenge, state, resource, created_at, expires_at, mac
+             FROM oauth_consent r",
+    update: "UPDATE oauth_consent SET mac = ?1 WHERE id = ?2",
+    ids: 1,
+};
+
+/// An authorization code (its hash): everything it binds, its use and the sign-in it started.
+pub(crate) const OAUTH_CODE: Spec = Spec {
+    table: "oauth_code",
+    what: "OAuth authorization code",
+    select: "SELECT hash, hash, client_id, redirect_uri, code_challenge, resource, grant_name, expires_at, used_at,
+                    family_id, mac FROM oauth_code k",
+    update: "UPDATE oauth_code SET mac = ?1 WHERE hash = ?2",
+    ids: 1,
+};
+
+/// A sign-in (refresh family): its client, grant (by name and id), resource and revocation.
+/// (`revoked_why` only explains and is not covered.)
+pub(crate) const OAUTH_FAMILY: Spec = Spec {
+    table: "oauth_family",
+    what: "OAuth sign-in",
+    select: "SELECT id, id, client_id, grant_name, grant_id, resource, created_at, revoked_at, mac FROM oauth_family f",
+    update: "UPDATE oauth_family SET mac = ?1 WHERE id = ?2",
+    ids: 1,
+};
+
+/// A refresh token (its hash): its sign-in, expiry and use.
+pub(crate) const OAUTH_REFRESH: Spec = Spec {
+    table: "oauth_refresh",
+    what: "OAuth refresh token",
+    select: "SELECT hash, hash, family_id, created_at, expires_at, used_at, mac FROM oauth_refresh r",
+    update: "UPDATE oauth_refresh SET mac = ?1 WHERE hash = ?2",
+    ids: 1,
+};
+
+/// An access token minted in a sign-in (revoking the sign-in revokes it).
+pub(crate) const OAUTH_FAMILY_TOKEN: Spec = Spec {
+    table: "oauth_family_token",
+    what: "OAuth sign-in's access token",
+    select: "SELECT family_id, token_id, family_id, token_id, mac FROM oauth_family_token l",
+    update: "UPDATE oauth_family_token SET mac = ?1 WHERE family_id = ?2 AND token_id = ?3",
+    ids: 2,
+};
+
+/// The tables authenticated since row MACs came (key check v2).
+pub(crate) const FIRST: [&Spec; 4] = [&TOKEN, &GRANT, &CREDENTIAL, &PIN];
+
+/// The OAuth tables, authenticated since key check v3.
+pub(crate) const OAUTH: [&Spec; 6] =
+    [&OAUTH_CLIENT, &OAUTH_CONSENT, &OAUTH_CODE, &OAUTH_FAMILY, &OAUTH_REFRESH, &OAUTH_FAMILY_TOKEN];
+
 /// Every authenticated table.
-pub(crate) const ALL: [&Spec; 4] = [&TOKEN, &GRANT, &CREDENTIAL, &PIN];
+pub(crate) const ALL: [&Spec; 10] = [
+    &TOKEN,
+    &GRANT,
+    &CREDENTIAL,
+    &PIN,
+    &OAUTH_CLIENT,
+    &OAUTH_CONSENT,
+    &OAUTH_CODE,
+    &OAUTH_FAMILY,
+    &OAUTH_REFRESH,
+    &OAUTH_FAMILY_TOKEN,
+];
 
 /// A row whose MAC does not verify.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RowFinding {
-    /// The table (`token`, `agent_grant`, `credential`, `tool_pin`, `rotation_log`).
+    /// The table (`token`, `agent_grant`, `credential`, `tool_pin`, `oauth_client`, ...,
+    /// `rotation_log`).
     pub table: String,
     /// The row, as a person names it (`token 0123abcd...`, `credential openai`).
     pub row: String,
@@ -88,6 +167,8 @@ impl Spec {
             .map(|v| match v {
                 Value::Text(t) => crate::rows::printable(t),
                 Value::Integer(i) => i.to_string(),
+                // A code's or refresh token's hash: its first 8 bytes name it well enough.
+                Value::Blob(b) => hex::encode(&b[..b.len().min(8)]),
                 _ => "?".into(),
             })
             .collect();

@@ -101,7 +101,10 @@ impl Binding<'_> {
 
 /// Seals and opens with one master key.
 pub(crate) struct Sealer {
-    cipher: Aes256Gcm,
+    /// Boxed: the AES-256 key schedule begins with the master key itself, and a `Vault` moved
+    /// by value (into the server, through async state machines) would leave a copy of it in
+    /// every stack frame or task it passed through.
+    cipher: Box<Aes256Gcm>,
 }
 
 impl fmt::Debug for Sealer {
@@ -112,7 +115,7 @@ impl fmt::Debug for Sealer {
 
 impl Sealer {
     pub(crate) fn new(key: &MasterKey) -> Self {
-        let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key.bytes()));
+        let cipher = Box::new(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key.bytes())));
         Self { cipher }
     }
 

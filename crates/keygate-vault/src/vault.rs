@@ -10,17 +10,20 @@ use crate::clock::Clock;
 use crate::config::{AuditPolicy, DEFAULT_CONFIG, TokenPolicy};
 use crate::error::{Result, VaultError, io_error};
 use crate::home::{Home, write_new_file};
+use crate::integrity::{self, Unauthenticated};
 use crate::key_source::{self, KeySource};
 use crate::mac::Keys;
 use crate::random::random_hex;
 use crate::seal::{Binding, MasterKey, Sealer};
-use crate::{integrity, store};
+use crate::store;
 
 /// A known plaintext sealed at `init`; if it opens, the key is right. A vault whose rows
-/// carry MACs holds the second one: only the master key can turn a first into a second, so
+/// carry MACs holds a later one: only the master key can turn an earlier into a later one, so
 /// deleting MACs cannot make Keygate take a vault for one from before row MACs and re-MAC it.
+/// v2: tokens, grants, credentials and pins are authenticated; v3: the OAuth rows too.
 pub(crate) const KEY_CHECK_PLAINTEXT: &[u8] = b"keygate key check v1";
 pub(crate) const KEY_CHECK_AUTHENTICATED: &[u8] = b"keygate key check v2: rows authenticated";
+pub(crate) const KEY_CHECK_OAUTH_AUTHENTICATED: &[u8] = b"keygate key check v3: rows and OAuth rows authenticated";
 
 /// Who made a change, for the rotation log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,14 +128,15 @@ impl Vault {
         let sealer = Sealer::new(&key);
         let opened = sealer.open(Binding::KeyCheck { vault_id: &vault_id }, &key_check);
         let authenticated = match opened.as_deref().map(Vec::as_slice) {
-            Some(KEY_CHECK_AUTHENTICATED) => true,
-            Some(KEY_CHECK_PLAINTEXT) => false,
+            Some(KEY_CHECK_OAUTH_AUTHENTICATED) => None,
+            Some(KEY_CHECK_AUTHENTICATED) => Some(Unauthenticated::OAuthRows),
+            Some(KEY_CHECK_PLAINTEXT) => Some(Unauthenticated::AllRows),
             _ => return Err(VaultError::WrongMasterKey { vault_id }),
         };
         let keys = Keys::derive(&key, &vault_id);
         store::upgrade(&mut conn)?;
-        if !authenticated {
-            integrity::authenticate_existing(&mut conn, &keys, &sealer, &vault_id)?;
+        if let Some(missing) = authenticated {
+            integrity::authenticate_existing(&mut conn, &keys, &sealer, &vault_id, missing)?;
         }
         let token_policy = TokenPolicy::load(&home.config_path())?;
         let audit_policy = AuditPolicy::load(&home.config_path())?;
@@ -183,7 +187,7 @@ impl Vault {
 
 fn write_new_vault(path: &std::path::Path, vault_id: &str, key: &MasterKey, clock: &dyn Clock) -> Result<()> {
     let mut conn = store::create(path)?;
-    let key_check = Sealer::new(key).seal(Binding::KeyCheck { vault_id }, KEY_CHECK_AUTHENTICATED)?;
+    let key_check = Sealer::new(key).seal(Binding::KeyCheck { vault_id }, KEY_CHECK_OAUTH_AUTHENTICATED)?;
     store::write(&mut conn, |tx| {
         let mut insert = tx.prepare("INSERT INTO meta (key, value) VALUES (?1, ?2)")?;
         insert.execute(params!["vault_id", vault_id.as_bytes()])?;

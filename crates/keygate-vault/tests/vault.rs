@@ -19,6 +19,8 @@ mod flips;
 mod grants;
 #[path = "vault/oauth.rs"]
 mod oauth;
+#[path = "vault/oauth_rows.rs"]
+mod oauth_rows;
 #[path = "vault/opening.rs"]
 mod opening;
 #[path = "vault/redaction.rs"]

@@ -37,6 +37,7 @@ pub(super) async fn authorize(
                 "This application is not registered with Keygate: start the sign-in again from the application.",
             );
         }
+        Err(e @ VaultError::Tampered { .. }) => return reply::tampered_page(&e),
         Err(e) => return reply::unavailable(&e.to_string()),
     };
     let redirect_uri = match registered_redirect(&client, get("redirect_uri")) {
@@ -81,6 +82,7 @@ pub(super) async fn authorize(
             back("temporarily_unavailable", &refusal.to_string())
         }
         Err(VaultError::OAuth(refusal)) => page(StatusCode::BAD_REQUEST, &refusal.to_string()),
+        Err(e @ VaultError::Tampered { .. }) => reply::tampered_page(&e),
         Err(e) => reply::unavailable(&e.to_string()),
     }
 }

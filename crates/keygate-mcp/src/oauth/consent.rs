@@ -75,7 +75,7 @@ pub(super) async fn answer(State(state): State<OAuthState>, request: Request) ->
     };
     match state.gate.with(|vault| vault.issue_authorization_code(&binding)) {
         Ok(code) => back(&taken, &[("code", secrecy::ExposeSecret::expose_secret(&code))]),
-        Err(e) => reply::unavailable(&e.to_string()),
+        Err(e) => gone(e),
     }
 }
 
@@ -136,10 +136,12 @@ fn take(state: &OAuthState, id: &str) -> Result<ConsentRequest, VaultError> {
     state.gate.with(|vault| vault.take_consent_request(id))
 }
 
-/// The page for a request that is gone (answered, expired), or the vault being unavailable.
+/// The page for a request that is gone (answered, expired) or refused (its row, or its
+/// client's, changed without the master key), or the vault being unavailable.
 fn gone(error: VaultError) -> Response {
     match error {
         VaultError::OAuth(refusal) => reply::html(StatusCode::NOT_FOUND, error_page(&refusal.to_string())),
+        e @ VaultError::Tampered { .. } => reply::tampered_page(&e),
         e => reply::unavailable(&e.to_string()),
     }
 }

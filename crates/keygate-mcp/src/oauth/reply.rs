@@ -63,6 +63,13 @@ pub(super) fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Resp
     }
 }
 
+/// A row the answer depends on was changed without the master key (`VaultError::Tampered`):
+/// shown, naming the row, never retried as if the vault were busy.
+pub(super) fn tampered_page(error: &keygate_vault::VaultError) -> Response {
+    tracing::warn!("OAuth request refused: {error}");
+    html(StatusCode::FORBIDDEN, super::page::error_page(&error.to_string()))
+}
+
 /// The vault could not answer (busy, I/O): retry later.
 pub(super) fn unavailable(detail: &str) -> Response {
     tracing::error!(%detail, "vault unavailable during an OAuth request");

@@ -71,6 +71,11 @@ pub(super) async fn token(State(state): State<OAuthState>, request: Request) -> 
     match result {
         Ok(tokens) => issued(&tokens),
         Err(VaultError::OAuth(refusal)) => refused(refusal),
+        Err(e @ VaultError::Tampered { .. }) => {
+            // Not the vault being busy: a row was forged or changed, and retrying cannot help.
+            tracing::warn!("OAuth token request refused: {e}");
+            reply::error(StatusCode::BAD_REQUEST, "invalid_grant", &e.to_string())
+        }
         Err(e) => reply::unavailable(&e.to_string()),
     }
 }

@@ -8,8 +8,8 @@ use serde::Serialize;
 use crate::clock::Timestamp;
 use crate::error::{Result, VaultError};
 use crate::random::random_hex;
-use crate::store;
 use crate::vault::Vault;
+use crate::{rows, store};
 
 /// Most clients kept registered.
 pub const MAX_CLIENTS: usize = 100;
@@ -63,6 +63,7 @@ impl Vault {
         let id = format!("kgclient_{}", random_hex(16)?);
         let uris = serde_json::to_string(&client.redirect_uris)
             .map_err(|e| VaultError::InvalidOAuthClient { reason: format!("redirect_uris cannot be stored: {e}") })?;
+        let key = &self.keys.rows;
         store::write(&mut self.conn, |tx| {
             let count: i64 = tx.query_row("SELECT count(*) FROM oauth_client", [], |r| r.get(0))?;
             if count as usize >= MAX_CLIENTS {
@@ -72,13 +73,14 @@ impl Vault {
                 "INSERT INTO oauth_client (id, name, redirect_uris, created_at, last_used_at) VALUES (?1, ?2, ?3, ?4, ?4)",
                 params![id, client.name, uris, now.unix_millis()],
             )?;
-            Ok(())
+            rows::OAUTH_CLIENT.reseal_matching(tx, key, "WHERE c.id = ?1", &[&id])
         })?;
         Ok(OAuthClient { id, name: client.name.clone(), redirect_uris: client.redirect_uris.clone(), created_at: now })
     }
 
-    /// The registered client with this id, if any.
+    /// The registered client with this id, if any; refused if its row does not verify.
     pub fn oauth_client(&self, id: &str) -> Result<Option<OAuthClient>> {
+        rows::OAUTH_CLIENT.require(&self.conn, &self.keys.rows, "WHERE c.id = ?1", &[&id])?;
         let row = self
             .conn
             .prepare_cached("SELECT name, redirect_uris, created_at FROM oauth_client WHERE id = ?1")?

@@ -5,6 +5,7 @@
 use std::fmt;
 
 use base64::Engine as _;
+use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, params};
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
@@ -13,8 +14,8 @@ use subtle::ConstantTimeEq;
 use super::{CODE_TTL, OAuthRefusal, family, hash_secret, new_secret};
 use crate::clock::Timestamp;
 use crate::error::{Result, VaultError};
-use crate::store;
 use crate::vault::Vault;
+use crate::{rows, store};
 
 const CODE_PREFIX: &str = "kgcode_";
 /// How long a used code is remembered after it expired (a replay then revokes its sign-in).
@@ -83,7 +84,9 @@ impl Vault {
     pub fn issue_authorization_code(&mut self, binding: &CodeBinding) -> Result<SecretString> {
         let now = self.clock.now();
         let (code, hash) = new_secret(CODE_PREFIX)?;
+        let key = &self.keys.rows;
         store::write(&mut self.conn, |tx| {
+            rows::OAUTH_CLIENT.require(tx, key, "WHERE c.id = ?1", &[&binding.client_id])?;
             // Unused codes go once expired; used ones are kept a day longer, to catch a replay.
             tx.execute("DELETE FROM oauth_code WHERE expires_at <= ?1 AND used_at IS NULL", [now.unix_millis()])?;
             let day_ago = now.unix_millis().saturating_sub(USED_CODE_KEPT_MS);
@@ -101,7 +104,7 @@ impl Vault {
                     now.plus(CODE_TTL).unix_millis()
                 ],
             )?;
-            Ok(())
+            rows::OAUTH_CODE.reseal_matching(tx, key, "WHERE k.hash = ?1", &[&hash])
         })?;
         Ok(code)
     }
@@ -113,6 +116,10 @@ impl Vault {
         let hash = hash_secret(exchange.code);
         let key = &self.keys.rows;
         let outcome = store::write(&mut self.conn, |tx| {
+            // A code (or its client) changed without the master key is refused, and not used up.
+            rows::OAUTH_CODE.require(tx, key, "WHERE k.hash = ?1", &[&hash])?;
+            let client = "WHERE c.id = (SELECT client_id FROM oauth_code WHERE hash = ?1)";
+            rows::OAUTH_CLIENT.require(tx, key, client, &[&hash])?;
             let row = tx
                 .query_row(
                     "SELECT client_id, redirect_uri, code_challenge, resource, grant_name, expires_at, used_at, family_id
@@ -140,6 +147,8 @@ impl Vault {
                 return Ok(Err(OAuthRefusal::BadCode));
             }
             tx.execute("UPDATE oauth_code SET used_at = ?2 WHERE hash = ?1", params![hash, now.unix_millis()])?;
+            // It verified above, in this transaction.
+            rows::OAUTH_CODE.reseal(tx, key, &[vec![Value::Blob(hash.to_vec())]])?;
             Ok(stored.check(exchange, now).map(|()| RedeemedCode {
                 hash,
                 client_id: stored.client_id,

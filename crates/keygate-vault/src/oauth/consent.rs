@@ -3,15 +3,16 @@
 
 use std::time::Duration;
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use serde::Serialize;
 
 use super::OAuthRefusal;
 use crate::clock::Timestamp;
 use crate::error::{Result, VaultError};
+use crate::mac::RowMac;
 use crate::random::random_hex;
-use crate::store;
 use crate::vault::Vault;
+use crate::{rows, store};
 
 /// How long a consent request waits for an answer.
 pub const CONSENT_TTL: Duration = Duration::from_secs(5 * 60);
@@ -93,7 +94,9 @@ impl Vault {
         let now = self.clock.now();
         let id = random_hex(16)?;
         let expires_at = now.plus(CONSENT_TTL);
+        let key = &self.keys.rows;
         store::write(&mut self.conn, |tx| {
+            rows::OAUTH_CLIENT.require(tx, key, "WHERE c.id = ?1", &[&request.client_id])?;
             tx.execute("DELETE FROM oauth_consent WHERE expires_at <= ?1", [now.unix_millis()])?;
             let waiting: i64 = tx.query_row("SELECT count(*) FROM oauth_consent", [], |r| r.get(0))?;
             if waiting as usize >= MAX_PENDING_CONSENTS {
@@ -116,7 +119,7 @@ impl Vault {
             if changed == 0 {
                 return Err(VaultError::OAuth(OAuthRefusal::UnknownClient));
             }
-            Ok(())
+            rows::OAUTH_CONSENT.reseal_matching(tx, key, "WHERE r.id = ?1", &[&id])
         })?;
         self.consent_request(&id)
     }
@@ -124,6 +127,7 @@ impl Vault {
     /// A waiting consent request (not expired).
     pub fn consent_request(&self, id: &str) -> Result<ConsentRequest> {
         let now = self.clock.now().unix_millis();
+        require_request(&self.conn, &self.keys.rows, "WHERE r.id = ?1", &[&id])?;
         self.conn
             .prepare_cached(&format!("{SELECT} WHERE r.id = ?1 AND r.expires_at > ?2"))?
             .query_row(params![id, now], read_request)
@@ -134,7 +138,9 @@ impl Vault {
     /// Take a waiting request to answer it: it can be answered once.
     pub fn take_consent_request(&mut self, id: &str) -> Result<ConsentRequest> {
         let now = self.clock.now().unix_millis();
+        let key = &self.keys.rows;
         store::write(&mut self.conn, |tx| {
+            require_request(tx, key, "WHERE r.id = ?1", &[&id])?;
             let request = tx
                 .prepare_cached(&format!("{SELECT} WHERE r.id = ?1 AND r.expires_at > ?2"))?
                 .query_row(params![id, now], read_request)
@@ -148,6 +154,7 @@ impl Vault {
     /// The consent requests waiting now, oldest first (for the tray).
     pub fn list_pending_consents(&self) -> Result<Vec<PendingConsent>> {
         let now = self.clock.now().unix_millis();
+        require_request(&self.conn, &self.keys.rows, "WHERE r.expires_at > ?1", &[&now])?;
         let mut stmt = self.conn.prepare_cached(
             "SELECT r.id, r.client_id, c.name, r.created_at, r.expires_at
              FROM oauth_consent r JOIN oauth_client c ON c.id = r.client_id
@@ -164,4 +171,12 @@ impl Vault {
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+}
+
+/// Refuse if a consent request matching `filter` (over `r`), or the client it names, does not
+/// verify: the person would be shown, and the code bound to, what someone else wrote.
+fn require_request(conn: &Connection, key: &RowMac, filter: &str, params: &[&dyn ToSql]) -> Result<()> {
+    rows::OAUTH_CONSENT.require(conn, key, filter, params)?;
+    let clients = format!("WHERE c.id IN (SELECT r.client_id FROM oauth_consent r {filter})");
+    rows::OAUTH_CLIENT.require(conn, key, &clients, params)
 }

@@ -84,9 +84,10 @@ impl Vault {
             code_hash: &redeemed.hash,
             token_id: &access.id,
         };
+        let key = &self.keys.rows;
         let refresh_token = store::write(&mut self.conn, |tx| {
             client::touch(tx, &redeemed.client_id, now)?;
-            family::start_in(tx, &new_family, now).map(|(_, refresh)| refresh)
+            family::start_in(tx, key, &new_family, now).map(|(_, refresh)| refresh)
         })?;
         let expires_in = access.expires_at.since(now);
         Ok(OAuthTokens { access, refresh_token, grant: redeemed.grant, expires_in })
@@ -97,7 +98,7 @@ impl Vault {
     pub fn refresh_oauth_tokens(&mut self, exchange: &RefreshExchange<'_>) -> Result<OAuthTokens> {
         let now = self.clock.now();
         let hash = hash_secret(exchange.refresh_token);
-        let Some(stored) = family::find(&self.conn, &hash)? else {
+        let Some(stored) = family::find(&self.conn, &self.keys.rows, &hash)? else {
             return Err(VaultError::OAuth(OAuthRefusal::BadRefresh));
         };
         if stored.family_revoked {
@@ -123,18 +124,18 @@ impl Vault {
         };
         let key = &self.keys.rows;
         let outcome = store::write(&mut self.conn, |tx| {
-            family::link_token_in(tx, &stored.family_id, &access.id)?;
-            if !family::same_grant_in(tx, &stored.family_id, &access.id)? {
+            family::link_token_in(tx, key, &stored.family_id, &access.id)?;
+            if !family::same_grant_in(tx, key, &stored.family_id, &access.id)? {
                 // The grant was revoked and a new one took its name: not the grant consented to.
                 family::revoke_in(tx, key, &stored.family_id, "grant replaced", now)?;
                 return Ok(Err(OAuthRefusal::GrantGone));
             }
-            if !family::use_refresh_in(tx, &hash, now)? {
+            if !family::use_refresh_in(tx, key, &hash, now)? {
                 family::revoke_in(tx, key, &stored.family_id, "refresh token reused", now)?;
                 return Ok(Err(OAuthRefusal::RefreshReused));
             }
             client::touch(tx, &stored.client_id, now)?;
-            family::add_refresh_in(tx, &stored.family_id, now).map(Ok)
+            family::add_refresh_in(tx, key, &stored.family_id, now).map(Ok)
         })?;
         let refresh_token = outcome.map_err(VaultError::OAuth)?;
         let expires_in = access.expires_at.since(now);

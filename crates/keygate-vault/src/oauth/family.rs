@@ -2,6 +2,7 @@
 //! Every refresh token is used once; a second use means one of two holders is not the
 //! client, so the whole family and every access token minted in it are revoked.
 
+use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, params};
 use secrecy::SecretString;
 
@@ -10,6 +11,7 @@ use crate::clock::Timestamp;
 use crate::error::Result;
 use crate::mac::RowMac;
 use crate::random::random_hex;
+use crate::rows;
 use crate::token::revoke_tokens;
 
 const REFRESH_PREFIX: &str = "kgrefresh_";
@@ -38,6 +40,7 @@ pub(super) struct NewFamily<'a> {
 /// Start a family; returns its id and its first refresh token.
 pub(super) fn start_in(
     tx: &rusqlite::Transaction<'_>,
+    key: &RowMac,
     family: &NewFamily<'_>,
     now: Timestamp,
 ) -> Result<(String, SecretString)> {
@@ -47,14 +50,23 @@ pub(super) fn start_in(
          VALUES (?1, ?2, ?3, (SELECT grant_id FROM token WHERE id = ?4), ?5, ?6)",
         params![id, family.client_id, family.grant, family.token_id, family.resource, now.unix_millis()],
     )?;
+    rows::OAUTH_FAMILY.reseal_matching(tx, key, "WHERE f.id = ?1", &[&id])?;
+    let code = "WHERE k.hash = ?1";
+    let intact = rows::OAUTH_CODE.intact_ids(tx, key, code, &[family.code_hash])?;
     tx.execute("UPDATE oauth_code SET family_id = ?2 WHERE hash = ?1", params![family.code_hash, id])?;
-    link_token_in(tx, &id, family.token_id)?;
-    let refresh = add_refresh_in(tx, &id, now)?;
+    rows::OAUTH_CODE.reseal(tx, key, &intact)?;
+    link_token_in(tx, key, &id, family.token_id)?;
+    let refresh = add_refresh_in(tx, key, &id, now)?;
     Ok((id, refresh))
 }
 
 /// A new refresh token in `family_id`.
-pub(super) fn add_refresh_in(tx: &rusqlite::Transaction<'_>, family_id: &str, now: Timestamp) -> Result<SecretString> {
+pub(super) fn add_refresh_in(
+    tx: &rusqlite::Transaction<'_>,
+    key: &RowMac,
+    family_id: &str,
+    now: Timestamp,
+) -> Result<SecretString> {
     let (secret, hash) = new_secret(REFRESH_PREFIX)?;
     // Expired refresh tokens can no longer be used or replayed usefully: they go.
     tx.execute("DELETE FROM oauth_refresh WHERE expires_at <= ?1", [now.unix_millis()])?;
@@ -62,20 +74,35 @@ pub(super) fn add_refresh_in(tx: &rusqlite::Transaction<'_>, family_id: &str, no
         "INSERT INTO oauth_refresh (hash, family_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
         params![hash, family_id, now.unix_millis(), now.plus(REFRESH_TTL).unix_millis()],
     )?;
+    rows::OAUTH_REFRESH.reseal_matching(tx, key, "WHERE r.hash = ?1", &[&hash])?;
     Ok(secret)
 }
 
-/// Record an access token as minted in `family_id`.
-pub(super) fn link_token_in(tx: &rusqlite::Transaction<'_>, family_id: &str, token_id: &str) -> Result<()> {
+/// Record an access token as minted in `family_id`. (Its MAC covers only the two ids, so
+/// sealing a link that was there already cannot vouch for anything else.)
+pub(super) fn link_token_in(
+    tx: &rusqlite::Transaction<'_>,
+    key: &RowMac,
+    family_id: &str,
+    token_id: &str,
+) -> Result<()> {
     tx.execute(
         "INSERT OR IGNORE INTO oauth_family_token (family_id, token_id) VALUES (?1, ?2)",
         params![family_id, token_id],
     )?;
-    Ok(())
+    let filter = "WHERE l.family_id = ?1 AND l.token_id = ?2";
+    rows::OAUTH_FAMILY_TOKEN.reseal_matching(tx, key, filter, &[&family_id, &token_id])
 }
 
-/// Whether the token `token_id` was minted under the grant the family started with.
-pub(super) fn same_grant_in(tx: &rusqlite::Transaction<'_>, family_id: &str, token_id: &str) -> Result<bool> {
+/// Whether the token `token_id` was minted under the grant the family started with; refused
+/// if the family's row does not verify.
+pub(super) fn same_grant_in(
+    tx: &rusqlite::Transaction<'_>,
+    key: &RowMac,
+    family_id: &str,
+    token_id: &str,
+) -> Result<bool> {
+    rows::OAUTH_FAMILY.require(tx, key, "WHERE f.id = ?1", &[&family_id])?;
     let same: Option<bool> = tx
         .query_row(
             "SELECT f.grant_id IS t.grant_id FROM oauth_family f, token t WHERE f.id = ?1 AND t.id = ?2",
@@ -87,11 +114,19 @@ pub(super) fn same_grant_in(tx: &rusqlite::Transaction<'_>, family_id: &str, tok
 }
 
 /// Mark a refresh token used; false if it already was (a concurrent replay).
-pub(super) fn use_refresh_in(tx: &rusqlite::Transaction<'_>, hash: &[u8; 32], now: Timestamp) -> Result<bool> {
+pub(super) fn use_refresh_in(
+    tx: &rusqlite::Transaction<'_>,
+    key: &RowMac,
+    hash: &[u8; 32],
+    now: Timestamp,
+) -> Result<bool> {
+    rows::OAUTH_REFRESH.require(tx, key, "WHERE r.hash = ?1", &[hash])?;
     let changed = tx.execute(
         "UPDATE oauth_refresh SET used_at = ?2 WHERE hash = ?1 AND used_at IS NULL",
         params![hash, now.unix_millis()],
     )?;
+    // It verified just above, in this transaction.
+    rows::OAUTH_REFRESH.reseal(tx, key, &[vec![Value::Blob(hash.to_vec())]])?;
     Ok(changed == 1)
 }
 
@@ -104,16 +139,26 @@ pub(super) fn revoke_in(
     now: Timestamp,
 ) -> Result<()> {
     let now = now.unix_millis();
+    // Revoked even if its row does not verify; resealed only if it did (never laundered).
+    let intact = rows::OAUTH_FAMILY.intact_ids(tx, key, "WHERE f.id = ?1", &[&family_id])?;
     tx.execute(
         "UPDATE oauth_family SET revoked_at = ?2, revoked_why = ?3 WHERE id = ?1 AND revoked_at IS NULL",
         params![family_id, now, why],
     )?;
+    rows::OAUTH_FAMILY.reseal(tx, key, &intact)?;
     let filter = "WHERE t.id IN (SELECT token_id FROM oauth_family_token WHERE family_id = ?1)";
     revoke_tokens(tx, key, filter, &[&family_id], now)
 }
 
-/// The refresh token with this hash, with its family.
-pub(super) fn find(conn: &rusqlite::Connection, hash: &[u8; 32]) -> Result<Option<StoredRefresh>> {
+/// The refresh token with this hash, with its family; refused if the token's row, its
+/// family's or its client's does not verify.
+pub(super) fn find(conn: &rusqlite::Connection, key: &RowMac, hash: &[u8; 32]) -> Result<Option<StoredRefresh>> {
+    rows::OAUTH_REFRESH.require(conn, key, "WHERE r.hash = ?1", &[hash])?;
+    let family = "WHERE f.id = (SELECT family_id FROM oauth_refresh WHERE hash = ?1)";
+    rows::OAUTH_FAMILY.require(conn, key, family, &[hash])?;
+    let client = "WHERE c.id = (SELECT f.client_id FROM oauth_family f JOIN oauth_refresh r ON r.family_id = f.id
+                                WHERE r.hash = ?1)";
+    rows::OAUTH_CLIENT.require(conn, key, client, &[hash])?;
     let found = conn
         .prepare_cached(
             "SELECT f.id, f.client_id, f.grant_name, f.resource, f.revoked_at, r.expires_at, r.used_at

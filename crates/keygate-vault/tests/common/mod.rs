@@ -132,15 +132,41 @@ impl Fixture {
             "ALTER TABLE token DROP COLUMN mac; ALTER TABLE agent_grant DROP COLUMN mac;
              ALTER TABLE credential DROP COLUMN mac; ALTER TABLE tool_pin DROP COLUMN mac;
              ALTER TABLE audit DROP COLUMN mac; ALTER TABLE audit DROP COLUMN seal;
-             ALTER TABLE rotation_log DROP COLUMN mac; PRAGMA user_version = 6;",
+             ALTER TABLE rotation_log DROP COLUMN mac;",
         )
         .expect("drop the MAC columns");
+        self.make_pre_oauth_mac_schema(&raw);
+        raw.pragma_update(None, "user_version", 6).expect("schema 6");
         self.write_first_key_check(&raw);
     }
 
-    /// Replace the key check by the first one (`keygate key check v1`), sealed as the vault
-    /// format says: format 1, 12-byte nonce, AES-256-GCM over the binding's length-prefixed fields.
+    /// Turn this vault into one written before OAuth rows carried MACs (schema 7, key check
+    /// v2): the other rows stay authenticated.
+    pub fn make_pre_oauth_mac(&self) {
+        let raw = self.raw();
+        self.make_pre_oauth_mac_schema(&raw);
+        raw.pragma_update(None, "user_version", 7).expect("schema 7");
+        self.write_key_check(&raw, b"keygate key check v2: rows authenticated");
+    }
+
+    /// Drop the OAuth tables' MAC columns.
+    pub fn make_pre_oauth_mac_schema(&self, raw: &rusqlite::Connection) {
+        raw.execute_batch(
+            "ALTER TABLE oauth_client DROP COLUMN mac; ALTER TABLE oauth_consent DROP COLUMN mac;
+             ALTER TABLE oauth_code DROP COLUMN mac; ALTER TABLE oauth_family DROP COLUMN mac;
+             ALTER TABLE oauth_refresh DROP COLUMN mac; ALTER TABLE oauth_family_token DROP COLUMN mac;",
+        )
+        .expect("drop the OAuth MAC columns");
+    }
+
+    /// Replace the key check by the first one (`keygate key check v1`).
     pub fn write_first_key_check(&self, raw: &rusqlite::Connection) {
+        self.write_key_check(raw, b"keygate key check v1");
+    }
+
+    /// Replace the key check by one sealing `plaintext`, as the vault format says: format 1,
+    /// 12-byte nonce, AES-256-GCM over the binding's length-prefixed fields.
+    pub fn write_key_check(&self, raw: &rusqlite::Connection, plaintext: &[u8]) {
         use aes_gcm::aead::{Aead, KeyInit, Payload};
         let vault_id: Vec<u8> =
             raw.query_row("SELECT value FROM meta WHERE key = 'vault_id'", [], |r| r.get(0)).expect("vault id");
@@ -151,7 +177,7 @@ impl Fixture {
         }
         let cipher = aes_gcm::Aes256Gcm::new_from_slice(&self.key_bytes).expect("key");
         let nonce = [7u8; 12];
-        let sealed = cipher.encrypt(&nonce.into(), Payload { msg: b"keygate key check v1", aad: &aad }).expect("seal");
+        let sealed = cipher.encrypt(&nonce.into(), Payload { msg: plaintext, aad: &aad }).expect("seal");
         let blob = [&[1u8][..], &nonce, &sealed].concat();
         raw.execute("UPDATE meta SET value = ?1 WHERE key = 'key_check'", [blob]).expect("key check");
     }

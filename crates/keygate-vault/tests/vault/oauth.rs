@@ -12,20 +12,20 @@ use secrecy::ExposeSecret;
 
 use crate::common::{Fixture, contains};
 
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-const REDIRECT: &str = "http://127.0.0.1:33418/callback";
-const RESOURCE: &str = "http://127.0.0.1:7447/mcp";
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(crate) const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+pub(crate) const REDIRECT: &str = "http://127.0.0.1:33418/callback";
+pub(crate) const RESOURCE: &str = "http://127.0.0.1:7447/mcp";
 
 /// A change made to an otherwise right code exchange.
 type Tamper = fn(CodeExchange<'_>) -> CodeExchange<'_>;
 
-fn register(vault: &mut Vault) -> String {
+pub(crate) fn register(vault: &mut Vault) -> String {
     let client = NewOAuthClient { name: "Cursor".into(), redirect_uris: vec![REDIRECT.into()] };
     vault.register_oauth_client(&client).expect("register").id
 }
 
-fn consent(vault: &mut Vault, client_id: &str) -> ConsentRequest {
+pub(crate) fn consent(vault: &mut Vault, client_id: &str) -> ConsentRequest {
     let request = NewConsent {
         client_id: client_id.into(),
         redirect_uri: REDIRECT.into(),
@@ -36,7 +36,7 @@ fn consent(vault: &mut Vault, client_id: &str) -> ConsentRequest {
     vault.create_consent_request(&request).expect("consent request")
 }
 
-fn code_for(vault: &mut Vault, client_id: &str, grant: &str) -> String {
+pub(crate) fn code_for(vault: &mut Vault, client_id: &str, grant: &str) -> String {
     let binding = CodeBinding {
         client_id: client_id.into(),
         redirect_uri: REDIRECT.into(),
@@ -47,7 +47,7 @@ fn code_for(vault: &mut Vault, client_id: &str, grant: &str) -> String {
     vault.issue_authorization_code(&binding).expect("code").expose_secret().to_string()
 }
 
-fn exchange<'a>(code: &'a str, client_id: &'a str) -> CodeExchange<'a> {
+pub(crate) fn exchange<'a>(code: &'a str, client_id: &'a str) -> CodeExchange<'a> {
     CodeExchange { code, client_id, redirect_uri: REDIRECT, code_verifier: VERIFIER, resource: Some(RESOURCE) }
 }
 
@@ -58,7 +58,7 @@ fn refused(result: Result<OAuthTokens, VaultError>) -> OAuthRefusal {
     }
 }
 
-fn signed_in(vault: &mut Vault) -> (String, OAuthTokens) {
+pub(crate) fn signed_in(vault: &mut Vault) -> (String, OAuthTokens) {
     vault.create_grant(&GrantRequest::new("cursor", vec!["web_search".into()])).expect("grant");
     let client = register(vault);
     let code = code_for(vault, &client, "cursor");
@@ -66,7 +66,7 @@ fn signed_in(vault: &mut Vault) -> (String, OAuthTokens) {
     (client, tokens)
 }
 
-fn refresh(vault: &mut Vault, client: &str, token: &str) -> Result<OAuthTokens, VaultError> {
+pub(crate) fn refresh(vault: &mut Vault, client: &str, token: &str) -> Result<OAuthTokens, VaultError> {
     vault.refresh_oauth_tokens(&RefreshExchange { refresh_token: token, client_id: client, resource: Some(RESOURCE) })
 }
 
