@@ -113,6 +113,16 @@ pub enum VaultError {
         detail: String,
     },
 
+    /// A query does not fit the file's tables (a column or table is missing): the schema in
+    /// vault.db was damaged or edited.
+    #[error(
+        "the vault's tables do not match this keygate ({detail}): vault.db was damaged or edited; restore it from a backup"
+    )]
+    SchemaMismatch {
+        /// What SQLite said (never the query).
+        detail: String,
+    },
+
     /// A credential name that does not match `[a-z0-9][a-z0-9_.-]{0,63}`.
     #[error(
         "invalid credential name {name:?}: use 1-64 characters of a-z, 0-9, `_`, `.`, `-`, starting with a letter or digit"
@@ -284,17 +294,21 @@ pub enum VaultError {
     Random(String),
 
     /// Any other SQLite failure. SQLite messages carry no bound values, so no secrets.
-    #[error("vault database error: {0}")]
+    #[error("vault database error: {}", one_line(&.0.to_string()))]
     Database(rusqlite::Error),
 }
 
 impl From<rusqlite::Error> for VaultError {
     fn from(err: rusqlite::Error) -> Self {
         use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked, DiskFull, ReadOnly, SystemIoFailure};
+        if let rusqlite::Error::SqlInputError { msg, .. } = &err {
+            // Its Display carries the whole query across lines; the message alone says it.
+            return VaultError::SchemaMismatch { detail: one_line(msg) };
+        }
         match err.sqlite_error_code() {
             Some(DatabaseBusy | DatabaseLocked) => VaultError::Busy,
             Some(DiskFull) => VaultError::DiskFull,
-            Some(ReadOnly | SystemIoFailure) => VaultError::Storage { detail: err.to_string() },
+            Some(ReadOnly | SystemIoFailure) => VaultError::Storage { detail: one_line(&err.to_string()) },
             _ => VaultError::Database(err),
         }
     }
@@ -325,6 +339,7 @@ impl VaultError {
             VaultError::Busy => "busy",
             VaultError::DiskFull => "disk_full",
             VaultError::Storage { .. } => "storage",
+            VaultError::SchemaMismatch { .. } => "schema_mismatch",
             VaultError::InvalidName { .. } => "invalid_name",
             VaultError::InvalidValue { .. } => "invalid_value",
             VaultError::InvalidMaxAge { .. } => "invalid_max_age",
@@ -356,6 +371,18 @@ impl VaultError {
 /// The vault's result type.
 pub type Result<T, E = VaultError> = std::result::Result<T, E>;
 
+/// Text from SQLite (which may quote a damaged schema, newlines, control bytes and all) as one
+/// printable line of at most 160 characters, for an error message.
+pub(crate) fn one_line(text: &str) -> String {
+    const MAX: usize = 160;
+    let spaced: Vec<&str> = text.split_whitespace().collect();
+    let printable: String = spaced.join(" ").chars().map(|c| if c.is_control() { '?' } else { c }).collect();
+    match printable.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}...", &printable[..cut]),
+        None => printable,
+    }
+}
+
 /// Helper to attach a path and an action to an I/O error.
 pub(crate) fn io_error(action: &'static str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> VaultError {
     let path = path.to_path_buf();
@@ -386,5 +413,26 @@ mod tests {
         );
         assert!(!sqlite(rusqlite::ffi::SQLITE_CONSTRAINT).is_transient());
         assert!(!sqlite(rusqlite::ffi::SQLITE_CORRUPT).is_transient());
+    }
+
+    #[test]
+    fn sqlite_text_becomes_one_bounded_printable_line() {
+        assert_eq!(one_line("malformed (t) - \"a,\n    b\tc\u{1b}\""), "malformed (t) - \"a, b c?\"");
+        let long = one_line(&"x".repeat(500));
+        assert!(long.ends_with("...") && long.chars().count() == 163, "{long}");
+    }
+
+    #[test]
+    fn a_query_that_no_longer_fits_the_file_is_one_line_without_the_query() {
+        let error = VaultError::from(rusqlite::Error::SqlInputError {
+            error: rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            msg: "no such column: c.rotated_at".into(),
+            sql: "SELECT c.name,\n  c.rotated_at FROM credential c".into(),
+            offset: 16,
+        });
+        let text = error.to_string();
+        assert_eq!(error.code(), "schema_mismatch");
+        assert!(text.contains("no such column: c.rotated_at") && text.contains("restore it from a backup"), "{text}");
+        assert!(!text.contains('\n') && !text.contains("SELECT"), "{text}");
     }
 }

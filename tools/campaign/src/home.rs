@@ -35,6 +35,13 @@ impl Ran {
         !self.ok() && !self.panicked() && lines.len() == 1 && lines[0].starts_with("keygate: ") && lines[0].len() > 20
     }
 
+    /// Where and why it panicked (the `panicked at` line and the message after it), for reports.
+    pub fn panic_lines(&self) -> String {
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        let at = lines.iter().position(|l| l.contains("panicked at")).unwrap_or(0);
+        lines.iter().skip(at).take(2).copied().collect::<Vec<_>>().join(" ").chars().take(300).collect()
+    }
+
     /// The error line, for reports.
     pub fn error_line(&self) -> String {
         self.stderr.trim_end().lines().last().unwrap_or("").chars().take(200).collect()

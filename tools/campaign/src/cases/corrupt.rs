@@ -173,7 +173,7 @@ enum Judged {
 
 fn judge(ran: &Ran) -> Judged {
     if ran.panicked() {
-        Judged::Broken(format!("panicked (exit {:?}): {}", ran.code, ran.error_line()))
+        Judged::Broken(format!("panicked (exit {:?}): {}", ran.code, ran.panic_lines()))
     } else if ran.ok() {
         Judged::Fine
     } else if ran.clear_error() {
@@ -196,7 +196,7 @@ fn checks_flag(home: &KgHome, outcome: &mut Outcome, what: &str) -> Result<bool>
     }
     let doctor = home.run(&["doctor"])?;
     if doctor.panicked() || !matches!(doctor.code, Some(0 | 1)) {
-        outcome.fail(format!("{what}: `keygate doctor` exit {:?}: {}", doctor.code, doctor.error_line()));
+        outcome.fail(format!("{what}: `keygate doctor` exit {:?}: {}", doctor.code, doctor.panic_lines()));
     }
     let problem = |check: &str| doctor.stdout.lines().any(|l| l.starts_with("problem") && l.contains(check));
     Ok(flagged || ["vault:", "rows:", "audit:", "rotation log:"].iter().any(|c| problem(c)))
