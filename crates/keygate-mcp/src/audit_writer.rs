@@ -5,8 +5,11 @@
 //!
 //! Nothing is dropped: a full queue makes the finishing call wait for room, and a flush, which
 //! the server runs when it stops, waits until every outcome queued before it is committed.
+//! Outcomes the vault cannot take for a while (another process holds its lock past the busy
+//! timeout, the disk is full, the files are read-only) are kept and retried, so the row of a
+//! call that was made still gets its status once the vault can be written again.
 
-use keygate_vault::CallOutcome;
+use keygate_vault::{CallOutcome, VaultError};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::gate::Gate;
@@ -19,6 +22,11 @@ const MAX_BATCH: usize = 256;
 /// agent calling in a row gets one commit per call, each taking the vault lock and a core
 /// just as its next call starts; with it, calls share commits. A flush never waits.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
+/// How long the writer waits, with nothing new arriving, before retrying outcomes the vault
+/// could not take.
+const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+/// Outcomes kept for a retry at most; past this the oldest are given up (and logged).
+const MAX_RETAINED: usize = QUEUE_CAPACITY;
 
 enum Message {
     Outcome(CallOutcome),
@@ -51,7 +59,7 @@ impl AuditWriter {
         if let Err(mpsc::error::SendError(Message::Outcome(outcome))) = self.queue.send(Message::Outcome(outcome)).await
         {
             // Only if the writer is gone (its runtime is shutting down): write it here instead.
-            write(&self.gate, std::slice::from_ref(&outcome));
+            write(&self.gate, vec![outcome], true);
         }
     }
 
@@ -65,13 +73,25 @@ impl AuditWriter {
 }
 
 /// Take whatever is queued (at least one message), commit its outcomes in one transaction,
-/// then answer the flushes that were waiting behind them. Ends when every handle is dropped.
+/// then answer the flushes that were waiting behind them. Outcomes the vault could not take
+/// go into the next batch, or are retried after [`RETRY_AFTER`] if nothing else comes.
+/// Ends when every handle is dropped.
 async fn write_batches(gate: Gate, mut inbox: mpsc::Receiver<Message>, max_batch: usize) {
     let mut messages = Vec::with_capacity(max_batch);
-    let mut outcomes = Vec::with_capacity(max_batch);
     let mut flushes = Vec::new();
-    while inbox.recv_many(&mut messages, max_batch).await > 0 {
+    let mut retained: Vec<CallOutcome> = Vec::new();
+    loop {
+        let received = if retained.is_empty() {
+            inbox.recv_many(&mut messages, max_batch).await
+        } else {
+            // Nothing new for a while counts as a turn too: the retained outcomes are retried.
+            tokio::time::timeout(RETRY_AFTER, inbox.recv_many(&mut messages, max_batch)).await.unwrap_or(usize::MAX)
+        };
+        if received == 0 {
+            break;
+        }
         linger(&mut inbox, &mut messages, max_batch).await;
+        let mut outcomes = std::mem::take(&mut retained);
         for message in messages.drain(..) {
             match message {
                 Message::Outcome(outcome) => outcomes.push(outcome),
@@ -79,12 +99,15 @@ async fn write_batches(gate: Gate, mut inbox: mpsc::Receiver<Message>, max_batch
             }
         }
         if !outcomes.is_empty() {
-            write(&gate, &outcomes);
-            outcomes.clear();
+            // A flush waits for this batch, so this is its last try.
+            retained = write(&gate, outcomes, !flushes.is_empty());
         }
         for done in flushes.drain(..) {
             let _ = done.send(());
         }
+    }
+    if !retained.is_empty() {
+        write(&gate, retained, true);
     }
 }
 
@@ -102,25 +125,37 @@ async fn linger(inbox: &mut mpsc::Receiver<Message>, messages: &mut Vec<Message>
     }
 }
 
-/// Commit a batch; if the batch fails as a whole, write each outcome alone so one bad row
-/// cannot cost the others theirs. The calls already happened, so failures are logged.
-fn write(gate: &Gate, outcomes: &[CallOutcome]) {
+/// Commit a batch. If the vault cannot take it for now ([`VaultError::is_transient`]), the
+/// outcomes come back to be retried, unless this is the `last_try`; if the batch fails for
+/// another reason, each outcome is written alone so one bad row cannot cost the others theirs.
+/// The calls already happened, so what is given up is logged.
+fn write(gate: &Gate, mut outcomes: Vec<CallOutcome>, last_try: bool) -> Vec<CallOutcome> {
     let finish = |batch: &[CallOutcome]| gate.with(|vault| vault.finish_calls(batch));
-    match finish(outcomes) {
-        Ok(()) => {}
-        Err(e) if outcomes.len() == 1 => log_unfinished(&outcomes[0], &e),
+    match finish(&outcomes) {
+        Ok(()) => Vec::new(),
+        Err(e) if e.is_transient() && !last_try => {
+            tracing::warn!(error = %e, calls = outcomes.len(), "the vault cannot take call outcomes now; will retry");
+            let excess = outcomes.len().saturating_sub(MAX_RETAINED);
+            outcomes.drain(..excess).for_each(|outcome| log_unfinished(&outcome, &e));
+            outcomes
+        }
+        Err(e) if outcomes.len() == 1 || e.is_transient() => {
+            outcomes.iter().for_each(|outcome| log_unfinished(outcome, &e));
+            Vec::new()
+        }
         Err(e) => {
             tracing::warn!(error = %e, calls = outcomes.len(), "a batch of call outcomes failed; writing them one by one");
-            for outcome in outcomes {
+            for outcome in &outcomes {
                 if let Err(e) = finish(std::slice::from_ref(outcome)) {
                     log_unfinished(outcome, &e);
                 }
             }
+            Vec::new()
         }
     }
 }
 
-fn log_unfinished(outcome: &CallOutcome, error: &keygate_vault::VaultError) {
+fn log_unfinished(outcome: &CallOutcome, error: &VaultError) {
     tracing::error!(token_id = %outcome.token_id, %error, "could not finish the audit row of a completed call");
 }
 
@@ -203,5 +238,29 @@ mod tests {
         let log = gate.with(|vault| vault.audit_log()).expect("audit");
         assert_eq!(log.len(), 2 * CAPACITY + 1);
         assert!(log.iter().all(|row| row.status.as_deref() == Some("200")), "{log:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_outcome_the_vault_could_not_take_is_written_once_it_can() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (vault, outcomes) = vault_with_calls(dir.path(), 3);
+        let gate = Gate::new(vault);
+        let writer = AuditWriter::start(gate.clone());
+
+        // Another process's connection holds the write lock past the vault's busy timeout (5 s).
+        let holder = rusqlite::Connection::open(dir.path().join("vault.db")).expect("open");
+        holder.execute_batch("BEGIN IMMEDIATE").expect("take the write lock");
+        for outcome in outcomes {
+            writer.finish(outcome).await;
+        }
+        // The writer meets the lock (busy), keeps the outcomes and tries again.
+        tokio::time::sleep(Duration::from_millis(5_500)).await;
+        holder.execute_batch("ROLLBACK").expect("let go");
+        tokio::time::sleep(Duration::from_millis(2_000)).await;
+        writer.flush().await;
+
+        let log = gate.with(|vault| vault.audit_log()).expect("audit");
+        assert_eq!(log.len(), 3);
+        assert!(log.iter().all(|row| row.status.as_deref() == Some("200")), "an outcome was lost: {log:?}");
     }
 }

@@ -66,6 +66,19 @@ pub(crate) struct Link {
     pub sealed: bool,
 }
 
+/// A column as an owned value. rusqlite's own conversion panics on text that is not UTF-8,
+/// which a damaged or edited file can hold; such text is kept as its bytes (a blob), so the
+/// row fails its MAC and is reported, never a panic.
+pub(crate) fn owned(value: ValueRef<'_>) -> Value {
+    match value {
+        ValueRef::Text(bytes) => match std::str::from_utf8(bytes) {
+            Ok(text) => Value::Text(text.to_string()),
+            Err(_) => Value::Blob(bytes.to_vec()),
+        },
+        other => other.into(),
+    }
+}
+
 /// The chain MAC of a row: `domain`, the previous row's MAC, then the row's content.
 pub(crate) fn link_mac(key: &RowMac, domain: &str, prev: &[u8; MAC_LEN], content: &[Value]) -> [u8; MAC_LEN] {
     let mut mac = key.start(domain);

@@ -98,6 +98,31 @@ pub enum VaultError {
     #[error("the vault is busy (another keygate process is writing to it): retry in a moment")]
     Busy,
 
+    /// The disk holding the vault is full; the transaction was rolled back.
+    #[error("the disk holding the vault is full, so nothing was written: free some space, then retry")]
+    DiskFull,
+
+    /// The vault's files could not be written or read (read-only or immutable files, an I/O
+    /// error); the transaction was rolled back.
+    #[error(
+        "the vault's files cannot be written or read ({detail}), so nothing was changed: check that vault.db and \
+         vault.db-wal in the Keygate home are writable (not read-only or immutable) and that the disk is healthy, then retry"
+    )]
+    Storage {
+        /// What SQLite said.
+        detail: String,
+    },
+
+    /// A query does not fit the file's tables (a column or table is missing): the schema in
+    /// vault.db was damaged or edited.
+    #[error(
+        "the vault's tables do not match this keygate ({detail}): vault.db was damaged or edited; restore it from a backup"
+    )]
+    SchemaMismatch {
+        /// What SQLite said (never the query).
+        detail: String,
+    },
+
     /// A credential name that does not match `[a-z0-9][a-z0-9_.-]{0,63}`.
     #[error(
         "invalid credential name {name:?}: use 1-64 characters of a-z, 0-9, `_`, `.`, `-`, starting with a letter or digit"
@@ -269,21 +294,34 @@ pub enum VaultError {
     Random(String),
 
     /// Any other SQLite failure. SQLite messages carry no bound values, so no secrets.
-    #[error("vault database error: {0}")]
+    #[error("vault database error: {}", one_line(&.0.to_string()))]
     Database(rusqlite::Error),
 }
 
 impl From<rusqlite::Error> for VaultError {
     fn from(err: rusqlite::Error) -> Self {
-        use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
+        use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked, DiskFull, ReadOnly, SystemIoFailure};
+        if let rusqlite::Error::SqlInputError { msg, .. } = &err {
+            // Its Display carries the whole query across lines; the message alone says it.
+            return VaultError::SchemaMismatch { detail: one_line(msg) };
+        }
         match err.sqlite_error_code() {
             Some(DatabaseBusy | DatabaseLocked) => VaultError::Busy,
+            Some(DiskFull) => VaultError::DiskFull,
+            Some(ReadOnly | SystemIoFailure) => VaultError::Storage { detail: one_line(&err.to_string()) },
             _ => VaultError::Database(err),
         }
     }
 }
 
 impl VaultError {
+    /// Whether the vault as a whole could not be written just now (another writer holds the
+    /// lock, the disk is full, the files are read-only or failing), rather than this request
+    /// being wrong: the same write may succeed later, unchanged.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, VaultError::Busy | VaultError::DiskFull | VaultError::Storage { .. })
+    }
+
     /// A stable, machine-readable name for the kind of error, for fronts (the app's UI) that
     /// must act on the kind without matching message text.
     pub fn code(&self) -> &'static str {
@@ -299,6 +337,9 @@ impl VaultError {
             VaultError::MasterKeyMissing { .. } => "master_key_missing",
             VaultError::WrongMasterKey { .. } => "wrong_master_key",
             VaultError::Busy => "busy",
+            VaultError::DiskFull => "disk_full",
+            VaultError::Storage { .. } => "storage",
+            VaultError::SchemaMismatch { .. } => "schema_mismatch",
             VaultError::InvalidName { .. } => "invalid_name",
             VaultError::InvalidValue { .. } => "invalid_value",
             VaultError::InvalidMaxAge { .. } => "invalid_max_age",
@@ -330,8 +371,68 @@ impl VaultError {
 /// The vault's result type.
 pub type Result<T, E = VaultError> = std::result::Result<T, E>;
 
+/// Text from SQLite (which may quote a damaged schema, newlines, control bytes and all) as one
+/// printable line of at most 160 characters, for an error message.
+pub(crate) fn one_line(text: &str) -> String {
+    const MAX: usize = 160;
+    let spaced: Vec<&str> = text.split_whitespace().collect();
+    let printable: String = spaced.join(" ").chars().map(|c| if c.is_control() { '?' } else { c }).collect();
+    match printable.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}...", &printable[..cut]),
+        None => printable,
+    }
+}
+
 /// Helper to attach a path and an action to an I/O error.
 pub(crate) fn io_error(action: &'static str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> VaultError {
     let path = path.to_path_buf();
     move |cause| VaultError::Io { action, path, cause }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite(code: std::os::raw::c_int) -> VaultError {
+        VaultError::from(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None))
+    }
+
+    #[test]
+    fn storage_failures_say_what_happened_and_what_to_do() {
+        let full = sqlite(rusqlite::ffi::SQLITE_FULL);
+        assert!(matches!(full, VaultError::DiskFull) && full.to_string().contains("free some space"), "{full}");
+        for code in [rusqlite::ffi::SQLITE_READONLY, rusqlite::ffi::SQLITE_IOERR, rusqlite::ffi::SQLITE_IOERR_WRITE] {
+            let error = sqlite(code);
+            assert_eq!(error.code(), "storage", "{error}");
+            assert!(error.to_string().contains("vault.db-wal") && error.to_string().contains("nothing was changed"));
+        }
+        assert!(
+            [full, sqlite(rusqlite::ffi::SQLITE_BUSY), sqlite(rusqlite::ffi::SQLITE_IOERR)]
+                .iter()
+                .all(VaultError::is_transient)
+        );
+        assert!(!sqlite(rusqlite::ffi::SQLITE_CONSTRAINT).is_transient());
+        assert!(!sqlite(rusqlite::ffi::SQLITE_CORRUPT).is_transient());
+    }
+
+    #[test]
+    fn sqlite_text_becomes_one_bounded_printable_line() {
+        assert_eq!(one_line("malformed (t) - \"a,\n    b\tc\u{1b}\""), "malformed (t) - \"a, b c?\"");
+        let long = one_line(&"x".repeat(500));
+        assert!(long.ends_with("...") && long.chars().count() == 163, "{long}");
+    }
+
+    #[test]
+    fn a_query_that_no_longer_fits_the_file_is_one_line_without_the_query() {
+        let error = VaultError::from(rusqlite::Error::SqlInputError {
+            error: rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            msg: "no such column: c.rotated_at".into(),
+            sql: "SELECT c.name,\n  c.rotated_at FROM credential c".into(),
+            offset: 16,
+        });
+        let text = error.to_string();
+        assert_eq!(error.code(), "schema_mismatch");
+        assert!(text.contains("no such column: c.rotated_at") && text.contains("restore it from a backup"), "{text}");
+        assert!(!text.contains('\n') && !text.contains("SELECT"), "{text}");
+    }
 }

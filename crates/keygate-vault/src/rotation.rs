@@ -129,7 +129,7 @@ fn read_links(conn: &Connection) -> Result<Vec<chain::Link>> {
         "SELECT id, at, credential, action, from_version, to_version, actor, mac FROM rotation_log ORDER BY id",
     )?;
     let rows = stmt.query_map([], |r| {
-        let content = (0..7).map(|i| r.get::<_, Value>(i)).collect::<rusqlite::Result<Vec<Value>>>()?;
+        let content = (0..7).map(|i| r.get_ref(i).map(chain::owned)).collect::<rusqlite::Result<Vec<Value>>>()?;
         Ok(chain::Link { id: r.get(0)?, mac: r.get(7)?, checkpoint: None, content, sealed: true })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

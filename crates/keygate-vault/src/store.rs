@@ -100,7 +100,7 @@ fn check_exists(path: &Path) -> Result<()> {
 }
 
 fn corrupt_detail(path: &Path, detail: &str) -> VaultError {
-    VaultError::Corrupt { path: path.to_path_buf(), detail: detail.to_string() }
+    VaultError::Corrupt { path: path.to_path_buf(), detail: crate::error::one_line(detail) }
 }
 
 /// SQLite's "not a database" and "malformed" errors become `Corrupt`; the rest stay as they are.

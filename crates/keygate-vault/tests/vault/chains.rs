@@ -231,3 +231,16 @@ fn an_aggregated_denial_is_chained_and_its_count_sealed() {
     fx.raw().execute_batch("UPDATE audit SET count = 1 WHERE id = 4").expect("tamper");
     assert_eq!(broken_at(&fx.open().verify_audit().expect("verify")), 4);
 }
+
+#[test]
+fn text_that_is_not_utf8_is_a_broken_row_not_a_panic() {
+    // A damaged file can hold such bytes; reading them as text once panicked inside rusqlite.
+    let report = tampered("audit", "UPDATE audit SET tool = CAST(x'ff41' AS TEXT) WHERE id = 2");
+    assert_eq!(broken_at(&report), 2);
+    let report = tampered("rotation_log", "UPDATE rotation_log SET credential = CAST(x'c3' AS TEXT) WHERE id = 3");
+    assert_eq!(broken_at(&report), 3);
+    let fx = audited(3);
+    fx.raw().execute_batch("UPDATE token SET id = CAST(x'ff' AS TEXT)").expect("tamper");
+    let findings = fx.open().verify_rows().expect("rows are checked");
+    assert_eq!(findings.len(), 1, "{findings:?}");
+}
