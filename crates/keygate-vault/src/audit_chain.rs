@@ -12,6 +12,7 @@ use crate::chain::{self, ChainReport};
 use crate::clock::Timestamp;
 use crate::error::Result;
 use crate::mac::{MAC_LEN, RowMac};
+use crate::store;
 use crate::vault::Vault;
 
 /// The chain domain of the audit.
@@ -141,7 +142,7 @@ fn for_each_link(conn: &Connection, key: &RowMac, mut f: impl FnMut(chain::Link)
             let expected = checkpoint_seal(key, id, r.get(1)?, status.as_deref(), carried);
             chain::Link { id, mac, checkpoint: Some(seal_matches(expected)), content: Vec::new(), sealed: true }
         } else {
-            let content = (0..8).map(|i| r.get::<_, Value>(i)).collect::<rusqlite::Result<Vec<Value>>>()?;
+            let content = (0..8).map(|i| store::column_value(r, i)).collect::<rusqlite::Result<Vec<Value>>>()?;
             let outcome = Outcome { status: status.as_deref(), duration_ms: r.get(9)?, count: r.get(12)? };
             let sealed = seal_matches(outcome_seal(key, carried, &outcome));
             chain::Link { id, mac, checkpoint: None, content, sealed }

@@ -10,6 +10,7 @@ use crate::chain::{self, ChainReport};
 use crate::clock::Timestamp;
 use crate::error::Result;
 use crate::mac::RowMac;
+use crate::store;
 use crate::vault::{Actor, Vault};
 
 /// What happened to a credential.
@@ -129,7 +130,7 @@ fn read_links(conn: &Connection) -> Result<Vec<chain::Link>> {
         "SELECT id, at, credential, action, from_version, to_version, actor, mac FROM rotation_log ORDER BY id",
     )?;
     let rows = stmt.query_map([], |r| {
-        let content = (0..7).map(|i| r.get::<_, Value>(i)).collect::<rusqlite::Result<Vec<Value>>>()?;
+        let content = (0..7).map(|i| store::column_value(r, i)).collect::<rusqlite::Result<Vec<Value>>>()?;
         Ok(chain::Link { id: r.get(0)?, mac: r.get(7)?, checkpoint: None, content, sealed: true })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -112,7 +112,7 @@ impl Spec {
                 mac.value(row.get_ref(i)?);
             }
             let stored = row.get_ref(count - 1)?.as_blob_or_null().map_err(rusqlite::Error::from)?;
-            let ids = (0..self.ids).map(|i| row.get::<_, Value>(i)).collect::<rusqlite::Result<_>>()?;
+            let ids = (0..self.ids).map(|i| crate::store::column_value(row, i)).collect::<rusqlite::Result<_>>()?;
             out.push(Checked { ids, intact: mac.verify(stored) });
         }
         Ok(out)

@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 use crate::error::{Result, VaultError};
@@ -23,6 +24,23 @@ const MIGRATIONS: &[&str] = &[
 
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Column `index` of `row` as an owned value. Text that is not UTF-8 (Keygate never writes
+/// any: the file was edited or damaged) comes back as a blob of its bytes, so the MAC over it
+/// fails and the row is reported, where rusqlite's own `Value` conversion would panic (found
+/// by the `vault_open` fuzz target).
+pub(crate) fn column_value(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Value> {
+    Ok(match row.get_ref(index)? {
+        ValueRef::Text(bytes) => match std::str::from_utf8(bytes) {
+            Ok(text) => Value::Text(text.to_string()),
+            Err(_) => Value::Blob(bytes.to_vec()),
+        },
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(v) => Value::Integer(v),
+        ValueRef::Real(v) => Value::Real(v),
+        ValueRef::Blob(bytes) => Value::Blob(bytes.to_vec()),
+    })
+}
 
 /// Create a new, empty vault database at `path` (an empty file or none) with the full schema.
 pub(crate) fn create(path: &Path) -> Result<Connection> {

@@ -6,8 +6,8 @@ mod call;
 mod child;
 mod downstream;
 mod events;
-mod legacy_sse;
-mod pins;
+pub(crate) mod legacy_sse;
+pub(crate) mod pins;
 mod secrets;
 
 use std::collections::HashMap;
