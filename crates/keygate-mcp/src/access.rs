@@ -50,7 +50,7 @@ pub async fn check_host_and_origin(request: Request, next: Next) -> Response {
     }
 }
 
-fn host_and_origin_problem(headers: &HeaderMap) -> Option<&'static str> {
+pub(crate) fn host_and_origin_problem(headers: &HeaderMap) -> Option<&'static str> {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     if !host.is_some_and(is_loopback_authority) {
         return Some("Forbidden: the Host header must name this machine (127.0.0.1, [::1] or localhost)");
@@ -63,7 +63,7 @@ fn host_and_origin_problem(headers: &HeaderMap) -> Option<&'static str> {
 }
 
 /// `host[:port]` where host is localhost, 127.x.x.x or [::1].
-fn is_loopback_authority(authority: &str) -> bool {
+pub(crate) fn is_loopback_authority(authority: &str) -> bool {
     let host = match authority.strip_prefix('[') {
         Some(rest) => rest.split_once(']').map(|(h, _)| h),
         None => Some(authority.rsplit_once(':').map_or(authority, |(h, _)| h)),
@@ -151,7 +151,7 @@ fn close_if_body_unread(request: &HeaderMap, mut refusal: Response) -> Response 
     refusal
 }
 
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())

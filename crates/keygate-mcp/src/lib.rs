@@ -11,6 +11,8 @@ mod call;
 mod config;
 mod denials;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod gate;
 mod gateway;
 mod handler;

@@ -49,7 +49,13 @@ pub struct AuditPolicy {
 impl AuditPolicy {
     /// The policy in `path`, or the default (keep everything) if the file does not exist.
     pub fn load(path: &Path) -> Result<Self> {
-        let Some(file) = read(path)? else { return Ok(Self::default()) };
+        let Some(text) = read(path)? else { return Ok(Self::default()) };
+        Self::parse(&text, path)
+    }
+
+    /// The policy in `text`, the contents of the config file at `path` (named in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let file = parse_file(text, path)?;
         let Some(days) = file.audit.and_then(|a| a.keep_days) else { return Ok(Self::default()) };
         match u32::try_from(days) {
             Ok(days @ 1..=36_500) => Ok(Self { keep_days: Some(days) }),
@@ -61,16 +67,17 @@ impl AuditPolicy {
     }
 }
 
-/// The parsed file, or `None` if it does not exist.
-fn read(path: &Path) -> Result<Option<File>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(crate::error::io_error("cannot read", path)(e)),
-    };
-    let file =
-        toml::from_str(&text).map_err(|e| VaultError::Config { path: path.to_path_buf(), detail: e.to_string() })?;
-    Ok(Some(file))
+/// The file's text, or `None` if it does not exist.
+fn read(path: &Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(crate::error::io_error("cannot read", path)(e)),
+    }
+}
+
+fn parse_file(text: &str, path: &Path) -> Result<File> {
+    toml::from_str(text).map_err(|e| VaultError::Config { path: path.to_path_buf(), detail: e.to_string() })
 }
 
 #[derive(Deserialize)]
@@ -83,7 +90,13 @@ struct TokensTable {
 impl TokenPolicy {
     /// The policy in `path`, or the default if the file does not exist.
     pub fn load(path: &Path) -> Result<Self> {
-        let Some(file) = read(path)? else { return Ok(Self::default()) };
+        let Some(text) = read(path)? else { return Ok(Self::default()) };
+        Self::parse(&text, path)
+    }
+
+    /// The policy in `text`, the contents of the config file at `path` (named in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let file = parse_file(text, path)?;
         let config_error = |detail: String| VaultError::Config { path: path.to_path_buf(), detail };
         let mut policy = Self::default();
         let Some(tokens) = file.tokens else { return Ok(policy) };

@@ -12,6 +12,8 @@ mod clock;
 mod config;
 mod credential;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod grant;
 mod home;
 mod integrity;

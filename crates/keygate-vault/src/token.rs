@@ -197,7 +197,7 @@ pub fn scope_covers(scope: &str, tool: &str) -> bool {
 }
 
 /// Split a token into (id, secret) if it has the right shape.
-fn parse(token: &str) -> Option<(&str, &str)> {
+pub(crate) fn parse(token: &str) -> Option<(&str, &str)> {
     let rest = token.strip_prefix(PREFIX)?;
     let (id, secret) = rest.split_once('_')?;
     (is_token_id(id) && secret.len() == SECRET_HEX_LEN && is_lower_hex(secret)).then_some((id, secret))

@@ -111,7 +111,7 @@ impl Drop for LegacySse {
 
 /// The POST URL an `endpoint` event names, resolved against the stream's URL; only on the
 /// same origin.
-fn endpoint_url(base: &reqwest::Url, named: &str) -> Result<reqwest::Url, String> {
+pub(crate) fn endpoint_url(base: &reqwest::Url, named: &str) -> Result<reqwest::Url, String> {
     let endpoint = base.join(named).map_err(|_| "the server named an endpoint that is not a URL".to_string())?;
     if endpoint.origin() != base.origin() {
         return Err(format!(

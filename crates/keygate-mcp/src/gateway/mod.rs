@@ -7,8 +7,8 @@ mod child;
 mod downstream;
 mod events;
 mod in_order;
-mod legacy_sse;
-mod pins;
+pub(crate) mod legacy_sse;
+pub(crate) mod pins;
 mod secrets;
 
 use std::collections::HashMap;

@@ -88,7 +88,7 @@ pub(super) async fn authorize(
 }
 
 /// The query's parameters; a parameter given twice is an error (RFC 6749 section 3.1).
-fn parse_query(query: &str) -> Result<HashMap<String, String>, String> {
+pub(crate) fn parse_query(query: &str) -> Result<HashMap<String, String>, String> {
     let mut params = HashMap::new();
     for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
         if params.insert(name.to_string(), value.into_owned()).is_some() {

@@ -21,7 +21,7 @@ pub(super) async fn show(State(state): State<OAuthState>, RawQuery(query): RawQu
 
 /// The form as posted.
 #[derive(Default)]
-struct Answer {
+pub(crate) struct Answer {
     request: String,
     csrf: String,
     approve: bool,
@@ -100,7 +100,7 @@ fn same_origin_form(headers: &HeaderMap, state: &OAuthState) -> Result<(), &'sta
     Ok(())
 }
 
-fn parse_answer(body: &[u8]) -> Answer {
+pub(crate) fn parse_answer(body: &[u8]) -> Answer {
     let mut answer = Answer::default();
     for (name, value) in url::form_urlencoded::parse(body) {
         match name.as_ref() {
@@ -175,7 +175,7 @@ fn available_tools(state: &OAuthState) -> Vec<String> {
 }
 
 /// A grant name from the client's name: `Claude Code` -> `claude-code`.
-fn suggested_grant_name(client_name: &str) -> String {
+pub(crate) fn suggested_grant_name(client_name: &str) -> String {
     let mut name = String::new();
     for c in client_name.chars().flat_map(char::to_lowercase) {
         if c.is_ascii_alphanumeric() {
@@ -189,7 +189,7 @@ fn suggested_grant_name(client_name: &str) -> String {
     if name.is_empty() { "agent".into() } else { name.to_string() }
 }
 
-fn request_id(query: Option<&str>) -> String {
+pub(crate) fn request_id(query: Option<&str>) -> String {
     url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
         .find(|(name, _)| name == "request")
         .map(|(_, value)| value.into_owned())

@@ -4,15 +4,15 @@
 //! hashed codes and refresh families) lives in the vault; access tokens are ordinary Keygate
 //! tokens minted under the grant the person chose on the consent page.
 
-mod authorize;
-mod consent;
+pub(crate) mod authorize;
+pub(crate) mod consent;
 mod csrf;
 mod metadata;
-mod origin;
+pub(crate) mod origin;
 mod page;
-mod register;
+pub(crate) mod register;
 mod reply;
-mod token;
+pub(crate) mod token;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

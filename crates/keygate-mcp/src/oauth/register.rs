@@ -11,11 +11,11 @@ use serde::Deserialize;
 use super::{MAX_FORM_BYTES, OAuthState, reply};
 
 /// Schemes a browser would execute or that read local data: never a redirect target.
-const FORBIDDEN_SCHEMES: &[&str] =
+pub(crate) const FORBIDDEN_SCHEMES: &[&str] =
     &["javascript", "data", "file", "vbscript", "about", "blob", "filesystem", "view-source"];
 
 #[derive(Deserialize)]
-struct Registration {
+pub(crate) struct Registration {
     redirect_uris: Option<Vec<String>>,
     client_name: Option<String>,
     token_endpoint_auth_method: Option<String>,
@@ -58,12 +58,12 @@ pub(super) async fn register(State(state): State<OAuthState>, request: Request) 
 }
 
 /// A registration refused: the RFC 7591 error code and what was wrong.
-struct Refused {
+pub(crate) struct Refused {
     code: &'static str,
     description: String,
 }
 
-fn check(registration: Registration) -> Result<NewOAuthClient, Refused> {
+pub(crate) fn check(registration: Registration) -> Result<NewOAuthClient, Refused> {
     // A client asking for a secret gets none (RFC 7591 section 3.2.1 lets the server replace
     // the request; the answer says `none`): it proves itself with PKCE like every client here.
     let method = registration.token_endpoint_auth_method.as_deref().unwrap_or("none");

@@ -81,7 +81,7 @@ pub(super) async fn token(State(state): State<OAuthState>, request: Request) -> 
 }
 
 /// The form's parameters (values zeroized when dropped); one given twice is an error.
-fn parse_form(body: &[u8]) -> Result<HashMap<String, Zeroizing<String>>, String> {
+pub(crate) fn parse_form(body: &[u8]) -> Result<HashMap<String, Zeroizing<String>>, String> {
     let mut params = HashMap::new();
     for (name, value) in url::form_urlencoded::parse(body) {
         if params.insert(name.to_string(), Zeroizing::new(value.into_owned())).is_some() {
