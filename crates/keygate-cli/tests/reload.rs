@@ -149,3 +149,43 @@ fn reload_without_a_running_keygate_checks_the_file() {
     assert_fails(&out, 1, "config.toml:");
     assert!(String::from_utf8_lossy(&out.stderr).contains("would not start with it"));
 }
+
+fn fixture() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/mcp-servers/fixture.mjs");
+    path.to_string_lossy().to_string()
+}
+
+/// The text of a call to the fixture's echo tool, and whether it was an error.
+fn echo(bridge: &mut Bridge, id: u64) -> (String, bool) {
+    let call = bridge.request(json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+        "params": {"name": "fx_echo", "arguments": {"text": "hello"}}}));
+    let text = call["result"]["content"][0]["text"].as_str().map(str::to_string).unwrap_or_else(|| call.to_string());
+    (text, call["result"]["isError"] == true || call.get("error").is_some())
+}
+
+#[test]
+fn a_server_added_or_removed_under_a_running_serve_is_served_once_reload_returns() {
+    let kg = Kg::headless();
+    kg.init();
+    let fixture = fixture();
+    let add = ["server", "add", "fx", "--", "node", fixture.as_str()];
+    // The token names fx_* while the server is configured (unknown tools are refused).
+    kg.ok(&add);
+    let token = kg.json(&["token", "create", "--tool", "fx_*", "--json"])["token"].as_str().expect("token").to_string();
+    kg.ok(&["server", "remove", "fx", "--yes"]);
+
+    let (_server, url) = start_serve(&kg);
+    let (mut bridge, _) = Bridge::connect(&kg, &url, &token);
+    assert!(echo(&mut bridge, 2).1, "no fx server yet");
+
+    kg.ok(&add);
+    let out = kg.ok(&["reload"]);
+    // The watcher may have read the file first; either way it is served now.
+    assert!(out.contains("server fx: added") || out.contains("nothing changed"), "{out}");
+    assert_eq!(echo(&mut bridge, 3), ("hello".to_string(), false), "served once `keygate reload` returned");
+
+    kg.ok(&["server", "remove", "fx", "--yes"]);
+    let out = kg.ok(&["reload"]);
+    assert!(out.contains("server fx: removed") || out.contains("nothing changed"), "{out}");
+    assert!(echo(&mut bridge, 4).1, "a removed server's tools are gone");
+}
