@@ -27,9 +27,12 @@ pub struct ImportArgs {
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
-    /// Give back each file import rewrote (credentials stay in the vault)
+    /// Give back each file import rewrote (credentials stay in the vault; asks first, --yes to skip)
     #[arg(long)]
     pub undo: bool,
+    /// With --undo: do not ask, give the files back now
+    #[arg(long, requires = "undo")]
+    pub yes: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,6 +62,12 @@ pub enum Command {
     Audit(crate::audit_cli::AuditArgs),
     /// Check this Keygate: config, vault, master key, process hardening, the running server
     Doctor,
+    /// One screen: the vault, the running server, agents, credentials due, held-back tools, what to do next
+    Status(JsonFlag),
+    /// Every tool agents can be given ([[tool]]s and fronted servers' tools): its credential and whether it is ready
+    Tools(JsonFlag),
+    /// Ask the running Keygate to read config.toml again now, and say what changed (or what is wrong)
+    Reload(JsonFlag),
     /// Serve the local MCP server (Streamable HTTP on a loopback port) until Ctrl-C
     Serve {
         /// Address to listen on, e.g. 127.0.0.1:7447 (default: [listen] bind in config.toml)

@@ -34,7 +34,7 @@ pub enum ClientCommand {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Remove the `keygate` entry Keygate added to an agent's config, and nothing else
+    /// Remove the `keygate` entry Keygate added to an agent's config, and nothing else (asks first; --yes to skip)
     Disconnect {
         /// The agent, as for `connect`
         client: Client,
@@ -42,7 +42,10 @@ pub enum ClientCommand {
         #[arg(long, value_name = "DIR")]
         project: Option<PathBuf>,
         /// Show the change (secrets masked) and write nothing
-        #[arg(long)]
+        #[arg(long, conflicts_with = "yes")]
         dry_run: bool,
+        /// Do not ask: remove the entry now
+        #[arg(long)]
+        yes: bool,
     },
 }

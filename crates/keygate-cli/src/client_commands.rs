@@ -23,8 +23,8 @@ pub fn run_client(command: ClientCommand) -> Result<()> {
             validate_grant(&grant).map_err(|e| UsageError(e.to_string()))?;
             connect(client, &grant, &locate(client, project.as_deref())?, replace, dry_run)
         }
-        ClientCommand::Disconnect { client, project, dry_run } => {
-            disconnect(client, &locate(client, project.as_deref())?, dry_run)
+        ClientCommand::Disconnect { client, project, dry_run, yes } => {
+            disconnect(client, &locate(client, project.as_deref())?, dry_run, yes)
         }
     }
 }
@@ -110,7 +110,7 @@ fn connect(client: Client, grant: &str, location: &Location, replace: bool, dry_
     ])?)
 }
 
-fn disconnect(client: Client, location: &Location, dry_run: bool) -> Result<()> {
+fn disconnect(client: Client, location: &Location, dry_run: bool, yes: bool) -> Result<()> {
     let mut vault = open_vault()?;
     let plan = plan_disconnect_sealed(&vault, client, location)?;
     let shown = printable(&location.file.display().to_string(), 200);
@@ -123,6 +123,14 @@ fn disconnect(client: Client, location: &Location, dry_run: bool) -> Result<()> 
     if dry_run {
         return show_dry_run(&plan);
     }
+    crate::confirm::confirm(
+        &format!(
+            "Remove the keygate entry from {shown} ({} stops reaching its tools through Keygate)",
+            client.display_name()
+        ),
+        yes,
+        &format!("kept {shown} as it is"),
+    )?;
     commit(&mut vault, &plan)?;
     Ok(output::lines([format!(
         "Disconnected {}: removed the keygate entry from {shown}; everything else is as it was. Restart {} to pick it up.",

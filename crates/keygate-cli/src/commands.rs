@@ -36,6 +36,9 @@ pub fn run(command: Command) -> Result<()> {
         Command::Log(args) => crate::audit_cli::run_log(args),
         Command::Audit(args) => crate::audit_cli::run_audit(args),
         Command::Doctor => crate::doctor::doctor(),
+        Command::Status(flag) => crate::status::status(flag.json),
+        Command::Tools(flag) => crate::tools_cli::list_tools(flag.json),
+        Command::Reload(flag) => crate::reload::reload(flag.json),
         Command::Serve { bind } => crate::serve::serve(bind),
         Command::Connect { grant: Some(grant), home, .. } => crate::serve::connect_grant(home, &grant),
         Command::Connect { grant: None, url, .. } => crate::serve::connect(url),
@@ -121,25 +124,14 @@ fn run_cred(command: CredCommand) -> Result<()> {
 
 /// Removing erases every stored version for good: ask at a terminal, else require `--yes`.
 fn confirm_removal(vault: &Vault, name: &str, yes: bool) -> Result<()> {
-    use std::io::{BufRead, IsTerminal, Write};
-    if yes || !vault.list_credentials()?.iter().any(|c| c.name == name) {
+    if !vault.list_credentials()?.iter().any(|c| c.name == name) {
         return Ok(()); // an unknown name: the vault says "no credential named ..." in its own words
     }
-    if !std::io::stdin().is_terminal() {
-        return Err(
-            UsageError(format!("removing {name} erases every stored version for good: add --yes to confirm")).into()
-        );
-    }
-    let mut stderr = std::io::stderr();
-    write!(stderr, "Remove {name} and erase every stored version? This cannot be undone. [y/N] ")?;
-    stderr.flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    if matches!(answer.trim(), "y" | "Y" | "yes") {
-        Ok(())
-    } else {
-        Err(UsageError(format!("kept {name}: nothing was removed")).into())
-    }
+    crate::confirm::confirm(
+        &format!("Remove {name} and erase every stored version for good (this cannot be undone)"),
+        yes,
+        &format!("kept {name}: nothing was removed"),
+    )
 }
 
 fn list_credentials(credentials: &[CredentialInfo], json: bool) -> Result<()> {

@@ -24,9 +24,12 @@ pub enum GrantCommand {
     },
     /// List grants, revoked ones included
     List(JsonFlag),
-    /// Revoke a grant: every token minted under it fails on its next request
+    /// Revoke a grant: every token minted under it fails on its next request (asks first; --yes to skip)
     Revoke {
         /// The grant's name
         name: String,
+        /// Do not ask: revoke it now
+        #[arg(long)]
+        yes: bool,
     },
 }

@@ -88,9 +88,19 @@ pub fn run_grant(command: GrantCommand) -> Result<()> {
                 ]
             })?;
         }
-        GrantCommand::Revoke { name } => {
+        GrantCommand::Revoke { name, yes } => {
             keygate_vault::validate_grant_name(&name).map_err(|e| UsageError(e.to_string()))?;
-            let newly = open_vault()?.revoke_grant(&name)?;
+            let mut vault = open_vault()?;
+            // Only an active grant is asked about: an unknown one gets the vault's own error,
+            // a revoked one is already done.
+            if vault.list_grants()?.iter().any(|g| g.name == name && g.revoked_at.is_none()) {
+                crate::confirm::confirm(
+                    &format!("Revoke grant {name} for good (agents using it stop on their next request)"),
+                    yes,
+                    &format!("kept grant {name}: nothing was revoked"),
+                )?;
+            }
+            let newly = vault.revoke_grant(&name)?;
             let message = if newly {
                 format!("Revoked grant {name}: every token minted under it is refused from its next request on")
             } else {

@@ -176,6 +176,11 @@ fn undo_line(file: &ClientOutcome) -> String {
 
 fn undo(places: &Places, args: &ImportArgs) -> Result<()> {
     let mut vault = open_vault()?;
+    crate::confirm::confirm(
+        "Give back the agents' config files as they were before `keygate import` (their plaintext keys return to them)",
+        args.yes,
+        "kept the files as they are: nothing was undone",
+    )?;
     let outcomes = import::undo(&mut vault, places, &args.clients);
     let failed = outcomes.iter().any(|o| matches!(o.outcome, FileOutcome::Failed(_)));
     if args.json {

@@ -6,10 +6,13 @@ use clap::{Args, Subcommand};
 pub enum ServerCommand {
     /// Front an MCP server: a local one started by COMMAND (after `--`), or a remote one at --url
     Add(AddServer),
-    /// Stop fronting a server: remove its [[server]] entry from config.toml
+    /// Stop fronting a server: remove its [[server]] entry from config.toml (asks first; --yes to skip)
     Remove {
         /// The server's name
         name: String,
+        /// Do not ask: remove the entry now
+        #[arg(long)]
+        yes: bool,
     },
     /// List the fronted servers: kind, state, pid, tools, held-back tools, last error
     List(crate::cli::JsonFlag),

@@ -19,7 +19,7 @@ const SECRET_WORDS: [&str; 6] = ["KEY", "TOKEN", "SECRET", "PASSWORD", "AUTH", "
 pub fn run_server(command: ServerCommand) -> Result<()> {
     match command {
         ServerCommand::Add(flags) => add_server(flags),
-        ServerCommand::Remove { name } => remove_server(&name),
+        ServerCommand::Remove { name, yes } => remove_server(&name, yes),
         ServerCommand::List(flag) => crate::server_state::list_servers(flag.json),
         ServerCommand::Tools { name, json } => crate::server_state::show_tools(&name, json),
         ServerCommand::Approve { name, tool } => crate::server_state::approve_tools(&name, tool.as_deref()),
@@ -49,10 +49,16 @@ fn add_server(flags: AddServer) -> Result<()> {
     Ok(())
 }
 
-fn remove_server(name: &str) -> Result<()> {
+fn remove_server(name: &str, yes: bool) -> Result<()> {
     let path = Home::from_env()?.config_path();
     let text = read_config(&path)?;
+    // Computed first, so an unknown name is refused without a question.
     let edited = keygate_mcp::remove_server(&text, name).map_err(anyhow::Error::msg)?;
+    crate::confirm::confirm(
+        &format!("Remove server {name} from {} (its tools disappear for every agent)", path.display()),
+        yes,
+        &format!("kept server {name}: config.toml is unchanged"),
+    )?;
     keygate_mcp::write_config_atomically(&path, &edited)?;
     output::lines([format!("Removed server {name} from {}", path.display())])?;
     Ok(())

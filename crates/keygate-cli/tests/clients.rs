@@ -131,10 +131,13 @@ fn connect_list_and_disconnect_a_client_with_nothing_secret_written() {
     assert!(!kept[1].had_original, "zed's settings did not exist");
     drop(vault);
 
-    let out = s.ok(&["client", "disconnect", "cursor"]);
+    let connected = std::fs::read_to_string(&cursor).expect("read");
+    assert_fails(&s.run(&["client", "disconnect", "cursor"]), 2, "add --yes to confirm");
+    assert_eq!(std::fs::read_to_string(&cursor).expect("read"), connected, "nobody said yes: unchanged");
+    let out = s.ok(&["client", "disconnect", "cursor", "--yes"]);
     assert!(out.contains("Disconnected Cursor"), "{out}");
     assert_eq!(std::fs::read_to_string(&cursor).expect("read"), original, "disconnect restores the bytes");
-    let out = s.ok(&["client", "disconnect", "cursor"]);
+    let out = s.ok(&["client", "disconnect", "cursor", "--yes"]);
     assert!(out.contains("not connected"), "{out}");
 }
 
@@ -144,7 +147,7 @@ fn refusals_are_clear_and_touch_nothing() {
     assert_fails(&s.run(&["client", "connect", "cursor", "--grant", "Bad_Name"]), 2, "grant name");
     assert_fails(&s.run(&["client", "connect", "emacs", "--grant", "work"]), 2, "unknown client");
     assert_fails(&s.run(&["client", "connect", "cursor", "--grant", "nosuch"]), 2, "no grant named nosuch");
-    s.kg.ok(&["grant", "revoke", "x"]);
+    s.kg.ok(&["grant", "revoke", "x", "--yes"]);
     assert_fails(&s.run(&["client", "connect", "cursor", "--grant", "x"]), 2, "grant x is revoked");
     assert_fails(&s.run(&["client", "connect", "windsurf", "--grant", "work"]), 1, "does not seem to be installed");
     assert!(!s.user_home().join(".codeium").exists());
@@ -190,7 +193,7 @@ fn a_project_config_is_written_in_the_project() {
     assert_eq!(rows.len(), 2, "user and project files");
     assert_eq!(rows[1]["keygate"]["grant"], "repo");
     assert_fails(&s.run(&["client", "connect", "windsurf", "--grant", "x", "--project", &dir]), 2, "no project config");
-    s.ok(&["client", "disconnect", "claude-code", "--project", &dir]);
+    s.ok(&["client", "disconnect", "claude-code", "--project", &dir, "--yes"]);
     assert!(!std::fs::read_to_string(project.join(".mcp.json")).expect("read").contains("keygate"));
 }
 
@@ -202,7 +205,7 @@ fn an_untouched_file_comes_back_exactly_from_the_sealed_original() {
     std::fs::write(&gemini, "{ \"theme\": \"GitHub\" }").expect("write");
     s.ok(&["client", "connect", "gemini", "--grant", "cli"]);
     assert!(std::fs::read_to_string(&gemini).expect("read").contains("\"mcpServers\": {"));
-    s.ok(&["client", "disconnect", "gemini"]);
+    s.ok(&["client", "disconnect", "gemini", "--yes"]);
     assert_eq!(std::fs::read_to_string(&gemini).expect("read"), "{ \"theme\": \"GitHub\" }");
     let vault = s.kg.open_in_process();
     let actions: Vec<String> = vault.client_config_history().expect("history").into_iter().map(|h| h.action).collect();
@@ -251,7 +254,7 @@ fn every_client_connected_and_read_back_holds_no_secret() {
     let list: serde_json::Value = serde_json::from_str(&s.ok(&["client", "list", "--json"])).expect("json");
     assert!(list.as_array().expect("rows").iter().all(|r| r["keygate"]["grant"] == "all"), "{list}");
     for entry in list.as_array().expect("rows") {
-        s.ok(&["client", "disconnect", entry["client"].as_str().expect("id")]);
+        s.ok(&["client", "disconnect", entry["client"].as_str().expect("id"), "--yes"]);
     }
     let list: serde_json::Value = serde_json::from_str(&s.ok(&["client", "list", "--json"])).expect("json");
     assert!(list.as_array().expect("rows").iter().all(|r| r["keygate"]["state"] == "absent"), "{list}");

@@ -112,7 +112,7 @@ fn grants_are_created_listed_and_revoked_from_the_command_line() {
     assert_fails(&out, 2, "invalid grant name");
     assert!(!String::from_utf8_lossy(&out.stderr).contains('\u{1b}'), "a terminal escape echoed");
 
-    assert!(kg.ok(&["grant", "revoke", "cursor"]).contains("Revoked grant cursor"));
+    assert!(kg.ok(&["grant", "revoke", "cursor", "--yes"]).contains("Revoked grant cursor"));
     assert!(kg.ok(&["grant", "revoke", "cursor"]).contains("Already revoked"));
     let listed = kg.json(&["grant", "list", "--json"]);
     assert_eq!(listed[1]["status"], "revoked", "{listed}");
@@ -160,7 +160,7 @@ fn the_bridge_renews_its_token_across_many_ttls_without_a_failed_call() {
     assert!(tokens.as_array().expect("rows").iter().all(|t| t["grant"] == "agent"), "{tokens}");
 
     // Revoked: the very next call fails, and says why.
-    kg.ok(&["grant", "revoke", "agent"]);
+    kg.ok(&["grant", "revoke", "agent", "--yes"]);
     let (is_error, text) = answer_text(&bridge.call(2000, "fx_echo", json!({"text": "after"}), false));
     assert!(is_error && text.contains("revoked"), "{text}");
 }

@@ -207,7 +207,7 @@ fn import_moves_every_key_into_the_vault_and_the_servers_still_work() {
     assert!(listed.contains("fx_env"), "{listed}");
 
     // Undo gives every file back byte for byte; the credentials stay.
-    let out = import(&kg, &["--undo"]);
+    let out = import(&kg, &["--undo", "--yes"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("stay in the vault"));
     for (path, bytes) in &originals {

@@ -63,7 +63,7 @@ fn a_stdio_server_is_added_then_removed_leaving_the_file_as_it_was() {
         assert_eq!(mode & 0o777, 0o600);
     }
 
-    assert!(kg.ok(&["server", "remove", "github"]).starts_with("Removed server github from "));
+    assert!(kg.ok(&["server", "remove", "github", "--yes"]).starts_with("Removed server github from "));
     assert_eq!(kg.config_text(), original);
 }
 
@@ -124,7 +124,7 @@ fn comments_in_a_hand_written_config_survive() {
     assert!(added.find("name = \"github\"") > added.find("name = \"files\""), "after the last server: {added}");
     assert!(added.find("name = \"github\"") < added.find("# the end"), "before the closing comment: {added}");
     assert_eq!(kg.config().servers.len(), 2);
-    kg.ok(&["server", "remove", "github"]);
+    kg.ok(&["server", "remove", "github", "--yes"]);
     assert_eq!(kg.config_text(), hand_written);
 }
 

@@ -140,7 +140,7 @@ impl RunningServer {
     /// Follow `config_path` (edits are served without a restart) and its directory's restart
     /// requests, and publish the fronted servers' states beside it, until the server stops.
     pub fn follow_home(&self, config_path: std::path::PathBuf) {
-        crate::watch::spawn(Arc::clone(&self.shared), config_path, self.stop.clone());
+        crate::watch::spawn(Arc::clone(&self.shared), config_path, endpoint_url(self.addr), self.stop.clone());
     }
 
     /// Tools held back as new or changed, as they are found (for notifications).
