@@ -1,11 +1,10 @@
 //! config.toml as the window shows it: where it is, whether it loads (the error names the
-//! file and line), "Open in editor" through the desktop's opener, and Reload. The running
-//! server follows the file by its size and modification time, so Reload checks the file and
-//! then marks it modified now: the server serves it within a second, or keeps the previous
-//! one if it does not load (and the window shows why, beside the server's state).
+//! file and line), "Open in editor" through the desktop's opener, and Reload, which checks the
+//! file and asks the running Keygate to serve it now (the request `keygate reload` leaves);
+//! a file that does not load is refused and the previous config stays served.
 
 use std::fs::File;
-use std::time::SystemTime;
+use std::time::{Duration, Instant};
 
 use keygate_mcp::Config;
 use serde::Serialize;
@@ -36,16 +35,30 @@ pub fn view(state: &AppState) -> ConfigView {
 pub fn reload(state: &AppState) -> Result<ConfigView, AppError> {
     let path = state.home().config_path();
     Config::load(&path)?;
-    if path.exists() {
-        let file = File::options().append(true).open(&path).map_err(|e| unwritable(&path, &e))?;
-        file.set_modified(SystemTime::now()).map_err(|e| unwritable(&path, &e))?;
+    // The same request `keygate reload` leaves: a running Keygate serves the file now, even an
+    // edit its once-a-second watch could not see (same size and time).
+    let pending = keygate_mcp::request_reload(state.home().dir())
+        .map_err(|e| AppError::new("config_unwritable", format!("Cannot ask the server to reload: {e}")))?;
+    let deadline = Instant::now() + ANSWER_WAIT;
+    loop {
+        if let Some(report) = pending.answer() {
+            if let Some(error) = report.error {
+                return Err(AppError::new("config_invalid", error));
+            }
+            break;
+        }
+        if Instant::now() >= deadline {
+            // No Keygate serving this home: the file was checked, which is all there is to do.
+            pending.cancel();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
     Ok(view(state))
 }
 
-fn unwritable(path: &std::path::Path, e: &std::io::Error) -> AppError {
-    AppError::new("config_unwritable", format!("Cannot mark {} for reload: {e}", path.display()))
-}
+/// How long Reload waits for the running server's answer (it looks once a second).
+const ANSWER_WAIT: Duration = Duration::from_millis(2500);
 
 /// Open config.toml in the desktop's editor for it, creating an empty one first if needed.
 pub fn open_in_editor(state: &AppState) -> Result<(), AppError> {

@@ -1,11 +1,11 @@
 //! The Tools view: every tool agents can be given (each `[[tool]]`, and each fronted server's
-//! listed tools) with the credentials it needs and whether it is ready to call. The shape is
-//! the one `keygate tools` prints, so the view can move to the library's `tool_readiness`
-//! without the window noticing.
+//! listed tools) with the credentials it needs and whether it is ready to call. Whether a tool
+//! is ready is decided once, by `keygate_mcp::tool_readiness` (what `keygate tools` prints);
+//! this adds what the window shows beside it: the kind and the description.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use keygate_mcp::Config;
+use keygate_mcp::{Config, Readiness};
 use keygate_vault::ToolPin;
 use serde::Serialize;
 
@@ -28,9 +28,10 @@ pub struct ToolReadiness {
     pub server: Option<String>,
     /// The credentials it needs, comma-separated; none for a server that needs no key.
     pub credential: Option<String>,
-    /// Callable now: every credential is in the vault and the tool is not held back.
+    /// Callable now: every credential is in the vault and the tool is not held back (a server
+    /// not listed yet is started on its first call).
     pub ready: bool,
-    /// The credentials it needs that are not in the vault.
+    /// The credentials it needs that are not in the vault (or that failed their check).
     pub missing: Vec<String>,
     /// New or changed since its server's tools were approved: agents cannot call it yet.
     pub held_back: bool,
@@ -38,58 +39,41 @@ pub struct ToolReadiness {
     pub description: String,
 }
 
-/// Every tool of `config`: HTTP tools first, then each server's pinned (listed) tools.
+/// The window's rows for the library's verdicts, with each tool's description from `config`
+/// (HTTP tools) or its server's pins (listed tools).
 pub fn readiness(
     config: &Config,
     pins: &HashMap<String, Vec<ToolPin>>,
-    credentials: &HashSet<String>,
+    verdicts: Vec<keygate_mcp::ToolReadiness>,
 ) -> Vec<ToolReadiness> {
-    let missing_of = |needed: &[&str]| -> Vec<String> {
-        needed.iter().filter(|name| !credentials.contains(**name)).map(|name| name.to_string()).collect()
-    };
-    let http = config.tools.iter().map(|tool| {
-        let missing = missing_of(&[tool.credential.as_str()]);
-        ToolReadiness {
-            tool: tool.name.clone(),
-            kind: "http",
-            server: None,
-            credential: Some(tool.credential.clone()),
-            ready: missing.is_empty(),
-            missing,
-            held_back: false,
-            description: keygate_mcp::printable(&tool.description, DESCRIPTION_CHARS),
+    let mut descriptions: HashMap<String, String> =
+        config.tools.iter().map(|t| (t.name.clone(), t.description.clone())).collect();
+    for entry in &config.servers {
+        for pin in pins.get(&entry.name).into_iter().flatten() {
+            if let Ok(exposed) = entry.exposed_name(&pin.tool) {
+                descriptions.insert(exposed, pin_description(&pin.definition));
+            }
         }
-    });
-    let served = config.servers.iter().flat_map(|entry| {
-        let needed = entry.credentials();
-        let missing = missing_of(&needed);
-        let credential = (!needed.is_empty()).then(|| needed.join(", "));
-        let listed: Vec<&ToolPin> = pins.get(&entry.name).into_iter().flatten().filter(|p| p.listed).collect();
-        let row = |tool: String, held_back: bool, description: String| ToolReadiness {
-            tool,
-            kind: "server",
-            server: Some(entry.name.clone()),
-            credential: credential.clone(),
-            ready: missing.is_empty() && !held_back,
-            missing: missing.clone(),
-            held_back,
-            description,
-        };
-        if listed.is_empty() {
-            let note =
-                format!("every tool of server {} (not listed yet: it lists them when it first starts)", entry.name);
-            return vec![row(format!("{}_*", entry.name), false, note)];
-        }
-        listed
-            .into_iter()
-            .map(|pin| {
-                let exposed = entry.exposed_name(&pin.tool).unwrap_or_else(|_| format!("{}_{}", entry.name, pin.tool));
-                let description = keygate_mcp::printable(&pin_description(&pin.definition), DESCRIPTION_CHARS);
-                row(keygate_mcp::printable(&exposed, TOOL_CHARS), pin.state.is_quarantined(), description)
-            })
-            .collect()
-    });
-    http.chain(served).collect()
+        let unlisted =
+            format!("every tool of server {} (not listed yet: it lists them when it first starts)", entry.name);
+        descriptions.insert(format!("{}_*", entry.name), unlisted);
+    }
+    verdicts
+        .into_iter()
+        .map(|v| ToolReadiness {
+            description: keygate_mcp::printable(
+                descriptions.get(&v.tool).map_or("", String::as_str),
+                DESCRIPTION_CHARS,
+            ),
+            tool: keygate_mcp::printable(&v.tool, TOOL_CHARS),
+            kind: if v.server.is_some() { "server" } else { "http" },
+            credential: (!v.credentials.is_empty()).then(|| v.credentials.join(", ")),
+            ready: matches!(v.readiness, Readiness::Ready | Readiness::NotListed),
+            held_back: v.readiness == Readiness::HeldBack,
+            missing: v.missing,
+            server: v.server,
+        })
+        .collect()
 }
 
 /// The `description` of a pinned definition (canonical JSON), or nothing.
@@ -103,14 +87,14 @@ fn pin_description(definition: &str) -> String {
 /// The readiness of every configured tool, from config.toml and the vault.
 pub fn list(state: &AppState) -> Result<Vec<ToolReadiness>, AppError> {
     let config = Config::load(&state.home().config_path())?;
-    state.with_vault(|vault| {
-        let credentials = vault.list_credentials()?.into_iter().map(|c| c.name).collect();
+    let (verdicts, pins) = state.with_vault(|vault| {
         let mut pins = HashMap::new();
         for entry in &config.servers {
             pins.insert(entry.name.clone(), vault.tool_pins(&entry.name)?);
         }
-        Ok(readiness(&config, &pins, &credentials))
-    })
+        Ok((keygate_mcp::tool_readiness(&config, vault), pins))
+    })?;
+    Ok(readiness(&config, &pins, verdicts?))
 }
 
 #[cfg(test)]
@@ -152,33 +136,55 @@ command = "docs-server"
         Config::parse(CONFIG, std::path::Path::new("config.toml")).expect("config")
     }
 
+    fn verdict(
+        tool: &str,
+        server: Option<&str>,
+        credentials: &[&str],
+        readiness: Readiness,
+    ) -> keygate_mcp::ToolReadiness {
+        let missing = if readiness == Readiness::NeedsCredential {
+            credentials.iter().map(|c| c.to_string()).collect()
+        } else {
+            vec![]
+        };
+        keygate_mcp::ToolReadiness {
+            tool: tool.into(),
+            server: server.map(str::to_string),
+            credentials: credentials.iter().map(|c| c.to_string()).collect(),
+            readiness,
+            missing,
+            detail: String::new(),
+            fix: None,
+        }
+    }
+
     #[test]
-    fn a_tool_whose_credential_is_missing_names_it_and_is_not_ready() {
+    fn the_library_verdicts_get_their_kind_and_description() {
         let pins = HashMap::from([("github".to_string(), vec![pin("create_issue", PinState::Approved)])]);
-        let rows = readiness(&config(), &pins, &HashSet::from(["github_token".to_string()]));
+        let verdicts = vec![
+            verdict("web_search", None, &["scavio_api_key"], Readiness::NeedsCredential),
+            verdict("github_create_issue", Some("github"), &["github_token"], Readiness::Ready),
+            verdict("docs_*", Some("docs"), &[], Readiness::NotListed),
+        ];
+        let rows = readiness(&config(), &pins, verdicts);
         let names: Vec<_> = rows.iter().map(|r| (r.tool.as_str(), r.kind, r.ready)).collect();
         assert_eq!(
             names,
             [("web_search", "http", false), ("github_create_issue", "server", true), ("docs_*", "server", true)]
         );
         assert_eq!(rows[0].missing, ["scavio_api_key"]);
+        assert_eq!(rows[0].description, "Search the web");
         assert_eq!(rows[1].credential.as_deref(), Some("github_token"));
         assert_eq!(rows[1].description, "create_issue things");
         assert_eq!(rows[2].credential, None, "a server that needs no key");
+        assert!(rows[2].description.contains("not listed yet"), "{}", rows[2].description);
     }
 
     #[test]
     fn a_held_back_tool_is_not_ready_even_with_its_keys() {
-        let pins = HashMap::from([(
-            "github".to_string(),
-            vec![pin("create_issue", PinState::Changed), pin("list_issues", PinState::Approved)],
-        )]);
-        let all = HashSet::from(["github_token".to_string(), "scavio_api_key".to_string()]);
-        let rows = readiness(&config(), &pins, &all);
-        let github: Vec<_> = rows.iter().filter(|r| r.server.as_deref() == Some("github")).collect();
-        assert_eq!(github.len(), 2);
-        assert!(github[0].held_back && !github[0].ready && github[0].missing.is_empty());
-        assert!(github[1].ready);
-        assert!(rows[0].ready, "web_search has its key");
+        let pins = HashMap::from([("github".to_string(), vec![pin("create_issue", PinState::Changed)])]);
+        let verdicts = vec![verdict("github_create_issue", Some("github"), &["github_token"], Readiness::HeldBack)];
+        let rows = readiness(&config(), &pins, verdicts);
+        assert!(rows[0].held_back && !rows[0].ready && rows[0].missing.is_empty());
     }
 }

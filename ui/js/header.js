@@ -56,7 +56,7 @@ export function setUpHeader(refresh) {
   byId("config-reload").addEventListener("click", run(byId("config-reload"), async () => {
     const config = await api.reloadConfig();
     renderConfig(config);
-    return "Reloaded: the server serves this config within a second.";
+    return "Reloaded: the server serves this config now.";
   }));
   const dialog = byId("quit-dialog");
   byId("quit").addEventListener("click", () => dialog.showModal());
