@@ -32,21 +32,9 @@ async fn a_developer_keeps_a_key_in_keygate_and_an_agent_uses_it_without_seeing_
 
     // The app's own HOME and config dir, where Cursor looks installed, and an `xdg-open` that
     // only records the URL it was asked to open.
-    let user = scratch.path().join("user");
-    std::fs::create_dir_all(user.join(".cursor")).expect("cursor dir");
-    let opened = support::fake_opener(&scratch.path().join("opener"));
-    let path = std::env::join_paths(
-        std::iter::once(scratch.path().join("opener"))
-            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-    )
-    .expect("PATH");
-    let config_home = scratch.path().join("config");
-    let driver = TauriDriver::start(&[
-        ("KEYGATE_HOME", &home),
-        ("HOME", &user),
-        ("XDG_CONFIG_HOME", &config_home),
-        ("PATH", std::path::Path::new(&path)),
-    ]);
+    let desktop = support::DesktopUser::new(scratch.path());
+    let (user, opened) = (desktop.home.clone(), desktop.opened.clone());
+    let driver = TauriDriver::start(&desktop.envs(&home));
     let _agent = support::AgentGuard::new(&home);
     let app = Session::start(&driver, std::path::Path::new(env!("CARGO_BIN_EXE_keygate-app")), &["--window"]).await;
 

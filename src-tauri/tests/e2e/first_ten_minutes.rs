@@ -35,17 +35,8 @@ async fn a_new_user_is_guided_from_first_key_to_first_call_and_sees_what_agents_
     support::write_config(&home, &upstream_url);
     append(&home.join("config.toml"), NEWS_TOOL);
     let notifications = NotificationWatch::start(scratch.path().join("notify.log"));
-    let user = scratch.path().join("user");
-    std::fs::create_dir_all(user.join(".cursor")).expect("Cursor installed");
-    let opened = support::fake_opener(&scratch.path().join("opener"));
-    let path = std::env::join_paths(
-        std::iter::once(scratch.path().join("opener"))
-            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-    )
-    .expect("PATH");
-    let config_home = scratch.path().join("config");
-    let envs: [(&str, &Path); 4] =
-        [("KEYGATE_HOME", &home), ("HOME", &user), ("XDG_CONFIG_HOME", &config_home), ("PATH", Path::new(&path))];
+    let desktop = support::DesktopUser::new(scratch.path());
+    let (user, opened, envs) = (&desktop.home, &desktop.opened, desktop.envs(&home));
     let driver = TauriDriver::start(&envs);
     let _agent = AgentGuard::new(&home);
     let exe = Path::new(env!("CARGO_BIN_EXE_keygate-app"));
@@ -159,7 +150,7 @@ async fn a_new_user_is_guided_from_first_key_to_first_call_and_sees_what_agents_
     app.wait_text(mine, "OK (HTTP 200)").await;
     choose(&app, "filter-agent", "all").await;
 
-    config_line(&app, &home, &opened).await;
+    config_line(&app, &home, opened).await;
     // Hidden for good: every view then starts right under the header.
     app.click("#checklist-dismiss").await;
     app.wait_until("the checklist is gone", "return document.getElementById('checklist').hidden").await;

@@ -284,6 +284,38 @@ fn form_encode(text: &str) -> String {
         .collect()
 }
 
+/// The app's own user for a test: a HOME where Cursor looks installed, a private config dir,
+/// and a PATH whose `xdg-open` only records what it was asked to open (in `opened`).
+pub struct DesktopUser {
+    pub home: PathBuf,
+    pub config_home: PathBuf,
+    pub path: std::ffi::OsString,
+    pub opened: PathBuf,
+}
+
+impl DesktopUser {
+    pub fn new(scratch: &Path) -> Self {
+        let home = scratch.join("user");
+        std::fs::create_dir_all(home.join(".cursor")).expect("Cursor installed");
+        let opened = fake_opener(&scratch.join("opener"));
+        let inherited = std::env::var_os("PATH").unwrap_or_default();
+        let path =
+            std::env::join_paths(std::iter::once(scratch.join("opener")).chain(std::env::split_paths(&inherited)))
+                .expect("PATH");
+        Self { home, config_home: scratch.join("config"), path, opened }
+    }
+
+    /// The environment the app runs with, its Keygate home being `keygate_home`.
+    pub fn envs<'a>(&'a self, keygate_home: &'a Path) -> [(&'static str, &'a Path); 4] {
+        [
+            ("KEYGATE_HOME", keygate_home),
+            ("HOME", &self.home),
+            ("XDG_CONFIG_HOME", &self.config_home),
+            ("PATH", Path::new(&self.path)),
+        ]
+    }
+}
+
 /// A directory holding an `xdg-open` that writes what it was given to `opened.txt` beside it
 /// (no browser is started), to put first on the app's PATH.
 pub fn fake_opener(dir: &Path) -> PathBuf {
