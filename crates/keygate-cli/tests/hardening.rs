@@ -9,23 +9,9 @@ use std::path::Path;
 use common::{Kg, start_serve};
 use serde_json::{Value, json};
 
-const ACCEPT: &str = "application/json, text/event-stream";
-
 /// POST one `tools/call` of `name` with `token`; returns the HTTP status and the JSON answer.
 async fn call(http: &reqwest::Client, url: &str, token: &str, name: &str) -> (u16, Value) {
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": name, "arguments": {}}});
-    let response = http
-        .post(url)
-        .bearer_auth(token)
-        .header("accept", ACCEPT)
-        .header("mcp-protocol-version", "2025-06-18")
-        .json(&body)
-        .send()
-        .await
-        .expect("send");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    common::call_tool(http, url, token, name, json!({})).await
 }
 
 /// vault.db and its WAL, in bytes.

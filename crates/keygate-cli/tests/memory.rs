@@ -22,7 +22,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 const CALLS: usize = 20;
-const ACCEPT: &str = "application/json, text/event-stream";
 
 /// The upstream: HTTP/1.1 with keep-alive, answering 200 only to `Authorization: Bearer <key>`,
 /// counting its open connections (so the test knows when Keygate has let its pooled one go).
@@ -180,19 +179,8 @@ fn random_hex(bytes: usize) -> String {
 }
 
 async fn call(http: &reqwest::Client, url: &str, token: &str) -> Value {
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                      "params": {"name": "echo_api", "arguments": {"q": "hello"}}});
-    let response = http
-        .post(url)
-        .bearer_auth(token)
-        .header("accept", ACCEPT)
-        .header("mcp-protocol-version", "2025-06-18")
-        .json(&body)
-        .send()
-        .await
-        .expect("send");
-    let text = response.text().await.expect("body");
-    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+    let (_, answer) = common::call_tool(http, url, token, "echo_api", json!({"q": "hello"})).await;
+    answer
 }
 
 fn print_table(title: &str, counts: &[(&str, usize)]) {

@@ -193,3 +193,28 @@ pub fn receive(lines: &mut std::io::Lines<BufReader<ChildStdout>>) -> serde_json
     let line = lines.next().expect("a reply").expect("read");
     serde_json::from_str(&line).expect("JSON-RPC")
 }
+
+/// POST one MCP `tools/call` of `name` with `arguments` and `token` to `url`, as an agent
+/// would; the HTTP status and the JSON answer (or the body as a string if it is not JSON).
+pub async fn call_tool(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    name: &str,
+    arguments: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                                  "params": {"name": name, "arguments": arguments}});
+    let response = http
+        .post(url)
+        .bearer_auth(token)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}
