@@ -7,14 +7,13 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use secrecy::ExposeSecret;
 
 use super::chains_verify;
 use super::lock::check_intact;
-use super::readonly::{check_calls_audited, refusal_words};
+use super::readonly::{check_calls_audited, refusal_words, serves_again};
 use crate::Ctx;
 use crate::home::KgHome;
 use crate::http::Conn;
@@ -110,14 +109,7 @@ pub fn run(ctx: &Ctx, attempts: u64) -> Result<Outcome> {
     }
 
     std::fs::remove_file(&filler)?;
-    let recovered = (0..5).any(|_| {
-        let ok = ctx.rt.block_on(conn.call(&token, "echo")).is_ok_and(|a| a.call_succeeded());
-        if !ok {
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        ok
-    });
-    if recovered {
+    if serves_again(ctx, &mut conn, &token) {
         successes += 1;
     } else {
         outcome.fail("the server did not serve again once space was back");

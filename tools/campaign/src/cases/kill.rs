@@ -11,7 +11,7 @@ use keygate_vault::{TokenDecision, Vault};
 use secrecy::ExposeSecret;
 
 use super::chains_verify;
-use crate::home::{Binaries, KgHome, finish, random_below};
+use crate::home::{Binaries, KgHome, Ran, finish, random_below};
 use crate::report::Outcome;
 
 /// The case, as the table names it.
@@ -96,16 +96,8 @@ fn kill_rotation(
     delay: Duration,
 ) -> Result<()> {
     let value = format!("sk-camp-{}", i + 1);
-    let mut child = home.spawn(&["cred", "rotate", CRED], value.as_bytes())?;
-    std::thread::sleep(delay);
-    let _ = child.kill();
-    let ran = finish(child)?;
-    let vault = match home.open() {
-        Ok(vault) => vault,
-        Err(e) => {
-            outcome.fail(format!("kill {i}: the vault no longer opens: {e}"));
-            return Ok(());
-        }
+    let Some((ran, vault)) = kill_after(home, &["cred", "rotate", CRED], value.as_bytes(), delay, outcome, i)? else {
+        return Ok(());
     };
     match vault.open_credential(CRED) {
         Ok(c) if c.version == known.version && c.value.expose_secret() == known.value => {
@@ -129,6 +121,29 @@ fn kill_rotation(
     }
     check_log_agrees(&vault, known, outcome, i)?;
     check_rows(&vault, outcome, i)
+}
+
+/// Run `keygate args` with `stdin`, kill -9 it after `delay`, and open the vault it left; `None`
+/// (and a failure noted) if the vault no longer opens.
+fn kill_after(
+    home: &KgHome,
+    args: &[&str],
+    stdin: &[u8],
+    delay: Duration,
+    outcome: &mut Outcome,
+    i: u64,
+) -> Result<Option<(Ran, Vault)>> {
+    let mut child = home.spawn(args, stdin)?;
+    std::thread::sleep(delay);
+    let _ = child.kill();
+    let ran = finish(child)?;
+    match home.open() {
+        Ok(vault) => Ok(Some((ran, vault))),
+        Err(e) => {
+            outcome.fail(format!("kill {i}: the vault no longer opens: {e}"));
+            Ok(None)
+        }
+    }
 }
 
 /// The rotation log has one `rotated` row per version after the first, ending at the current one.
@@ -169,16 +184,10 @@ fn kill_token(
     delay: Duration,
 ) -> Result<()> {
     let i = outcome.tries - 1;
-    let mut child = home.spawn(&["token", "create", "--tool", "echo", "--json"], b"")?;
-    std::thread::sleep(delay);
-    let _ = child.kill();
-    let ran = finish(child)?;
-    let vault = match home.open() {
-        Ok(vault) => vault,
-        Err(e) => {
-            outcome.fail(format!("kill {i}: the vault no longer opens: {e}"));
-            return Ok(());
-        }
+    let Some((ran, vault)) =
+        kill_after(home, &["token", "create", "--tool", "echo", "--json"], b"", delay, outcome, i)?
+    else {
+        return Ok(());
     };
     let listed = match vault.list_tokens() {
         Ok(tokens) => tokens.len(),

@@ -38,14 +38,7 @@ pub fn run(ctx: &Ctx, rounds: u64) -> Result<Outcome> {
         successes += served;
         refusals.push(message);
         // Writable again: the same server serves without a restart, the CLI writes.
-        let recovered = (0..5).any(|_| {
-            let ok = ctx.rt.block_on(conn.call(&token, "echo")).is_ok_and(|a| a.call_succeeded());
-            if !ok {
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            ok
-        });
-        if recovered {
+        if serves_again(ctx, &mut conn, &token) {
             successes += 1;
         } else {
             outcome.fail(format!("round {round}: the server did not serve again once the vault was writable"));
@@ -64,6 +57,18 @@ pub fn run(ctx: &Ctx, rounds: u64) -> Result<Outcome> {
     refusals.dedup();
     outcome.figure = format!("writes refused, calls refused ({}); recovered without a restart", refusals.join("; "));
     Ok(outcome)
+}
+
+/// Whether `conn` gets a successful call within five tries a fifth of a second apart: the same
+/// server serving again, without a restart, once what stopped it is gone.
+pub fn serves_again(ctx: &Ctx, conn: &mut Conn, token: &str) -> bool {
+    (0..5).any(|_| {
+        let ok = ctx.rt.block_on(conn.call(token, "echo")).is_ok_and(|a| a.call_succeeded());
+        if !ok {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        ok
+    })
 }
 
 /// Every answered call has its allowed audit row.
