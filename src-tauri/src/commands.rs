@@ -264,6 +264,20 @@ pub async fn activity(state: State<'_, AppState>) -> CommandResult<Vec<ActivityR
     activity::list(&state)
 }
 
+/// Whether the audit and the rotation log are intact: every row's chain MAC verified, or the
+/// first row that breaks and why (an edited, deleted, reordered or inserted row).
+#[derive(Debug, Serialize)]
+pub struct Integrity {
+    audit: keygate_vault::ChainReport,
+    rotation_log: keygate_vault::ChainReport,
+}
+
+/// Check both chains (what `keygate audit verify` and `keygate log verify` do).
+#[tauri::command]
+pub async fn integrity(state: State<'_, AppState>) -> CommandResult<Integrity> {
+    state.with_vault(|vault| Ok(Integrity { audit: vault.verify_audit()?, rotation_log: vault.verify_rotation_log()? }))
+}
+
 /// The MCP servers Keygate fronts: live state, tools and the ones held back.
 #[tauri::command]
 pub async fn list_servers(state: State<'_, AppState>) -> CommandResult<Vec<ServerRow>> {

@@ -208,6 +208,7 @@ pub fn with_commands<R: Runtime>(builder: Builder<R>, state: AppState) -> Builde
         commands::revoke_token,
         commands::rotation_log,
         commands::activity,
+        commands::integrity,
         commands::list_servers,
         commands::approve_server_tools,
         commands::restart_server,

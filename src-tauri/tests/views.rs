@@ -96,6 +96,32 @@ fn activity_names_agents_says_what_failed_and_lists_refused_connections() {
 }
 
 #[test]
+fn activity_says_whether_the_audit_and_the_rotation_log_are_intact() {
+    let (app, url) = started();
+    app.ok("add_credential", json!({"name": "scavio_api_key", "value": "key-value-1"}));
+    let (_, secret) = token(&app, "laptop claude");
+    call_web_search(&url, &secret).expect("the call is answered");
+    activity_until(&app, "the call", |rows| rows.iter().any(|r| r["tool"] == "web_search"));
+    let report = app.ok("integrity", json!({}));
+    for chain in ["audit", "rotation_log"] {
+        assert_eq!(report[chain]["broken"], Value::Null, "{chain} intact: {report}");
+        assert!(report[chain]["rows"].as_u64().is_some_and(|rows| rows >= 1), "{chain} has rows: {report}");
+    }
+
+    // Someone with write access to vault.db but not the master key edits one row of each.
+    let db = rusqlite::Connection::open(app.home().join("vault.db")).expect("open vault.db");
+    let first = |table: &str| -> i64 {
+        db.query_row(&format!("SELECT min(id) FROM {table}"), [], |r| r.get(0)).expect("a row")
+    };
+    let (audit_row, log_row) = (first("audit"), first("rotation_log"));
+    db.execute("UPDATE audit SET tool = 'harmless' WHERE id = ?1", [audit_row]).expect("edit the audit");
+    db.execute("UPDATE rotation_log SET actor = 'server' WHERE id = ?1", [log_row]).expect("edit the log");
+    let report = app.ok("integrity", json!({}));
+    assert_eq!(report["audit"]["broken"]["row"], audit_row, "{report}");
+    assert_eq!(report["rotation_log"]["broken"]["row"], log_row, "{report}");
+}
+
+#[test]
 fn tools_say_which_key_they_miss_and_forms_can_warn_before_granting() {
     let app = TestApp::new();
     app.add_servers(SERVERS);

@@ -52,6 +52,7 @@ export const startView = () => call("start_view");
 
 export const rotationLog = () => call("rotation_log");
 export const activity = () => call("activity");
+export const integrity = () => call("integrity");
 
 export const listServers = () => call("list_servers");
 // `tool` null approves every held-back tool of the server.

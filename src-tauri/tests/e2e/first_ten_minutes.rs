@@ -123,6 +123,7 @@ async fn a_new_user_is_guided_from_first_key_to_first_call_and_sees_what_agents_
     app.wait_text(mine, "OK (HTTP 200)").await;
     assert_eq!(app.wait_attribute(&format!("{mine} td.agent"), "title").await, format!("token {token_id}"));
     app.wait_text("#activity-chart li[data-agent='e2e laptop']", "e2e laptop (1)").await;
+    app.wait_text("#audit-integrity", "Audit intact").await;
 
     // Revoked, the agent is refused: Activity says why, and one notification says so.
     app.click("#tab-tokens").await;

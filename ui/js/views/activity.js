@@ -14,6 +14,7 @@ export function createActivityView(root) {
   const errors = errorBox();
   const list = el("div", { id: "activity-table" });
   const chart = el("div", { id: "activity-chart-box" });
+  const intact = el("p", { id: "audit-integrity", class: "muted" });
   const filters = { agent: "all", tool: "all", decision: "all", range: "24h" };
   const selects = {
     agent: el("select", { id: "filter-agent", "aria-label": "Agent" }),
@@ -28,6 +29,7 @@ export function createActivityView(root) {
   root.append(
     el("h2", {}, "Activity"),
     el("p", { class: "muted" }, "What your agents are doing: every tool call, allowed or denied, and every connection Keygate refused."),
+    intact,
     chart,
     el("div", { class: "filters", id: "activity-filters" }, "Show ", selects.agent, selects.tool, selects.decision, selects.range),
     list, errors.node);
@@ -46,6 +48,7 @@ export function createActivityView(root) {
   async function refresh() {
     try {
       rows = await api.activity();
+      showIntegrity(intact, await api.integrity());
       errors.clear();
       render();
     } catch (error) {
@@ -53,6 +56,16 @@ export function createActivityView(root) {
     }
   }
   return { refresh };
+}
+
+// The audit and the rotation log are chained: say whether every row still verifies, or where
+// the chain breaks (someone edited, deleted, reordered or inserted a row in vault.db).
+function showIntegrity(node, report) {
+  const broken = [["Audit", report.audit], ["Rotation log", report.rotation_log]].filter(([, r]) => r.broken);
+  node.className = broken.length ? "error" : "muted";
+  node.textContent = broken.length
+    ? broken.map(([name, r]) => `${name} broken at row ${r.broken.row}: ${r.broken.why}`).join(". ")
+    : `Audit intact: ${report.audit.rows} rows verified, and ${report.rotation_log.rows} in the rotation log.`;
 }
 
 function matches(r, f, now) {
