@@ -7,7 +7,6 @@ use keygate_vault::{
     Actor, CredentialInfo, Home, KEYCHAIN_SERVICE, KeySource, MASTER_KEY_ENV, SystemClock, TokenRequest, Vault,
     parse_ttl,
 };
-use std::io::Write as _;
 
 use secrecy::ExposeSecret;
 use serde::Serialize;
@@ -178,10 +177,9 @@ fn run_token(command: TokenCommand) -> Result<()> {
                 .into());
             }
             let ttl = ttl.map(|t| parse_ttl(&t)).transpose().map_err(|e| UsageError(format!("--ttl: {e}")))?;
-            let undefined = undefined_tools(&tools);
+            refuse_undefined_tools(&tools)?;
             let request = TokenRequest { tools, ttl, label };
             let issued = open_vault()?.issue_token(&request)?;
-            warn_undefined(&undefined);
             let token = issued.token.expose_secret();
             if json {
                 let created = CreatedToken {
@@ -227,31 +225,39 @@ fn run_token(command: TokenCommand) -> Result<()> {
     Ok(())
 }
 
-/// The scopes no `[[tool]]` or `[[server]]` in config.toml defines (`SERVER_*` and
-/// `SERVER_tool` count as defined when the server is). The token is still issued: a tool may be
-/// added to the config after its token, and a server's tools are known only once it runs.
-fn undefined_tools(scopes: &[String]) -> Vec<String> {
+/// Refuse scopes no `[[tool]]` or `[[server]]` in config.toml defines (a typo would make a
+/// useless token), naming what is defined. `SERVER_tool` counts as defined when the server is
+/// (its tools are known only once it runs), and a `prefix_*` pattern when it covers one.
+pub fn refuse_undefined_tools(scopes: &[String]) -> Result<()> {
     let Ok(config) = keygate_mcp::Config::load(&Home::from_env().map(|h| h.config_path()).unwrap_or_default()) else {
-        return Vec::new(); // a broken config is reported by `serve` and `doctor`, not here
+        return Ok(()); // a broken config is reported by `serve`, `status` and `doctor`, not here
     };
+    let tools: Vec<&str> = config.tools.iter().map(|t| t.name.as_str()).collect();
+    let servers: Vec<&str> = config.servers.iter().map(|s| s.name.as_str()).collect();
     let defined = |scope: &str| {
-        config.tool(scope).is_some()
-            || scope.split_once('_').is_some_and(|(server, _)| config.servers.iter().any(|s| s.name == server))
+        tools.contains(&scope)
+            || scope.split_once('_').is_some_and(|(server, _)| servers.contains(&server))
+            || tools.iter().any(|tool| keygate_vault::scope_covers(scope, tool))
     };
-    scopes.iter().filter(|scope| !defined(scope)).cloned().collect()
-}
-
-fn warn_undefined(undefined: &[String]) {
+    // A name no tool could have is left to the vault, whose error states the rule.
+    let well_formed = |scope: &str| keygate_mcp::is_tool_name(scope.strip_suffix('*').unwrap_or(scope));
+    let undefined: Vec<String> = scopes
+        .iter()
+        .filter(|scope| well_formed(scope) && !defined(scope))
+        .map(|t| keygate_mcp::printable(t, 80))
+        .collect();
     if undefined.is_empty() {
-        return;
+        return Ok(());
     }
-    let names: Vec<String> = undefined.iter().map(|t| keygate_mcp::printable(t, 80)).collect();
-    let _ = writeln!(
-        std::io::stderr(),
-        "keygate: warning: no [[tool]] or [[server]] in config.toml defines {}: the token was issued, but calls \
-         to that fail until one does (check the spelling against config.toml and `keygate server list`)",
-        names.join(", ")
-    );
+    let mut known: Vec<String> = tools.iter().map(|t| t.to_string()).collect();
+    known.extend(servers.iter().map(|s| format!("{s}_<tool>")));
+    let known = if known.is_empty() { "none yet".to_string() } else { known.join(", ") };
+    Err(UsageError(format!(
+        "no [[tool]] or [[server]] in config.toml defines {}; known tools: {known}. Check the spelling, or add \
+         the tool to config.toml first (`keygate tools` lists them)",
+        undefined.join(", ")
+    ))
+    .into())
 }
 
 pub fn show_log(json: bool) -> Result<()> {

@@ -82,7 +82,7 @@ fn human_output_is_a_table_and_never_shows_values() {
     let listed = kg.json(&["cred", "list", "--json"]);
     assert_eq!((listed[1]["name"].as_str(), listed[1]["due_soon"].as_bool()), (Some("short"), Some(true)));
     assert_eq!(listed[0]["due_soon"], false);
-    let created = kg.ok(&["token", "create", "--tool", "a", "--tool", "b"]);
+    let created = kg.ok(&["token", "create", "--tool", "web_search"]);
     let token_line = created.lines().nth(1).expect("token line").trim().to_string();
     let everything = [table, kg.ok(&["token", "list"]), kg.ok(&["log"]), kg.ok(&["audit"])].concat();
     assert!(!everything.contains("sk-live-5f1c0ffee"), "value shown");
@@ -106,7 +106,7 @@ fn a_secret_on_the_command_line_is_refused_and_not_echoed() {
     }
     assert_eq!(kg.json(&["cred", "list", "--json"]), serde_json::json!([]));
 
-    kg.ok(&["token", "create", "--tool", "t"]);
+    kg.ok(&["token", "create", "--tool", "web_search"]);
     let whole_token = format!("kg_0123456789abcdef_{}", "ab".repeat(32));
     let out = kg.run(&["token", "revoke", &whole_token]);
     assert_fails(&out, 1, "not a token id");
@@ -133,11 +133,15 @@ fn bad_input_gets_one_clear_line_and_a_nonzero_exit() {
     kg.ok_with_stdin(&["cred", "add", "dup"], KEY);
     assert_fails(&kg.run_with_stdin(&["cred", "add", "dup"], KEY), 1, "already exists");
     assert_fails(&kg.run(&["token", "create"]), 2, "--tool");
-    assert_fails(&kg.run(&["token", "create", "--tool", "t", "--ttl", "soon"]), 2, "--ttl");
-    assert_fails(&kg.run(&["token", "create", "--tool", "t", "--ttl", "0s"]), 2, "shorter than one second");
-    assert_fails(&kg.run(&["token", "create", "--tool", "t", "--ttl", "90d"]), 1, "longer than the maximum 30d");
+    assert_fails(&kg.run(&["token", "create", "--tool", "web_search", "--ttl", "soon"]), 2, "--ttl");
+    assert_fails(&kg.run(&["token", "create", "--tool", "web_search", "--ttl", "0s"]), 2, "shorter than one second");
+    assert_fails(
+        &kg.run(&["token", "create", "--tool", "web_search", "--ttl", "90d"]),
+        1,
+        "longer than the maximum 30d",
+    );
     assert_fails(&kg.run(&["token", "create", "--tool", "has space"]), 1, "invalid tool name");
-    assert_fails(&kg.run(&["token", "create", "--tool", "t", "--label", "a\u{7}b"]), 1, "label");
+    assert_fails(&kg.run(&["token", "create", "--tool", "web_search", "--label", "a\u{7}b"]), 1, "label");
     assert_fails(&kg.run(&["token", "revoke", "0123456789abcdef"]), 1, "no token with id");
     assert_fails(&kg.run(&["frobnicate"]), 2, "unrecognized subcommand");
     assert_fails(&kg.run(&["cred", "list", "--jsn"]), 2, "--jsn");
@@ -207,7 +211,8 @@ fn concurrent_rotations_never_lose_an_update() {
 fn concurrent_token_creation_keeps_every_token() {
     let kg = Kg::headless();
     kg.init();
-    let children: Vec<_> = (0..6).map(|_| kg.spawn(&["token", "create", "--tool", "t", "--json"], b"")).collect();
+    let children: Vec<_> =
+        (0..6).map(|_| kg.spawn(&["token", "create", "--tool", "web_search", "--json"], b"")).collect();
     let ids: Vec<String> = children
         .into_iter()
         .map(|c| c.wait_with_output().expect("wait"))

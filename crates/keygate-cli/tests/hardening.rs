@@ -123,15 +123,16 @@ async fn three_hundred_refused_calls_with_60_kb_names_add_a_bounded_amount_to_th
 }
 
 #[test]
-fn token_create_warns_about_tools_no_config_defines() {
+fn token_create_refuses_tools_no_config_defines_and_names_the_known_ones() {
     let kg = Kg::headless();
     kg.init();
     let out = kg.run(&["token", "create", "--tool", "web_search", "--tool", "web_serch", "--json"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("warning") && stderr.contains("web_serch") && !stderr.contains("web_search,"), "{stderr}");
-    let created: Value = serde_json::from_slice(&out.stdout).expect("stdout stays JSON");
-    assert_eq!(created["tools"], json!(["web_search", "web_serch"]));
+    assert_eq!(out.status.code(), Some(2), "a typo is refused: {stderr}");
+    assert!(stderr.contains("web_serch") && stderr.contains("known tools: web_search"), "{stderr}");
+    assert!(out.stdout.is_empty(), "no token printed");
+    let listed = kg.run(&["token", "list", "--json"]);
+    assert_eq!(serde_json::from_slice::<Value>(&listed.stdout).expect("json"), json!([]), "nothing was issued");
 
     let out = kg.run(&["token", "create", "--tool", "web_search"]);
     assert!(out.status.success() && out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));

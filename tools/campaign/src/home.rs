@@ -78,6 +78,9 @@ impl KgHome {
         let key = base64::engine::general_purpose::STANDARD.encode(raw);
         let home = Self { dir: dir.to_path_buf(), key, bin: bins.keygate.clone(), _temp: temp };
         home.ok(&["init"])?;
+        // Tokens are for the `echo` tool (`token create` refuses tools no config defines); a
+        // case that calls it points it at its upstream.
+        home.configure_echo_tool("http://127.0.0.1:9", "campaign_key")?;
         Ok(home)
     }
 

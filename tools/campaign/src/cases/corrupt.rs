@@ -100,10 +100,15 @@ fn populate(ctx: &Ctx) -> Result<(KgHome, Baseline)> {
     home.ok_with_stdin(&["cred", "add", "gamma", "--max-age-days", "7"], b"sk-gamma-1")?;
     let revoked = home.json(&["token", "create", "--tool", "echo", "--label", "old", "--json"])?;
     home.ok(&["token", "revoke", revoked["id"].as_str().context("id")?])?;
+    // `alpha_*` scopes the tools of a fronted server `alpha` (never started here).
+    let config = home.dir().join("config.toml");
+    let mut text = std::fs::read_to_string(&config)?;
+    text.push_str("\n[[server]]\nname = \"alpha\"\ncommand = \"true\"\n");
+    std::fs::write(&config, text)?;
     home.ok(&["token", "create", "--tool", "echo", "--tool", "alpha_*", "--ttl", "7d", "--label", "laptop"])?;
     home.ok(&["grant", "create", "laptop", "--tool", "echo"])?;
     home.ok(&["grant", "create", "ci", "--tool", "echo", "--tool", "gamma_*"])?;
-    home.ok(&["grant", "revoke", "ci"])?;
+    home.ok(&["grant", "revoke", "ci", "--yes"])?;
     let (serve, addr) = home.serve()?;
     let mut conn = Conn::new(&addr);
     for tool in ["echo", "echo", "nope", "echo", "echo", "echo", "nope", "echo"] {
