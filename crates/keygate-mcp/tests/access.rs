@@ -26,6 +26,21 @@ async fn post(h: &Harness, token: Option<&str>, headers: &[(&str, &str)]) -> req
     request.send().await.expect("send")
 }
 
+/// `count` requests with well-formed, unknown tokens, all at once, as a flood arrives: far
+/// faster than the failure bucket refills.
+fn flood_of_bad_tokens(h: &Harness, count: usize) -> tokio::task::JoinSet<reqwest::Response> {
+    let mut flood = tokio::task::JoinSet::new();
+    for i in 0..count {
+        let bad = format!("kg_{:016x}_{}", i, "cd".repeat(32));
+        let (url, client) = (h.url(), h.http.clone());
+        flood.spawn(async move {
+            let request = client.post(url).header("accept", ACCEPT).bearer_auth(bad).json(&list_request());
+            request.send().await.expect("send")
+        });
+    }
+    flood
+}
+
 fn assert_invalid_token(response: &reqwest::Response, why: &str) {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{why}");
     let challenge = response.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).unwrap_or_default();
@@ -141,19 +156,10 @@ async fn a_flood_of_bad_tokens_does_not_starve_a_good_one() {
     let h = Harness::start().await;
     let (_, good) = h.token(&["web_search"]);
     assert_eq!(post(&h, Some(&good), &[]).await.status(), StatusCode::OK);
-    // All at once, as a flood arrives: far faster than the bucket refills.
-    let mut flood = tokio::task::JoinSet::new();
-    for i in 0..300 {
-        let bad = format!("kg_{:016x}_{}", i, "cd".repeat(32));
-        let (url, client) = (h.url(), h.http.clone());
-        flood.spawn(async move {
-            let request = client.post(url).header("accept", ACCEPT).bearer_auth(bad).json(&list_request());
-            request.send().await.expect("send").status()
-        });
-    }
+    let mut flood = flood_of_bad_tokens(&h, 300);
     let mut limited = 0;
-    while let Some(status) = flood.join_next().await {
-        match status.expect("join") {
+    while let Some(answer) = flood.join_next().await {
+        match answer.expect("join").status() {
             StatusCode::TOO_MANY_REQUESTS => limited += 1,
             status => assert_eq!(status, StatusCode::UNAUTHORIZED),
         }
@@ -196,21 +202,13 @@ async fn a_bad_or_foreign_token_sent_with_a_session_id_does_not_end_the_session(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_answers_429_with_retry_after_and_is_audited_in_a_few_rows() {
     let h = Harness::start().await;
-    let mut flood = tokio::task::JoinSet::new();
-    for i in 0..300 {
-        let bad = format!("kg_{:016x}_{}", i, "cd".repeat(32));
-        let (url, client) = (h.url(), h.http.clone());
-        flood.spawn(async move {
-            let request = client.post(url).header("accept", ACCEPT).bearer_auth(bad).json(&list_request());
-            let response = request.send().await.expect("send");
-            (response.status(), response.headers().get("retry-after").cloned())
-        });
-    }
+    let mut flood = flood_of_bad_tokens(&h, 300);
     let mut limited = 0;
     while let Some(answer) = flood.join_next().await {
-        let (status, retry_after) = answer.expect("join");
-        if status == StatusCode::TOO_MANY_REQUESTS {
+        let answer = answer.expect("join");
+        if answer.status() == StatusCode::TOO_MANY_REQUESTS {
             limited += 1;
+            let retry_after = answer.headers().get("retry-after");
             let seconds = retry_after.and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
             assert!(seconds.is_some_and(|s| (1..=60).contains(&s)), "429 without a usable Retry-After");
         }
