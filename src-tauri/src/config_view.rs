@@ -32,7 +32,7 @@ pub fn view(state: &AppState) -> ConfigView {
 }
 
 /// Check config.toml and have the running server serve it now; the error if it does not load.
-pub fn reload(state: &AppState) -> Result<ConfigView, AppError> {
+pub async fn reload(state: &AppState) -> Result<ConfigView, AppError> {
     let path = state.home().config_path();
     Config::load(&path)?;
     // The same request `keygate reload` leaves: a running Keygate serves the file now, even an
@@ -52,7 +52,8 @@ pub fn reload(state: &AppState) -> Result<ConfigView, AppError> {
             pending.cancel();
             break;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        // Waited on the runtime, not by blocking one of its threads.
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(view(state))
 }

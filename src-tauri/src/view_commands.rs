@@ -37,7 +37,7 @@ pub async fn open_config(state: State<'_, AppState>) -> CommandResult<ConfigView
 /// Check config.toml and have the running server serve it now.
 #[tauri::command]
 pub async fn reload_config(state: State<'_, AppState>) -> CommandResult<ConfigView> {
-    let view = config_view::reload(&state)?;
+    let view = config_view::reload(&state).await?;
     state.mark_changed();
     Ok(view)
 }
