@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use jsonc_parser::ParseOptions;
-use jsonc_parser::cst::{CstInputValue, CstObject, CstRootNode};
+use jsonc_parser::cst::{CstInputValue, CstNode, CstObject, CstRootNode};
 use serde_json::Value;
 
 use crate::client::Entry;
@@ -96,24 +96,48 @@ fn set_input(text: &str, servers_key: &str, name: &str, input: CstInputValue, pa
         Some(top) => top,
         None => root.object_value_or_set(),
     };
-    let created = match top.get(servers_key) {
+    let (comma_at, created) = match top.get(servers_key) {
         Some(prop) => {
             let servers =
                 prop.object_value().ok_or_else(|| wrong_shape(path, &format!("`{servers_key}` is not an object")))?;
             match servers.get(name) {
-                Some(existing) => existing.set_value(input),
-                None => {
-                    servers.append(name, input);
+                Some(existing) => {
+                    existing.set_value(input);
+                    return Ok((root.to_string(), false));
                 }
+                None => (append_in_style(&servers, name, input), false),
             }
-            false
         }
-        None => {
-            top.append(servers_key, CstInputValue::Object(vec![(name.to_string(), input)]));
-            true
-        }
+        None => (append_in_style(&top, servers_key, CstInputValue::Object(vec![(name.to_string(), input)])), true),
     };
-    Ok((root.to_string(), created))
+    let mut text = root.to_string();
+    if let Some(at) = comma_at {
+        text.insert(at, ',');
+    }
+    Ok((text, created))
+}
+
+/// Append `name` as the last property of `object`; if the author ended the object with a
+/// trailing comma, where the new property's own comma must go (jsonc-parser infers the style
+/// only from objects with spaces inside, and removing a last property without its own comma
+/// takes the comma before it, so the author's comma would be lost at disconnect).
+fn append_in_style(object: &CstObject, name: &str, input: CstInputValue) -> Option<usize> {
+    let ended_with_comma = object.properties().last().is_some_and(|last| last.trailing_comma().is_some());
+    let added = object.append(name, input);
+    (ended_with_comma && added.trailing_comma().is_none()).then(|| end_offset(&added.into()))
+}
+
+/// The byte offset in the document's text just past `node`.
+fn end_offset(node: &CstNode) -> usize {
+    let before = |n: &CstNode| n.previous_siblings().map(|s| s.to_string().len()).sum::<usize>();
+    let mut offset = node.to_string().len() + before(node);
+    let mut parent = node.parent();
+    while let Some(container) = parent {
+        let container = CstNode::from(container);
+        offset += before(&container);
+        parent = container.parent();
+    }
+    offset
 }
 
 /// `text` without `servers_key.name`; the servers object goes too when `drop_empty_servers`

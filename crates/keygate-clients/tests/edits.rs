@@ -182,3 +182,30 @@ fn one_line_files_come_back_byte_for_byte_when_untouched_since_connect() {
         assert_eq!(std::fs::read_to_string(&location.file).unwrap(), original);
     }
 }
+
+#[test]
+fn an_authors_trailing_commas_survive_connect_and_disconnect() {
+    let case = CASES[7];
+    // A trailing comma after the servers' last entry, and after the top object's last property
+    // when the servers object is created (jsonc-parser did not infer that style on its own).
+    let originals = [
+        "{\n  \"mcpServers\": {\n    \"other\": { \"command\": \"x\" },\n  },\n}\n",
+        "// mine\n{\"theme\": {   \n   },\n}\n",
+    ];
+    for original in originals {
+        let home = Home::new();
+        let location = home.location(case);
+        std::fs::write(&location.file, original).unwrap();
+        let plan = plan_connect(case.client, &location, &launch("work"), None, false).unwrap();
+        let ownership = plan.ownership().cloned().unwrap();
+        apply(&plan).unwrap();
+        let connected = std::fs::read_to_string(&location.file).unwrap();
+        assert!(connected.contains(support::KEYGATE), "{connected}");
+
+        // Without the original at hand: the CST path alone must give the commas back.
+        let plan = plan_disconnect(case.client, &location, Some(&ownership), None).unwrap();
+        apply(&plan).unwrap();
+        let squeeze = |t: &str| t.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+        assert_eq!(squeeze(&std::fs::read_to_string(&location.file).unwrap()), squeeze(original), "{connected}");
+    }
+}

@@ -30,6 +30,9 @@ impl TauriDriver {
             .args(["--native-driver", "/usr/bin/WebKitWebDriver"])
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
+        // Its own process group, so stopping it also stops the WebKitWebDriver it starts (left
+        // behind, that one holds the test's output pipe open).
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         for (name, value) in envs {
             command.env(name, value);
         }
@@ -41,6 +44,8 @@ impl TauriDriver {
 
 impl Drop for TauriDriver {
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -100,9 +105,21 @@ impl Session {
         loop {
             match step().await {
                 Ok(value) => return value,
-                Err(e) if Instant::now() >= deadline => panic!("{what}: still failing after {timeout:?}: {e}"),
+                Err(e) if Instant::now() >= deadline => {
+                    let page = self.visible_text().await;
+                    panic!("{what}: still failing after {timeout:?}: {e}\nthe page then showed:\n{page}")
+                }
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
+        }
+    }
+
+    /// What the window shows (its visible text, cut), for a failure to say what was there instead.
+    async fn visible_text(&self) -> String {
+        let script = "return document.body ? document.body.innerText.slice(0, 4000) : '(no body)'";
+        match self.command(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": []}))).await {
+            Ok(text) => text.as_str().unwrap_or_default().to_string(),
+            Err(e) => format!("(could not read the page: {e})"),
         }
     }
 
