@@ -20,16 +20,23 @@ pub struct AgentsOverview {
     clients: Vec<ClientRow>,
     grants: Vec<GrantRow>,
     pending: Vec<ConsentRow>,
+    /// Why the waiting sign-ins cannot be listed (a request that fails its check).
+    pending_error: Option<AppError>,
 }
 
 /// Clients and their configs, grants with their recent calls, and sign-ins waiting for consent.
 #[tauri::command]
 pub async fn list_agents(state: State<'_, AppState>) -> CommandResult<AgentsOverview> {
+    let (pending, pending_error) = match consent::pending(&state) {
+        Ok(waiting) => (waiting, None),
+        Err(e) => (Vec::new(), Some(e)),
+    };
     Ok(AgentsOverview {
         grants: grants::list(&state)?,
         clients: agents::clients(&state)?,
         cli: agents::cli(&state),
-        pending: consent::pending(&state),
+        pending,
+        pending_error,
     })
 }
 

@@ -40,13 +40,15 @@ impl From<PendingConsent> for ConsentRow {
     }
 }
 
-/// The requests waiting now, oldest first (none when the vault is not open).
-pub fn pending(state: &AppState) -> Vec<ConsentRow> {
-    state
-        .with_vault(|vault| vault.list_pending_consents())
-        .map(|all| all.into_iter().take(SHOWN).map(ConsentRow::from).collect())
-        .unwrap_or_default()
+/// The requests waiting now, oldest first; an error when the vault is not open or a request
+/// fails its check (shown, never read as "none waiting").
+pub fn pending(state: &AppState) -> Result<Vec<ConsentRow>, AppError> {
+    let all = state.with_vault(|vault| vault.list_pending_consents())?;
+    Ok(all.into_iter().take(SHOWN).map(ConsentRow::from).collect())
 }
+
+/// The tray's line when the waiting sign-ins cannot be listed.
+pub const TRAY_UNREADABLE: &str = "Waiting sign-ins cannot be read: open Agents";
 
 /// The tray's line for a request: "NAME asks for access (until HH:MM)". `name` is escaped and
 /// cut; `&` is doubled because menus read a single one as a keyboard accelerator.

@@ -132,6 +132,11 @@ impl AppState {
         }
     }
 
+    /// Whether the vault is open (not waiting for the keychain or refused).
+    pub fn vault_is_open(&self) -> bool {
+        lock(&self.vault).is_ok()
+    }
+
     /// Run `f`, which may fail with more than a vault error, on the open vault.
     pub fn with_open_vault<T>(&self, f: impl FnOnce(&mut Vault) -> Result<T, AppError>) -> Result<T, AppError> {
         match &mut *lock(&self.vault) {

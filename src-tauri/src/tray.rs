@@ -64,10 +64,19 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
     if let Some(line) = crate::import_view::tray_line(state.plaintext_keys()) {
         menu.append(&MenuItem::with_id(app, IMPORT_ITEM, line, true, None::<&str>)?)?;
     }
-    for request in consent::pending(&state) {
-        let line = consent::tray_line(&request.client_name, &consent::local_time(request.expires_at));
-        let id = format!("{CONSENT_ITEM}{}", request.id);
-        menu.append(&MenuItem::with_id(app, id, line, true, None::<&str>)?)?;
+    match consent::pending(&state) {
+        Ok(waiting) => {
+            for request in waiting {
+                let line = consent::tray_line(&request.client_name, &consent::local_time(request.expires_at));
+                let id = format!("{CONSENT_ITEM}{}", request.id);
+                menu.append(&MenuItem::with_id(app, id, line, true, None::<&str>)?)?;
+            }
+        }
+        Err(e) if state.vault_is_open() => {
+            tracing::warn!(error = %e.message, "cannot list the sign-ins waiting for consent");
+            menu.append(&MenuItem::with_id(app, "open", consent::TRAY_UNREADABLE, true, None::<&str>)?)?;
+        }
+        Err(_) => {}
     }
     menu.append(&PredefinedMenuItem::separator(app)?)?;
     if let Some(autostart) = autostart(&state) {

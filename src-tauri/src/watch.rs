@@ -42,7 +42,7 @@ pub fn watch_as_agent<R: Runtime>(app: AppHandle<R>) {
     let mut marker = None;
     let mut nudged = agent::stamp(app.state::<AppState>().home(), agent::NUDGE_FILE);
     let mut last_hourly: Option<Instant> = None;
-    let mut waiting = Vec::new();
+    let mut waiting = Some(Vec::new());
     let mut last_scan: Option<Instant> = None;
     let mut imported = agent::stamp(app.state::<AppState>().home(), IMPORTED_FILE);
     let quit = agent::stamp(app.state::<AppState>().home(), agent::QUIT_FILE);
@@ -61,7 +61,7 @@ pub fn watch_as_agent<R: Runtime>(app: AppHandle<R>) {
             refusals::notify_new(&state, &mut refused);
         }
         // A sign-in that expires unanswered changes no row: the tray must drop it anyway.
-        let waiting_now = consent::pending(&state);
+        let waiting_now = consent::pending(&state).ok();
         let mut changed = state.take_changed() || current != marker || waiting_now != waiting;
         (marker, waiting) = (current, waiting_now);
         let stamp = agent::stamp(state.home(), agent::NUDGE_FILE);

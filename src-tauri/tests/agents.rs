@@ -110,4 +110,15 @@ fn a_waiting_sign_in_is_listed_with_its_client_name_escaped_and_cut() {
     assert!(shown.starts_with("Evil\\u{202e}App\\u{200b}xx"), "{shown}");
     assert!(!shown.chars().any(|c| c.is_control() || c == '\u{202e}') && shown.chars().count() < 80, "{shown}");
     assert!(pending[0]["expires_at"].is_string());
+
+    // Someone who can write vault.db but lacks the master key moves the request's expiry: the
+    // view says the list cannot be read instead of showing none waiting.
+    let db = rusqlite::Connection::open(app.home().join("vault.db")).expect("open vault.db");
+    db.execute("UPDATE oauth_consent SET expires_at = expires_at + 1", []).expect("tamper");
+    let overview = app.ok("list_agents", json!({}));
+    assert_eq!(overview["pending"], json!([]), "{overview}");
+    let error = &overview["pending_error"];
+    assert_eq!(error["code"], "tampered", "{error}");
+    assert!(error["message"].as_str().is_some_and(|m| m.contains("OAuth consent request")), "{error}");
+    assert!(overview["grants"].is_array() && overview["clients"].is_array(), "the rest still shows: {overview}");
 }

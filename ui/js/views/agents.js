@@ -57,7 +57,7 @@ export function createAgentsView(root) {
       const [overview, tools] = await Promise.all([api.listAgents(), api.listTools().catch((e) => e)]);
       latest = overview;
       errors.clear();
-      pending.replaceChildren(...pendingList(overview.pending, actions));
+      pending.replaceChildren(...pendingList(overview.pending, actions), ...pendingError(overview.pending_error));
       cli.replaceChildren(overview.cli.missing
         ? el("p", { class: "error", role: "alert", dataset: { code: overview.cli.missing.code } }, overview.cli.missing.message)
         : el("p", { class: "muted" }, "Connected agents launch ", el("code", {}, overview.cli.path), "."));
@@ -79,6 +79,12 @@ function pendingList(requests, actions) {
       el("strong", {}, cut(r.client_name, 60)), ` asks for access (until ${until(r.expires_at)}) `,
       el("button", { type: "button", class: "open-consent primary", onclick: actions.consent(r) }, "Open consent page")))),
     el("p", { class: "muted" }, "Only allow it if you just started that sign-in in the agent."))];
+}
+
+function pendingError(error) {
+  if (!error) return [];
+  return [el("p", { class: "error", role: "alert", dataset: { code: error.code } },
+    `Sign-ins waiting for consent cannot be listed: ${cut(error.message, 400)}`)];
 }
 
 function clientList(clients, actions) {
