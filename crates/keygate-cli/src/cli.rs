@@ -68,6 +68,9 @@ pub enum Command {
     Tools(JsonFlag),
     /// Ask the running Keygate to read config.toml again now, and say what changed (or what is wrong)
     Reload(JsonFlag),
+    /// Team credentials on OpenBao: log in, see the sync, sync now
+    #[command(subcommand)]
+    Team(TeamCommand),
     /// Serve the local MCP server (Streamable HTTP on a loopback port) until Ctrl-C
     Serve {
         /// Address to listen on, e.g. 127.0.0.1:7447 (default: [listen] bind in config.toml)
@@ -98,6 +101,9 @@ pub enum CredCommand {
         /// Rotation policy: days a value may live before it is due
         #[arg(long, value_name = "N")]
         max_age_days: Option<i64>,
+        /// Write it to the team's OpenBao ([team] in config.toml), then keep a local copy
+        #[arg(long)]
+        team: bool,
         #[command(flatten)]
         refused: RefusedSecret,
     },
@@ -118,6 +124,25 @@ pub enum CredCommand {
         #[arg(long)]
         yes: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TeamCommand {
+    /// Keep this machine's OpenBao login in the OS keychain: a token, or with [team]
+    /// approle_role_id AppRole's secret id; read from stdin or a hidden prompt, checked first
+    Login {
+        /// AppRole's role id, which must be the one in [team] approle_role_id
+        #[arg(long, value_name = "ROLE_ID")]
+        approle: Option<String>,
+        #[command(flatten)]
+        refused: RefusedSecret,
+    },
+    /// Forget the stored login
+    Logout,
+    /// Whether OpenBao answers and the login works, the running Keygate's last sync, the team credentials
+    Status(JsonFlag),
+    /// Bring the local copies of the team credentials up to date now
+    Sync(JsonFlag),
 }
 
 /// `keygate token SUBCOMMAND`, or `keygate token --grant NAME --headers`.

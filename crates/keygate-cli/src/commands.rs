@@ -38,6 +38,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Status(flag) => crate::status::status(flag.json),
         Command::Tools(flag) => crate::tools_cli::list_tools(flag.json),
         Command::Reload(flag) => crate::reload::reload(flag.json),
+        Command::Team(team) => crate::team_commands::run_team(team),
         Command::Serve { bind } => crate::serve::serve(bind),
         Command::Connect { grant: Some(grant), home, .. } => crate::serve::connect_grant(home, &grant),
         Command::Connect { grant: None, url, .. } => crate::serve::connect(url),
@@ -70,7 +71,7 @@ fn init() -> Result<()> {
     Ok(())
 }
 
-fn refuse_secret_in_argv(refused: &RefusedSecret) -> Result<()> {
+pub(crate) fn refuse_secret_in_argv(refused: &RefusedSecret) -> Result<()> {
     if refused.is_present() {
         return Err(UsageError(
             "refusing a secret on the command line, where every process can read it: pipe it on stdin \
@@ -84,11 +85,14 @@ fn refuse_secret_in_argv(refused: &RefusedSecret) -> Result<()> {
 
 fn run_cred(command: CredCommand) -> Result<()> {
     match command {
-        CredCommand::Add { name, max_age_days, refused } => {
+        CredCommand::Add { name, max_age_days, team, refused } => {
             refuse_secret_in_argv(&refused)?;
             keygate_vault::validate_name(&name)?;
             let mut vault = open_vault()?;
             let value = read_value(&name)?;
+            if team {
+                return crate::team_commands::add(&mut vault, &name, &value, max_age_days);
+            }
             let info = vault.add_credential(&name, &value, max_age_days)?;
             output::lines([format!(
                 "Added {} (version {}, due for rotation every {} days, next at {})",
@@ -101,6 +105,9 @@ fn run_cred(command: CredCommand) -> Result<()> {
             let mut vault = open_vault()?;
             vault.credential_info(&name)?;
             let value = read_value(&name)?;
+            if crate::team_commands::is_team_copy(&vault, &name)? {
+                return crate::team_commands::rotate(&mut vault, &name, &value);
+            }
             let info = vault.rotate_credential(&name, &value)?;
             output::lines([format!(
                 "Rotated {}: now version {} (previous version {} kept), next due at {}",
@@ -113,10 +120,16 @@ fn run_cred(command: CredCommand) -> Result<()> {
         CredCommand::Remove { name, yes } => {
             let mut vault = open_vault()?;
             confirm_removal(&vault, &name, yes)?;
+            if crate::team_commands::is_team_copy(&vault, &name)? {
+                return crate::team_commands::remove(&mut vault, &name);
+            }
             vault.remove_credential(&name)?;
             output::lines([format!("Removed {name} and erased its stored values")])?;
         }
-        CredCommand::List(flag) => list_credentials(&open_vault()?.list_credentials()?, flag.json)?,
+        CredCommand::List(flag) => {
+            let vault = open_vault()?;
+            list_credentials(&vault.list_credentials()?, &vault.team_versions()?, flag.json)?
+        }
     }
     Ok(())
 }
@@ -133,12 +146,40 @@ fn confirm_removal(vault: &Vault, name: &str, yes: bool) -> Result<()> {
     )
 }
 
-fn list_credentials(credentials: &[CredentialInfo], json: bool) -> Result<()> {
-    let headers = ["NAME", "VERSION", "CREATED", "ROTATED", "MAX AGE", "STATE", "DUE AT"];
+/// A credential as `cred list` shows it: where it comes from beside its info.
+#[derive(Serialize)]
+struct Listed<'a> {
+    #[serde(flatten)]
+    info: &'a CredentialInfo,
+    /// `local`, or `team` for a copy of the team's OpenBao secret.
+    source: &'static str,
+    /// The team version the copy holds.
+    team_version: Option<i64>,
+}
+
+fn list_credentials(
+    credentials: &[CredentialInfo],
+    team: &std::collections::BTreeMap<String, i64>,
+    json: bool,
+) -> Result<()> {
+    let listed: Vec<Listed> = credentials
+        .iter()
+        .map(|info| {
+            let team_version = team.get(&info.name).copied();
+            Listed { info, source: if team_version.is_some() { "team" } else { "local" }, team_version }
+        })
+        .collect();
+    let headers = ["NAME", "SOURCE", "VERSION", "CREATED", "ROTATED", "MAX AGE", "STATE", "DUE AT"];
     let empty = "No credentials yet: add one with `keygate cred add NAME`.";
-    Ok(output::listing(credentials, json, &headers, empty, |c| {
+    Ok(output::listing(&listed, json, &headers, empty, |l| {
+        let c = l.info;
+        let source = match l.team_version {
+            Some(v) => format!("team v{v}"),
+            None => "local".to_string(),
+        };
         vec![
             c.name.clone(),
+            source,
             c.version.to_string(),
             c.created_at.to_string(),
             or_dash(c.rotated_at),

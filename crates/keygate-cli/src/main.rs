@@ -19,6 +19,7 @@ mod server_commands;
 mod server_state;
 mod status;
 mod status_view;
+mod team_commands;
 mod tools_cli;
 
 use std::io::{ErrorKind, Write};

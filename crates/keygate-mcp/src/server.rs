@@ -164,20 +164,23 @@ pub async fn start(config: Config, mut vault: Vault, bind: Option<&str>) -> Resu
     let home = vault.home().dir().to_path_buf();
     // Commits on the call path only append to the WAL; a thread syncs it into the file.
     let checkpointer = vault.checkpoint_in_background()?;
+    let upstream = Upstream::new()?;
+    // Team credentials are synced on a connection of their own: never under the serving lock.
+    let team_vault = vault.open_another()?;
+    tokio::spawn(keygate_team::run_sync_loop(
+        team_vault,
+        vault.home().config_path(),
+        upstream.refusals(),
+        stop.clone(),
+    ));
     let gate = Gate::new(vault);
     let agent_socket = AgentSocket::spawn(&home, gate.clone(), endpoint_url(addr), stop.clone());
     let audit_writer = AuditWriter::start(gate.clone());
     let denials = Arc::new(Denials::new(gate.clone()));
     denials.spawn_sweeper(stop.clone());
     let gateway = Gateway::start(&config.servers, gate.clone(), stop.clone());
-    let handler = KeygateHandler::new(
-        config,
-        gateway,
-        gate.clone(),
-        audit_writer.clone(),
-        Arc::clone(&denials),
-        Upstream::new()?,
-    );
+    let handler =
+        KeygateHandler::new(config, gateway, gate.clone(), audit_writer.clone(), Arc::clone(&denials), upstream);
     let shared = Arc::clone(handler.shared());
     let oauth = OAuthState::new(gate.clone(), Arc::clone(&shared), addr)?;
     let app = router(handler, gate, oauth, stop.clone(), Arc::clone(&sessions));

@@ -5,6 +5,7 @@
 
 use std::error::Error as _;
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::Url;
@@ -13,6 +14,7 @@ use reqwest::redirect::{Action, Attempt, Policy};
 use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
+use tokio::sync::Notify;
 
 use crate::config::{Method, ToolConfig};
 use crate::error::McpError;
@@ -32,6 +34,7 @@ const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct Upstream {
     client: reqwest::Client,
+    refused: Arc<Notify>,
 }
 
 impl fmt::Debug for Upstream {
@@ -117,7 +120,13 @@ impl Upstream {
             .redirect(Policy::custom(same_origin_only))
             .build()
             .map_err(|e| McpError::Client(error_chain(&e)))?;
-        Ok(Self { client })
+        Ok(Self { client, refused: Arc::new(Notify::new()) })
+    }
+
+    /// Notified whenever an upstream answers 401 or 403: the key may have been rotated by a
+    /// teammate, so the team sync looks at once instead of at its next refresh.
+    pub fn refusals(&self) -> Arc<Notify> {
+        Arc::clone(&self.refused)
     }
 
     /// Send one tool call. `arguments` already validated. POST: arguments are the JSON body. GET: each
@@ -133,6 +142,11 @@ impl Upstream {
         let started = Instant::now();
         let result = self.send(tool, credential, arguments).await;
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        if let Ok(reply) = &result
+            && matches!(reply.status, 401 | 403)
+        {
+            self.refused.notify_one();
+        }
         match &result {
             Ok(reply) => tracing::debug!(tool = %tool.name, status = reply.status, elapsed_ms, "upstream replied"),
             Err(error) => tracing::debug!(tool = %tool.name, %error, elapsed_ms, "upstream call failed"),

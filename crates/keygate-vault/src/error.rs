@@ -153,6 +153,16 @@ pub enum VaultError {
         name: String,
     },
 
+    /// A team secret has the name of a local credential holding another value.
+    #[error(
+        "the team has a credential named {name}, and this vault has a local one of that name with another value: \
+         rename or remove the local one (`keygate cred remove {name}`), then sync again"
+    )]
+    TeamNameTaken {
+        /// The name.
+        name: String,
+    },
+
     /// No credential with this name.
     #[error("no credential named {name}: see `keygate cred list`")]
     CredentialNotFound {
@@ -345,6 +355,7 @@ impl VaultError {
             VaultError::InvalidMaxAge { .. } => "invalid_max_age",
             VaultError::CredentialExists { .. } => "credential_exists",
             VaultError::CredentialNotFound { .. } => "credential_not_found",
+            VaultError::TeamNameTaken { .. } => "team_name_taken",
             VaultError::CannotOpen { .. } => "cannot_open",
             VaultError::CannotOpenClientConfig { .. } => "cannot_open_client_config",
             VaultError::ClientConfigNotFound { .. } => "client_config_not_found",

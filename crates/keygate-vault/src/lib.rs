@@ -27,6 +27,7 @@ mod rotation;
 mod rows;
 mod seal;
 mod store;
+mod team;
 mod token;
 mod vault;
 
@@ -54,6 +55,7 @@ pub use retention::Retention;
 pub use rotation::{DUE_SOON, LogAction, LogEntry, due_at};
 pub use rows::RowFinding;
 pub use seal::{MASTER_KEY_LEN, MasterKey};
+pub use team::TeamChange;
 pub use token::{
     Denial, IssuedToken, TokenDecision, TokenGrant, TokenInfo, TokenRequest, TokenStatus, is_token_id, scope_covers,
     token_id,

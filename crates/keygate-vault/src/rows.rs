@@ -120,6 +120,15 @@ pub(crate) const OAUTH_FAMILY_TOKEN: Spec = Spec {
     ids: 2,
 };
 
+/// A credential that is a team secret's copy, and which team version it holds.
+pub(crate) const TEAM_CREDENTIAL: Spec = Spec {
+    table: "team_credential",
+    what: "team credential",
+    select: "SELECT name, name, team_version, mac FROM team_credential t",
+    update: "UPDATE team_credential SET mac = ?1 WHERE name = ?2",
+    ids: 1,
+};
+
 /// The tables authenticated since row MACs came (key check v2).
 pub(crate) const FIRST: [&Spec; 4] = [&TOKEN, &GRANT, &CREDENTIAL, &PIN];
 
@@ -128,7 +137,7 @@ pub(crate) const OAUTH: [&Spec; 6] =
     [&OAUTH_CLIENT, &OAUTH_CONSENT, &OAUTH_CODE, &OAUTH_FAMILY, &OAUTH_REFRESH, &OAUTH_FAMILY_TOKEN];
 
 /// Every authenticated table.
-pub(crate) const ALL: [&Spec; 10] = [
+pub(crate) const ALL: [&Spec; 11] = [
     &TOKEN,
     &GRANT,
     &CREDENTIAL,
@@ -139,6 +148,7 @@ pub(crate) const ALL: [&Spec; 10] = [
     &OAUTH_FAMILY,
     &OAUTH_REFRESH,
     &OAUTH_FAMILY_TOKEN,
+    &TEAM_CREDENTIAL,
 ];
 
 /// A row whose MAC does not verify.

@@ -100,6 +100,7 @@ impl Binding<'_> {
 }
 
 /// Seals and opens with one master key.
+#[derive(Clone)]
 pub(crate) struct Sealer {
     /// Boxed: the AES-256 key schedule begins with the master key itself, and a `Vault` moved
     /// by value (into the server, through async state machines) would leave a copy of it in

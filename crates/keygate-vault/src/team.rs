@@ -1,0 +1,99 @@
+//! Team credentials: local copies of secrets kept in a team's OpenBao (KV v2). A copy is an
+//! ordinary credential (sealed versions, due date, rotation log) plus a `team_credential` row
+//! saying which team version it holds. Sync only ever replaces or deletes credentials with
+//! such a row, so a local credential is never overwritten by a teammate's secret of that name.
+
+use std::collections::BTreeMap;
+
+use rusqlite::params;
+use rusqlite::types::Value;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::credential::validate_name;
+use crate::error::{Result, VaultError};
+use crate::rows;
+use crate::store;
+use crate::vault::Vault;
+
+/// What holding one team version changed locally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeamChange {
+    /// A new local copy.
+    Added,
+    /// A local credential of that name already held this value: it became the team's copy.
+    Adopted,
+    /// The copy now holds a newer team version (a new local version if the value changed).
+    Updated,
+    /// The copy already held this version.
+    Unchanged,
+}
+
+impl Vault {
+    /// The team version each local copy holds, by name; refuses a row that fails its check.
+    pub fn team_versions(&self) -> Result<BTreeMap<String, i64>> {
+        rows::TEAM_CREDENTIAL.require(&self.conn, &self.keys.rows, "", &[])?;
+        let mut stmt = self.conn.prepare_cached("SELECT name, team_version FROM team_credential ORDER BY name")?;
+        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Hold `value` as the team's `name` at `team_version`: a new credential, or a new current
+    /// version of the copy. A local credential of that name that is not a copy is taken over
+    /// only if it holds the same value (a sync cut short between the two writes leaves that).
+    pub fn store_team_version(
+        &mut self,
+        name: &str,
+        value: &SecretString,
+        team_version: i64,
+        max_age_days: Option<i64>,
+    ) -> Result<TeamChange> {
+        validate_name(name)?;
+        let held = self.team_versions()?.get(name).copied();
+        let current = match self.current_version(name)? {
+            Some(_) => Some(self.open_credential(name)?.value),
+            None => None,
+        };
+        let same = current.as_ref().is_some_and(|c| c.expose_secret() == value.expose_secret());
+        let change = match (held, current.is_some()) {
+            (_, false) => {
+                self.add_credential(name, value, max_age_days)?;
+                TeamChange::Added
+            }
+            (Some(v), true) if v == team_version && same => return Ok(TeamChange::Unchanged),
+            (Some(_), true) => {
+                if !same {
+                    self.rotate_credential(name, value)?;
+                }
+                TeamChange::Updated
+            }
+            (None, true) if same => TeamChange::Adopted,
+            (None, true) => return Err(VaultError::TeamNameTaken { name: name.to_string() }),
+        };
+        self.record_team_version(name, team_version)?;
+        Ok(change)
+    }
+
+    /// Forget the local copy of a team credential (deleted or no longer readable on the team):
+    /// the credential and its versions are erased, the rotation log keeps a row. False if
+    /// `name` is not a team copy (a local credential is never removed here).
+    pub fn forget_team_credential(&mut self, name: &str) -> Result<bool> {
+        if !self.team_versions()?.contains_key(name) {
+            return Ok(false);
+        }
+        self.remove_credential(name)?;
+        Ok(true)
+    }
+
+    fn record_team_version(&mut self, name: &str, team_version: i64) -> Result<()> {
+        let now = self.clock.now().unix_millis();
+        let key = &self.keys.rows;
+        store::write(&mut self.conn, |tx| {
+            tx.execute(
+                "INSERT INTO team_credential (name, team_version, synced_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO UPDATE SET team_version = ?2, synced_at = ?3",
+                params![name, team_version, now],
+            )?;
+            rows::TEAM_CREDENTIAL.reseal(tx, key, &[vec![Value::Text(name.to_string())]])
+        })
+    }
+}
