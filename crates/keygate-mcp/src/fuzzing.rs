@@ -20,6 +20,7 @@ pub fn config_toml(data: &[u8]) {
     keygate_vault::fuzzing::config_toml(data);
     let Ok(text) = std::str::from_utf8(data) else { return };
     let path = Path::new("/fuzz/config.toml");
+    team_section(text, path);
     let config = match Config::parse(text, path) {
         Ok(config) => config,
         Err(error) => {
@@ -36,6 +37,25 @@ pub fn config_toml(data: &[u8]) {
         }
     }
     edits_keep_the_rest(text, &config);
+}
+
+/// `[team]`: an error names the file; an accepted address is https, or http to this machine,
+/// with nothing but scheme, host, port and path; mount and path hold no `..`.
+fn team_section(text: &str, path: &Path) {
+    match keygate_team::TeamConfig::parse(text, path) {
+        Err(error) => assert!(error.to_string().contains("/fuzz/config.toml"), "an error without the file: {error}"),
+        Ok(None) => {}
+        Ok(Some(team)) => {
+            let url = reqwest::Url::parse(&team.address).expect("an accepted address parses");
+            let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
+                || url.host_str().and_then(|h| h.parse::<std::net::IpAddr>().ok()).is_some_and(|ip| ip.is_loopback());
+            assert!(url.scheme() == "https" || (url.scheme() == "http" && local), "accepted {}", team.address);
+            assert!(url.username().is_empty() && url.password().is_none() && url.query().is_none());
+            for segment in team.mount.split('/').chain(team.path.split('/')) {
+                assert!(!segment.is_empty() && segment != ".." && segment != ".", "{}/{}", team.mount, team.path);
+            }
+        }
+    }
 }
 
 fn server_names(config: &Config) -> Vec<String> {

@@ -27,5 +27,7 @@ mod opening;
 mod redaction;
 #[path = "vault/rows.rs"]
 mod rows;
+#[path = "vault/team.rs"]
+mod team;
 #[path = "vault/tokens.rs"]
 mod tokens;
