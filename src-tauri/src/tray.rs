@@ -61,6 +61,9 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
     if let Some(line) = held_back_line(crate::servers::held_back(&state)) {
         menu.append(&info(line)?)?;
     }
+    if let Some(line) = team_line(state.home().dir()) {
+        menu.append(&info(line)?)?;
+    }
     if let Some(line) = crate::import_view::tray_line(state.plaintext_keys()) {
         menu.append(&MenuItem::with_id(app, IMPORT_ITEM, line, true, None::<&str>)?)?;
     }
@@ -104,6 +107,14 @@ fn rotation_lines(state: &AppState) -> Vec<String> {
         lines.push(format!("{soon} credential{} due within 3 days", if soon == 1 { "" } else { "s" }));
     }
     lines
+}
+
+/// "Team vault unreachable since 14:05" while the team sync fails (calls go on with the last
+/// synced versions).
+fn team_line(home: &std::path::Path) -> Option<String> {
+    let since = keygate_team::read_status(home)?.failing_since?;
+    let at = consent::local_time(keygate_vault::Timestamp::from_unix_millis(since));
+    Some(format!("Team vault unreachable since {at}"))
 }
 
 /// "N tools held back" when fronted servers have new or changed tools waiting for approval.
@@ -185,12 +196,29 @@ pub async fn shut_down<R: Runtime>(app: &AppHandle<R>) {
 
 #[cfg(test)]
 mod tests {
-    use super::held_back_line;
+    use super::{held_back_line, team_line};
 
     #[test]
     fn held_back_tools_get_a_line_only_when_there_are_any() {
         assert_eq!(held_back_line(0), None);
         assert_eq!(held_back_line(1).as_deref(), Some("1 tool held back (review in Servers)"));
         assert_eq!(held_back_line(3).as_deref(), Some("3 tools held back (review in Servers)"));
+    }
+
+    #[test]
+    fn a_failing_team_sync_gets_a_line_and_a_working_one_none() {
+        let home = tempfile::tempdir().expect("home");
+        assert_eq!(team_line(home.path()), None, "no team");
+        let mut status = keygate_team::TeamStatus { synced_at: Some(1), ..Default::default() };
+        keygate_team::write_status(home.path(), &status).expect("write");
+        assert_eq!(team_line(home.path()), None, "synced");
+        status.failing_since = Some(1_800_000_000_000);
+        keygate_team::write_status(home.path(), &status).expect("write");
+        let line = team_line(home.path()).expect("a line");
+        assert!(
+            line.starts_with("Team vault unreachable since ")
+                && line.len() == "Team vault unreachable since 00:00".len(),
+            "{line}"
+        );
     }
 }

@@ -43,6 +43,7 @@ pub fn watch_as_agent<R: Runtime>(app: AppHandle<R>) {
     let mut nudged = agent::stamp(app.state::<AppState>().home(), agent::NUDGE_FILE);
     let mut last_hourly: Option<Instant> = None;
     let mut waiting = Some(Vec::new());
+    let mut team_failing = None;
     let mut last_scan: Option<Instant> = None;
     let mut imported = agent::stamp(app.state::<AppState>().home(), IMPORTED_FILE);
     let quit = agent::stamp(app.state::<AppState>().home(), agent::QUIT_FILE);
@@ -62,8 +63,11 @@ pub fn watch_as_agent<R: Runtime>(app: AppHandle<R>) {
         }
         // A sign-in that expires unanswered changes no row: the tray must drop it anyway.
         let waiting_now = consent::pending(&state).ok();
-        let mut changed = state.take_changed() || current != marker || waiting_now != waiting;
-        (marker, waiting) = (current, waiting_now);
+        // The team sync failing (or recovering) changes the tray's line.
+        let team_failing_now = keygate_team::read_status(state.home().dir()).and_then(|s| s.failing_since);
+        let mut changed =
+            state.take_changed() || current != marker || waiting_now != waiting || team_failing_now != team_failing;
+        (marker, waiting, team_failing) = (current, waiting_now, team_failing_now);
         let stamp = agent::stamp(state.home(), agent::NUDGE_FILE);
         if stamp != nudged {
             nudged = stamp;

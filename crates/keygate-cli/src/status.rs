@@ -21,7 +21,15 @@ pub(crate) struct Status {
     pub clients: Vec<ClientPart>,
     pub credentials_due: Vec<DuePart>,
     pub tools_not_ready: Vec<ToolReadiness>,
+    /// `[team]`, when config.toml has one, and the running Keygate's last sync.
+    pub team: Option<TeamPart>,
     pub next: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct TeamPart {
+    pub address: String,
+    pub last_sync: Option<keygate_team::TeamStatus>,
 }
 
 #[derive(Serialize)]
@@ -81,6 +89,12 @@ pub fn status(json: bool) -> Result<()> {
     if json { Ok(crate::output::json(&status)?) } else { crate::status_view::print(&status) }
 }
 
+fn team_part(home: &Home) -> Option<TeamPart> {
+    // A broken [team] is reported by `keygate team status`; here only a working one shows.
+    let config = keygate_team::TeamConfig::load(&home.config_path()).ok()??;
+    Some(TeamPart { address: config.address, last_sync: keygate_team::read_status(home.dir()) })
+}
+
 /// The Keygate serving `home`, if its announcement names a process that still runs.
 pub(crate) fn running_server(home: &Path) -> Option<Serving> {
     let serving = keygate_mcp::read_serving(home)?;
@@ -102,6 +116,7 @@ fn gather(home: &Home) -> Status {
         clients: clients(),
         credentials_due: Vec::new(),
         tools_not_ready: Vec::new(),
+        team: team_part(home),
         next: String::new(),
     };
     if let Some(vault) = &vault {

@@ -15,6 +15,7 @@ pub(crate) fn print(status: &Status) -> Result<()> {
     if status.vault.exists {
         config_lines(status, &mut lines);
         server_lines(status, &mut lines);
+        team_lines(status, &mut lines);
         agent_lines(status, &mut lines);
         attention_lines(status, &mut lines);
     }
@@ -120,6 +121,23 @@ fn server_lines(status: &Status, lines: &mut Vec<String>) {
         let error = fronted.last_error.as_deref().map_or_else(String::new, |e| format!(": {}", shown(e)));
         lines.push(format!("          server {} {}{error}", fronted.name, fronted.state));
     }
+}
+
+fn team_lines(status: &Status, lines: &mut Vec<String>) {
+    let Some(team) = &status.team else { return };
+    let at = |millis: i64| keygate_vault::Timestamp::from_unix_millis(millis).to_string();
+    let state = match &team.last_sync {
+        None => "not synced by a running Keygate yet".to_string(),
+        Some(sync) => match (sync.failing_since, &sync.error) {
+            (Some(since), Some((_, message))) => {
+                format!("unreachable since {} ({}); calls use the last synced versions", at(since), shown(message))
+            }
+            _ => {
+                format!("{} team credentials, synced {}", sync.credentials, sync.synced_at.map(at).unwrap_or_default())
+            }
+        },
+    };
+    lines.push(format!("Team:     {} — {state}", shown(&team.address)));
 }
 
 fn agent_lines(status: &Status, lines: &mut Vec<String>) {

@@ -243,11 +243,18 @@ async fn two_machines_share_team_credentials_through_openbao() {
     })
     .await;
     assert!(sent_with(winner).await, "calls keep working on the last synced version");
+    let shown = desktop.ok(&["status"]);
+    assert!(shown.contains("Team:") && shown.contains("unreachable since"), "{shown}");
     bao.signal("-CONT");
     wait_until("the desktop's sync recovers", async || {
         keygate_team::read_status(&desktop.home()).is_some_and(|s| s.failing_since.is_none() && s.error.is_none())
     })
     .await;
+
+    let status = desktop.json(&["team", "status", "--json"]);
+    assert_eq!((status["reachable"].clone(), status["authenticated"].clone()), (json!(true), json!(true)), "{status}");
+    assert_eq!(status["credentials"][0]["name"], "search_key", "{status}");
+    assert_eq!(status["credentials"][0]["behind"], false, "{status}");
 
     // Deleted on the team: the desktop's copy goes at its next sync.
     laptop.ok(&["cred", "remove", "search_key", "--yes"]);
