@@ -7,6 +7,8 @@
 //!
 //! The logins go to the OS keychain: run under scripts/with-desktop (tests/run does).
 
+#[path = "team/cluster.rs"]
+mod cluster;
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
@@ -148,7 +150,7 @@ fn start_upstream() -> (String, Arc<Mutex<Vec<String>>>) {
 }
 
 /// A machine: a home with [team] and one tool that uses the team credential `search_key`.
-fn machine(bao: &Bao, upstream: &str) -> Kg {
+fn machine(address: &str, upstream: &str) -> Kg {
     let kg = Kg::headless();
     kg.init();
     let config = kg.home().join("config.toml");
@@ -157,7 +159,7 @@ fn machine(bao: &Bao, upstream: &str) -> Kg {
          [[tool]]\nname = \"team_search\"\ndescription = \"search\"\ncredential = \"search_key\"\nmethod = \"POST\"\n\
          url = \"{upstream}\"\ncredential_header = \"Authorization\"\ncredential_prefix = \"Bearer \"\n\
          input_schema = {{ type = \"object\" }}\n",
-        bao.address
+        address
     );
     let text = std::fs::read_to_string(&config).expect("config") + &extra;
     std::fs::write(&config, text).expect("write config");
@@ -188,7 +190,7 @@ async fn two_machines_share_team_credentials_through_openbao() {
     let audit_log = scratch.path().join("bao-audit.log");
     let bao = Bao::start(scratch.path(), &audit_log).await;
     let (upstream, seen) = start_upstream();
-    let (laptop, desktop) = (machine(&bao, &upstream), machine(&bao, &upstream));
+    let (laptop, desktop) = (machine(&bao.address, &upstream), machine(&bao.address, &upstream));
 
     // Each machine logs in once; a wrong token is refused before anything is kept.
     assert_fails(&laptop.run_with_stdin(&["team", "login"], b"not-a-token\n"), 1, "OpenBao refused the login");
@@ -281,7 +283,7 @@ async fn read_only_policy_refuses_writes_with_openbaos_reason(bao: &Bao, upstrea
     bao.api(reqwest::Method::PUT, "sys/policies/acl/readonly", Some(json!({"policy": policy}))).await;
     let created = bao.api(reqwest::Method::POST, "auth/token/create", Some(json!({"policies": ["readonly"]}))).await;
     let token = created["auth"]["client_token"].as_str().expect("a read-only token");
-    let reader = machine(bao, upstream);
+    let reader = machine(&bao.address, upstream);
     reader.ok_with_stdin(&["team", "login"], format!("{token}\n").as_bytes());
     let refused = reader.run_with_stdin(&["cred", "add", "other_key", "--team"], b"sk-readonly\n");
     assert_fails(&refused, 1, "permission denied");

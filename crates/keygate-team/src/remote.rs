@@ -199,10 +199,24 @@ fn api_error(e: ClientError, what: &str, address: &str) -> TeamError {
             TeamError::Api { what: what.to_string(), status: code, reason: reason(&errors, "no reason given") }
         }
         ClientError::RestClientError { source } => {
-            TeamError::Unreachable { address: address.to_string(), detail: cut(&source.to_string()) }
+            TeamError::Unreachable { address: address.to_string(), detail: cut(&chain(&source)) }
         }
         other => TeamError::Api { what: what.to_string(), status: 0, reason: cut(&other.to_string()) },
     }
+}
+
+/// An error and its causes, as one line ("error sending request: connection closed ...").
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// OpenBao's reasons, joined, made printable and cut.
