@@ -177,11 +177,6 @@ async fn the_leader_killed_during_a_rotation_loses_nothing_and_machines_converge
     let rotation = laptop.spawn(&["cred", "rotate", "search_key"], b"sk-during\n");
     let _ = Command::new("kill").args(["-KILL", &cluster.nodes[0].child.id().to_string()]).status();
     let rotated = rotation.wait_with_output().expect("wait");
-    eprintln!(
-        "rotation while the leader died: {:?} {}",
-        rotated.status.code(),
-        String::from_utf8_lossy(&rotated.stderr).trim()
-    );
     if !rotated.status.success() {
         // Failing is allowed, but clearly: one line naming OpenBao.
         assert_fails(&rotated, 1, "OpenBao");
