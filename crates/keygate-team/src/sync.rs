@@ -55,13 +55,14 @@ pub async fn sync(vault: &mut Vault, remote: &Remote) -> Result<SyncReport> {
         }
         Err(e) => return Err(e),
     };
+    let held = vault.team_versions()?;
     let mut kept = Vec::new();
     for name in names {
         if validate_name(&name).is_err() {
             report.skipped.push((shown(&name), "not a name Keygate can hold (a-z, 0-9, `_`, `.`, `-`)".into()));
             continue;
         }
-        match sync_one(vault, remote, &name).await {
+        match sync_one(vault, remote, &name, held.get(&name).copied()).await {
             Ok(Some(change)) => {
                 kept.push(name.clone());
                 match change {
@@ -87,9 +88,9 @@ pub async fn sync(vault: &mut Vault, remote: &Remote) -> Result<SyncReport> {
     Ok(report)
 }
 
-/// One secret: `None` if the team has no current version of it (deleted).
-async fn sync_one(vault: &mut Vault, remote: &Remote, name: &str) -> Result<Option<TeamChange>> {
-    let held = vault.team_versions()?.get(name).copied();
+/// One secret, of which the vault holds team version `held`: `None` if the team has no
+/// current version of it (deleted).
+async fn sync_one(vault: &mut Vault, remote: &Remote, name: &str, held: Option<i64>) -> Result<Option<TeamChange>> {
     let Some(version) = remote.current_version(name).await? else { return Ok(None) };
     if held == Some(version) && vault.current_version(name)?.is_some() {
         return Ok(Some(TeamChange::Unchanged));
