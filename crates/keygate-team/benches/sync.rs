@@ -4,6 +4,7 @@
 //! secret), and a sync after one secret was rotated. Each timed `TEAM_RUNS` times (default 20).
 //!
 //! `cargo bench -p keygate-team --bench sync`
+#![allow(clippy::print_stdout)] // a report: printing is its output
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
