@@ -111,13 +111,18 @@ fn bao_binary() -> PathBuf {
 
 /// An upstream on 127.0.0.1 that answers 200 to anything and records each Authorization header.
 fn start_upstream() -> (String, Arc<Mutex<Vec<String>>>) {
+    start_upstream_accepting(Arc::new(Mutex::new(None)))
+}
+
+/// Like [`start_upstream`], but answering 401 to any key but `accepted`'s, when it holds one.
+fn start_upstream_accepting(accepted: Arc<Mutex<Option<String>>>) -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind upstream");
     let url = format!("http://{}/search", listener.local_addr().expect("addr"));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let record = Arc::clone(&seen);
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            let record = Arc::clone(&record);
+            let (record, accepted) = (Arc::clone(&record), Arc::clone(&accepted));
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stream.try_clone().expect("clone"));
                 let mut length = 0;
@@ -136,11 +141,18 @@ fn start_upstream() -> (String, Arc<Mutex<Vec<String>>>) {
                 }
                 let mut body = vec![0; length];
                 let _ = std::io::Read::read_exact(&mut reader, &mut body);
-                let reply = "{\"results\":[]}";
+                let sent = record.lock().expect("lock").last().cloned();
+                let wanted = accepted.lock().expect("lock").clone();
+                let refused = wanted.is_some_and(|key| sent != Some(format!("Bearer {key}")));
+                let (status, reply) = if refused {
+                    ("401 Unauthorized", "{\"error\":\"bad key\"}")
+                } else {
+                    ("200 OK", "{\"results\":[]}")
+                };
                 let mut stream = stream;
                 let _ = write!(
                     stream,
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
                     reply.len()
                 );
             });
@@ -265,6 +277,7 @@ async fn two_machines_share_team_credentials_through_openbao() {
     assert_eq!(answer["result"]["isError"], true, "no key, no call: {answer}");
 
     read_only_policy_refuses_writes_with_openbaos_reason(&bao, &upstream).await;
+    an_approle_machine_loses_its_copies_when_its_policy_is_revoked(&bao, &upstream, &laptop).await;
 
     // OpenBao's own audit saw every request, and no key in the clear.
     let logged = std::fs::read_to_string(&audit_log).expect("the audit log");
@@ -290,4 +303,73 @@ async fn read_only_policy_refuses_writes_with_openbaos_reason(bao: &Bao, upstrea
     assert!(team_copies(&reader).is_empty(), "nothing half-written");
     let synced = reader.json(&["team", "sync", "--json"]);
     assert_eq!(synced["skipped"], json!([]), "{synced}");
+}
+
+/// Logged in with AppRole (the role id in [team], the secret id in the keychain), a machine
+/// syncs; once its policy no longer lets it read the team's path, its copies go.
+async fn an_approle_machine_loses_its_copies_when_its_policy_is_revoked(bao: &Bao, upstream: &str, laptop: &Kg) {
+    laptop.ok_with_stdin(&["cred", "add", "shared_key", "--team"], b"sk-shared\n");
+    bao.api(reqwest::Method::POST, "sys/auth/approle", Some(json!({"type": "approle"}))).await;
+    let role = json!({"token_policies": ["readonly"], "token_ttl": "10m"});
+    bao.api(reqwest::Method::POST, "auth/approle/role/reader", Some(role)).await;
+    let role_id = bao.api(reqwest::Method::GET, "auth/approle/role/reader/role-id", None).await["data"]["role_id"]
+        .as_str()
+        .expect("role id")
+        .to_string();
+    let secret_id =
+        bao.api(reqwest::Method::POST, "auth/approle/role/reader/secret-id", None).await["data"]["secret_id"]
+            .as_str()
+            .expect("secret id")
+            .to_string();
+    let robot = machine(&bao.address, upstream);
+    let config = robot.home().join("config.toml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    let text =
+        text.replace("refresh_seconds = 1\n", &format!("refresh_seconds = 1\napprole_role_id = \"{role_id}\"\n"));
+    std::fs::write(&config, text).expect("write config");
+    assert_fails(&robot.run_with_stdin(&["team", "login", "--approle", "not-the-role"], b"x\n"), 2, "approle_role_id");
+    robot.ok_with_stdin(&["team", "login", "--approle", &role_id], format!("{secret_id}\n").as_bytes());
+    robot.ok(&["team", "sync"]);
+    assert_eq!(team_copies(&robot), [("shared_key".to_string(), 1)]);
+
+    let nothing = "path \"sys/nothing\" { capabilities = [\"deny\"] }";
+    bao.api(reqwest::Method::PUT, "sys/policies/acl/readonly", Some(json!({"policy": nothing}))).await;
+    let synced = robot.json(&["team", "sync", "--json"]);
+    assert_eq!(synced["removed"], json!(["shared_key"]), "{synced}");
+    assert!(team_copies(&robot).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_refusing_a_rotated_key_makes_the_sync_look_at_once() {
+    let scratch = tempfile::tempdir().expect("scratch");
+    let bao = Bao::start(scratch.path(), &scratch.path().join("bao-audit.log")).await;
+    let accepted = Arc::new(Mutex::new(None));
+    let (upstream, seen) = start_upstream_accepting(Arc::clone(&accepted));
+    let (laptop, desktop) = (machine(&bao.address, &upstream), machine(&bao.address, &upstream));
+    // The desktop would look again only in an hour: only the refusal can make it look sooner.
+    let config = desktop.home().join("config.toml");
+    let text =
+        std::fs::read_to_string(&config).expect("config").replace("refresh_seconds = 1\n", "refresh_seconds = 3600\n");
+    std::fs::write(&config, text).expect("write config");
+    for kg in [&laptop, &desktop] {
+        kg.ok_with_stdin(&["team", "login"], format!("{}\n", bao.root).as_bytes());
+    }
+    laptop.ok_with_stdin(&["cred", "add", "search_key", "--team"], b"sk-old\n");
+    let (_serve, url) = start_serve(&desktop);
+    wait_until("the desktop's first sync", async || team_copies(&desktop).len() == 1).await;
+    let token = desktop.json(&["token", "create", "--tool", "team_search", "--json"])["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let http = reqwest::Client::new();
+
+    laptop.ok_with_stdin(&["cred", "rotate", "search_key"], b"sk-new\n");
+    *accepted.lock().expect("lock") = Some("sk-new".into());
+    let (_, refused) = call_tool(&http, &url, &token, "team_search", json!({"q": "old key"})).await;
+    assert!(refused.to_string().contains("401"), "the old key is refused upstream: {refused}");
+    wait_until("the refusal brought the new version", async || {
+        let (_, answer) = call_tool(&http, &url, &token, "team_search", json!({"q": "new key"})).await;
+        answer["result"]["isError"] == false && seen.lock().expect("lock").last().is_some_and(|h| h == "Bearer sk-new")
+    })
+    .await;
 }
