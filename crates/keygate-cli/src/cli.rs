@@ -150,6 +150,12 @@ pub enum TokenCommand {
         /// A note to recognise the token by
         #[arg(long, value_name = "L")]
         label: Option<String>,
+        /// An argument rule its calls must meet, `TOOL: PATH OP VALUE` (repeat for more; all must hold)
+        #[arg(long = "allow", value_name = "RULE")]
+        allow: Vec<String>,
+        /// Every call waits for your approval (the app, or `keygate approve ID`)
+        #[arg(long)]
+        approve: bool,
         /// Gone: it pasted the token into a snippet; `keygate client connect` replaces it
         #[arg(long, hide = true, value_name = "CLIENT")]
         client: Option<String>,

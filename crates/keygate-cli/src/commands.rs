@@ -167,7 +167,7 @@ struct CreatedToken<'a> {
 
 fn run_token(command: TokenCommand) -> Result<()> {
     match command {
-        TokenCommand::Create { tools, ttl, label, client, json } => {
+        TokenCommand::Create { tools, ttl, label, allow, approve, client, json } => {
             if let Some(client) = client {
                 return Err(UsageError(format!(
                     "--client is gone (it put a token in the agent's config): run `keygate client connect {} --grant NAME`, \
@@ -179,7 +179,8 @@ fn run_token(command: TokenCommand) -> Result<()> {
             let ttl = ttl.map(|t| parse_ttl(&t)).transpose().map_err(|e| UsageError(format!("--ttl: {e}")))?;
             refuse_undefined_tools(&tools)?;
             let request = TokenRequest { tools, ttl, label };
-            let issued = open_vault()?.issue_token(&request)?;
+            let policy = keygate_vault::StoredPolicy { allow, approve };
+            let issued = open_vault()?.issue_token_with_policy(&request, &policy)?;
             let token = issued.token.expose_secret();
             if json {
                 let created = CreatedToken {
@@ -199,6 +200,7 @@ fn run_token(command: TokenCommand) -> Result<()> {
                 format!("label:   {}", or_dash(issued.label.as_deref())),
                 format!("expires: {}", issued.expires_at),
             ])?;
+            crate::grant_commands::print_policy(&policy.allow, policy.approve)?;
         }
         TokenCommand::List(flag) => {
             let headers = ["ID", "LABEL", "GRANT", "TOOLS", "STATUS", "EXPIRES", "LAST USED", "USES"];
