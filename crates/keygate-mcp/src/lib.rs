@@ -22,6 +22,7 @@ mod rate_limit;
 mod readiness;
 mod redact;
 mod reload;
+mod rules;
 mod server;
 mod session_calls;
 mod text;

@@ -6,7 +6,7 @@
 pub enum PolicyError {
     /// A rule does not parse: which rule (from 1), at which character (from 1), and what was
     /// expected there.
-    #[error("rule {rule}, column {column}: {message}\n  {text}\n  {pointer}")]
+    #[error("rule {rule}, column {column}: {message} (in `{text}`)")]
     Malformed {
         /// The rule's place in the list, from 1.
         rule: usize,
@@ -14,10 +14,9 @@ pub enum PolicyError {
         column: usize,
         /// What was wrong and what to write instead.
         message: String,
-        /// The rule as given (control characters escaped, cut to its first 200 characters).
+        /// The rule as given (control characters as spaces, cut to its first 200 characters),
+        /// so the message stays one line.
         text: String,
-        /// A `^` under the column.
-        pointer: String,
     },
     /// More rules than one grant or token may carry.
     #[error("{count} rules is too many: at most {max} per grant or token")]
@@ -39,7 +38,6 @@ impl PolicyError {
     /// A `Malformed` error for rule `rule` (from 0) at character `at` (from 0) of `text`.
     pub(crate) fn malformed(rule: usize, text: &str, at: usize, message: impl Into<String>) -> Self {
         let shown: String = text.chars().take(200).map(|c| if c.is_control() { ' ' } else { c }).collect();
-        let pointer = format!("{}^", " ".repeat(at.min(200)));
-        PolicyError::Malformed { rule: rule + 1, column: at + 1, message: message.into(), text: shown, pointer }
+        PolicyError::Malformed { rule: rule + 1, column: at + 1, message: message.into(), text: shown }
     }
 }
