@@ -34,3 +34,9 @@ pub use error::PolicyError;
 pub use eval::Violation;
 pub use parse::{MAX_RULE_CHARS, MAX_RULES, Policy, Rule};
 pub use stored::StoredPolicy;
+
+/// Whether `text` matches the glob `pattern` (`*` any run of characters, `?` one): the `~`
+/// operator's matching, for other patterns of the same kind (a server's `approve` list).
+pub fn glob_matches(pattern: &str, text: &str) -> bool {
+    glob::matches(pattern, text)
+}
