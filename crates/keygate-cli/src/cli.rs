@@ -68,6 +68,21 @@ pub enum Command {
     Tools(JsonFlag),
     /// Ask the running Keygate to read config.toml again now, and say what changed (or what is wrong)
     Reload(JsonFlag),
+    /// List the calls waiting for your approval at the running Keygate
+    Approvals(JsonFlag),
+    /// Let a waiting call go ahead (--for 10m: the same grant may call the same tool without asking for that long)
+    Approve {
+        /// The call's id, as `keygate approvals` shows it
+        id: String,
+        /// Also allow the same grant's calls to the same tool for this long, e.g. 10m
+        #[arg(long = "for", value_name = "DURATION")]
+        allow_for: Option<String>,
+    },
+    /// Refuse a waiting call
+    Deny {
+        /// The call's id, as `keygate approvals` shows it
+        id: String,
+    },
     /// Serve the local MCP server (Streamable HTTP on a loopback port) until Ctrl-C
     Serve {
         /// Address to listen on, e.g. 127.0.0.1:7447 (default: [listen] bind in config.toml)
