@@ -17,7 +17,14 @@ const MAX_CACHED: usize = 256;
 const MAX_RULE_IN_AUDIT: usize = 200;
 
 /// Compiled policies by their stored text (a pure function of it, so sharing is safe).
-static COMPILED: LazyLock<Mutex<HashMap<String, Arc<Policy>>>> = LazyLock::new(Default::default);
+static COMPILED: LazyLock<Mutex<HashMap<String, Arc<Compiled>>>> = LazyLock::new(Default::default);
+
+/// A stored policy, ready: its rules and whether its calls wait for a person.
+#[derive(Debug)]
+struct Compiled {
+    rules: Policy,
+    approve: bool,
+}
 
 /// A call the rules refuse: the audit's status and the agent's message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,22 +49,29 @@ pub(crate) fn check_rules(
         status: "bad_policy".into(),
         message: format!("refused: the rules of this grant cannot be read ({problem}); recreate the grant"),
     })?;
-    policy.check(tool, arguments).map_err(|violation| RuleRefusal {
+    policy.rules.check(tool, arguments).map_err(|violation| RuleRefusal {
         status: format!("rule_failed: {}", crate::text::printable(&violation.rule, MAX_RULE_IN_AUDIT)),
         message: violation.to_string(),
     })
 }
 
-fn compiled(stored: &str) -> Result<Arc<Policy>, String> {
+/// Whether the caller's grant (or plain token) makes every call wait for a person. Unreadable
+/// rules say no here: `check_rules` refuses such a call on every path anyway.
+pub(crate) fn requires_approval(grant: &TokenGrant) -> bool {
+    grant.policy.as_deref().and_then(|stored| compiled(stored).ok()).is_some_and(|c| c.approve)
+}
+
+fn compiled(stored: &str) -> Result<Arc<Compiled>, String> {
     let mut cache = COMPILED.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(policy) = cache.get(stored) {
         return Ok(Arc::clone(policy));
     }
-    let policy = StoredPolicy::from_stored(stored).and_then(|p| p.compile()).map_err(|e| e.to_string())?;
+    let stored_policy = StoredPolicy::from_stored(stored).map_err(|e| e.to_string())?;
+    let rules = stored_policy.compile().map_err(|e| e.to_string())?;
     if cache.len() >= MAX_CACHED {
         cache.clear();
     }
-    let policy = Arc::new(policy);
+    let policy = Arc::new(Compiled { rules, approve: stored_policy.approve });
     cache.insert(stored.to_string(), Arc::clone(&policy));
     Ok(policy)
 }
@@ -101,6 +115,14 @@ mod tests {
             refusal.message,
             "refused by rule 1 `web_search: num_results <= 10`: num_results is out of the allowed range"
         );
+    }
+
+    #[test]
+    fn approval_comes_from_the_stored_policy() {
+        assert!(!requires_approval(&grant(None)));
+        assert!(!requires_approval(&grant(Some(r#"{"allow":["web_search: has q"]}"#))));
+        assert!(requires_approval(&grant(Some(r#"{"approve":true}"#))));
+        assert!(!requires_approval(&grant(Some("not json"))), "unreadable: refused by check_rules instead");
     }
 
     #[test]

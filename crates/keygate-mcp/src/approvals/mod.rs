@@ -205,10 +205,7 @@ impl Ended {
 }
 
 fn needs_approval(call: &Hold<'_>) -> bool {
-    let by_grant = call.grant.policy.as_deref().is_some_and(|stored| {
-        // Unreadable rules are refused by the rules check, which runs on every path.
-        keygate_policy::StoredPolicy::from_stored(stored).is_ok_and(|p| p.approve)
-    });
+    let by_grant = crate::rules::requires_approval(call.grant);
     let by_tool = match call.server {
         Some(server) => server.needs_approval(call.tool),
         None => call.config.tool(call.tool).is_some_and(|t| t.approve),
