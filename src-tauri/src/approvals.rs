@@ -58,6 +58,11 @@ pub fn notification_body(call: &PendingApproval) -> String {
     format!("{} wants to call {}\n{arguments}", call.grant, call.tool)
 }
 
+/// The call's whole wait, in milliseconds: the notification needs to stay no longer.
+fn notification_timeout(call: &PendingApproval) -> u32 {
+    u32::try_from(call.timeout_secs.saturating_mul(1000)).unwrap_or(u32::MAX)
+}
+
 /// Show one notification and answer with the button the person clicks (closing it answers
 /// nothing: the call keeps waiting for the window, the CLI or its timeout).
 fn ask(home: &Path, call: &PendingApproval) {
@@ -69,7 +74,8 @@ fn ask(home: &Path, call: &PendingApproval) {
         .action("allow", "Allow")
         .action("allow-10m", "Allow for 10 minutes")
         .action("deny", "Deny")
-        .timeout(notify_rust::Timeout::Never)
+        // Gone when the call stops waiting anyway, which also ends this thread's wait.
+        .timeout(notify_rust::Timeout::Milliseconds(notification_timeout(call)))
         .show();
     let handle = match shown {
         Ok(handle) => handle,
@@ -103,6 +109,7 @@ mod tests {
             grant: "ci-bot".into(),
             arguments,
             waiting_since: "2026-11-29T20:00:00Z".into(),
+            timeout_secs: 60,
         }
     }
 
@@ -113,5 +120,6 @@ mod tests {
         let long = notification_body(&waiting("x".repeat(1000)));
         assert!(long.ends_with(&format!("{}…", "x".repeat(NOTIFICATION_ARGUMENTS))), "{long}");
         assert!(!long.contains(&"x".repeat(NOTIFICATION_ARGUMENTS + 1)));
+        assert_eq!(notification_timeout(&waiting(String::new())), 60_000, "gone when the call stops waiting");
     }
 }

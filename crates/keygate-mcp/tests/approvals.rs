@@ -103,6 +103,7 @@ async fn an_approved_call_waits_with_progress_then_goes_ahead_and_a_denied_one_d
     assert!(pending.grant.starts_with("token "), "{pending:?}");
     assert!(pending.arguments.contains("\"query\": \"rust\"") && pending.arguments.contains('…'), "{pending:?}");
     assert!(pending.waiting_since.ends_with('Z'), "{pending:?}");
+    assert_eq!(pending.timeout_secs, 60, "the default timeout");
     assert_eq!(h.hits(), 0, "nothing went upstream while waiting");
     answer(&h, &pending.id, true, None).await;
     let approved = result(handle.await_response().await);

@@ -36,6 +36,8 @@ pub struct PendingApproval {
     pub arguments: String,
     /// When it started waiting (RFC 3339, UTC).
     pub waiting_since: String,
+    /// How long it waits in all before it is denied, in seconds (a prompt for it can go then).
+    pub timeout_secs: u64,
 }
 
 /// A person's answer.

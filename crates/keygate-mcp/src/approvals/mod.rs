@@ -84,6 +84,7 @@ impl Approvals {
             grant: who,
             arguments: shown::arguments(call.arguments),
             waiting_since: now.to_string(),
+            timeout_secs: call.config.approval_timeout.as_secs(),
         };
         tracing::info!(
             "approval needed: call {id}: {} by {}; answer with `keygate approve {id}` or `keygate deny {id}`",
