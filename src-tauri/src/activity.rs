@@ -86,6 +86,10 @@ pub fn detail(decision: &str, status: Option<&str>) -> String {
     if let Ok(code) = status.parse::<u16>() {
         return http_detail(code);
     }
+    // The rule is the person's own text: shown as written.
+    if let Some(rule) = status.strip_prefix("rule_failed: ") {
+        return format!("refused by the rule `{rule}`");
+    }
     let words = match status {
         "auth_missing" => "connection refused: no token was sent",
         "auth_unknown" => "connection refused: the token is not one Keygate issued (or it was removed)",
@@ -182,5 +186,10 @@ mod tests {
         assert_eq!(detail("allowed", None), "in progress");
         assert_eq!(detail("denied", Some("auth_expired")).split(':').next(), Some("connection refused"));
         assert_eq!(detail("denied", Some("some_new_code")), "some new code");
+        assert_eq!(
+            detail("denied", Some("rule_failed: web_search: num_results <= 10")),
+            "refused by the rule `web_search: num_results <= 10`"
+        );
+        assert_eq!(detail("approval", Some("approved by app for 600s")), "approved by app for 600s");
     }
 }

@@ -5,6 +5,7 @@ mod activity;
 mod agent;
 mod agent_commands;
 mod agents;
+mod approvals;
 mod autostart;
 mod commands;
 mod config_view;
@@ -227,6 +228,8 @@ pub fn with_commands<R: Runtime>(builder: Builder<R>, state: AppState) -> Builde
         view_commands::open_config,
         view_commands::reload_config,
         view_commands::quit_keygate,
+        view_commands::list_approvals,
+        view_commands::answer_approval,
     ])
 }
 

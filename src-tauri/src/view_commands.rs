@@ -4,6 +4,7 @@
 use tauri::{AppHandle, Runtime, State};
 
 use crate::agent;
+use crate::approvals;
 use crate::config_view::{self, ConfigView};
 use crate::error::AppError;
 use crate::first_run;
@@ -12,6 +13,27 @@ use crate::state::AppState;
 use crate::tool_readiness::{self, ToolReadiness};
 
 type CommandResult<T> = Result<T, AppError>;
+
+/// The calls waiting for a person's approval at the running Keygate.
+#[tauri::command]
+pub async fn list_approvals(state: State<'_, AppState>) -> CommandResult<Vec<keygate_mcp::PendingApproval>> {
+    approvals::pending(&state)
+}
+
+/// Answer a waiting call: allow it (and the same grant's calls to the same tool for 10
+/// minutes, with `for_ten_minutes`) or deny it.
+#[tauri::command]
+pub async fn answer_approval(
+    state: State<'_, AppState>,
+    id: String,
+    allow: bool,
+    for_ten_minutes: bool,
+) -> CommandResult<()> {
+    let allow_for = for_ten_minutes.then_some(approvals::ALLOW_FOR);
+    approvals::answer(state.home().dir(), &id, allow, allow_for).await?;
+    state.mark_changed();
+    Ok(())
+}
 
 /// Every tool with its credentials and whether it is ready to call.
 #[tauri::command]

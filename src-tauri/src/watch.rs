@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
 use crate::agent::{self, AgentStatus};
+use crate::approvals::{self, ApprovalPrompts};
 use crate::consent;
 use crate::import_view::{self, IMPORTED_FILE};
 use crate::refusals::{self, RefusalWatch};
@@ -48,6 +49,7 @@ pub fn watch_as_agent<R: Runtime>(app: AppHandle<R>) {
     let mut imported = agent::stamp(app.state::<AppState>().home(), IMPORTED_FILE);
     let quit = agent::stamp(app.state::<AppState>().home(), agent::QUIT_FILE);
     let mut refused = RefusalWatch::starting_at(app.state::<AppState>().clock().now());
+    let mut prompts = ApprovalPrompts::default();
     spawn_loop("keygate-agent-watch", move || {
         let state = app.state::<AppState>();
         let quit_now = agent::stamp(state.home(), agent::QUIT_FILE);
@@ -61,6 +63,8 @@ pub fn watch_as_agent<R: Runtime>(app: AppHandle<R>) {
             // Any refused connection since the last look raises a (rate-limited) notification.
             refusals::notify_new(&state, &mut refused);
         }
+        // A call waiting for approval changes no row either: one notification per call.
+        approvals::prompt_new(&state, &mut prompts);
         // A sign-in that expires unanswered changes no row: the tray must drop it anyway.
         let waiting_now = consent::pending(&state).ok();
         // The team sync failing (or recovering) changes the tray's line.

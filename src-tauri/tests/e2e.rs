@@ -3,6 +3,8 @@
 //! 127.0.0.1, a real MCP client, the real CLI beside it, and notifications seen on D-Bus.
 //! Screenshots of each view are saved under target/e2e-screenshots.
 
+#[path = "e2e/approvals.rs"]
+mod approvals;
 #[path = "e2e/first_ten_minutes.rs"]
 mod first_ten_minutes;
 #[path = "e2e/support.rs"]

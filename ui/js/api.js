@@ -35,6 +35,10 @@ export const listTokens = () => call("list_tokens");
 export const createToken = (label, tools, ttl) => call("create_token", { label, tools, ttl });
 export const revokeToken = (id) => call("revoke_token", { id });
 
+// Calls waiting for a person: [{id, tool, grant, arguments, waiting_since}].
+export const listApprovals = () => call("list_approvals");
+export const answerApproval = (id, allow, forTenMinutes) => call("answer_approval", { id, allow, forTenMinutes });
+
 export const listAgents = () => call("list_agents");
 // `tokenTtl` and `expires` empty or null: 15 min tokens, a grant that lasts until revoked.
 export const createGrant = (name, tools, tokenTtl, expires) => call("create_grant", { name, tools, tokenTtl, expires });

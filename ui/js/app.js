@@ -8,6 +8,7 @@ import { setNavigator } from "./nav.js";
 import { remindersOf, showNotices } from "./reminders.js";
 import { createActivityView } from "./views/activity.js";
 import { createAgentsView } from "./views/agents.js";
+import { createApprovalsView } from "./views/approvals.js";
 import { createCredentialsView } from "./views/credentials.js";
 import { createImportView } from "./views/import.js";
 import { createRotationView } from "./views/rotation.js";
@@ -25,6 +26,7 @@ const views = {
   servers: createServersView(view("servers")),
   rotation: createRotationView(view("rotation")),
   activity: createActivityView(view("activity")),
+  approvals: createApprovalsView(view("approvals")),
 };
 const tabs = [...document.querySelectorAll("[role=tab]")];
 let current = "credentials";

@@ -71,6 +71,21 @@ pub enum Command {
     /// Team credentials on OpenBao: log in, see the sync, sync now
     #[command(subcommand)]
     Team(TeamCommand),
+    /// List the calls waiting for your approval at the running Keygate
+    Approvals(JsonFlag),
+    /// Let a waiting call go ahead (--for 10m: the same grant may call the same tool without asking for that long)
+    Approve {
+        /// The call's id, as `keygate approvals` shows it
+        id: String,
+        /// Also allow the same grant's calls to the same tool for this long, e.g. 10m
+        #[arg(long = "for", value_name = "DURATION")]
+        allow_for: Option<String>,
+    },
+    /// Refuse a waiting call
+    Deny {
+        /// The call's id, as `keygate approvals` shows it
+        id: String,
+    },
     /// Serve the local MCP server (Streamable HTTP on a loopback port) until Ctrl-C
     Serve {
         /// Address to listen on, e.g. 127.0.0.1:7447 (default: [listen] bind in config.toml)
@@ -175,6 +190,12 @@ pub enum TokenCommand {
         /// A note to recognise the token by
         #[arg(long, value_name = "L")]
         label: Option<String>,
+        /// An argument rule its calls must meet, `TOOL: PATH OP VALUE` (repeat for more; all must hold)
+        #[arg(long = "allow", value_name = "RULE")]
+        allow: Vec<String>,
+        /// Every call waits for your approval (the app, or `keygate approve ID`)
+        #[arg(long)]
+        approve: bool,
         /// Gone: it pasted the token into a snippet; `keygate client connect` replaces it
         #[arg(long, hide = true, value_name = "CLIENT")]
         client: Option<String>,

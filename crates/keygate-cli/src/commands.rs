@@ -39,6 +39,9 @@ pub fn run(command: Command) -> Result<()> {
         Command::Tools(flag) => crate::tools_cli::list_tools(flag.json),
         Command::Reload(flag) => crate::reload::reload(flag.json),
         Command::Team(team) => crate::team_commands::run_team(team),
+        Command::Approvals(flag) => crate::approvals_cli::list(flag.json),
+        Command::Approve { id, allow_for } => crate::approvals_cli::decide(&id, true, allow_for),
+        Command::Deny { id } => crate::approvals_cli::decide(&id, false, None),
         Command::Serve { bind } => crate::serve::serve(bind),
         Command::Connect { grant: Some(grant), home, .. } => crate::serve::connect_grant(home, &grant),
         Command::Connect { grant: None, url, .. } => crate::serve::connect(url),
@@ -208,7 +211,7 @@ struct CreatedToken<'a> {
 
 fn run_token(command: TokenCommand) -> Result<()> {
     match command {
-        TokenCommand::Create { tools, ttl, label, client, json } => {
+        TokenCommand::Create { tools, ttl, label, allow, approve, client, json } => {
             if let Some(client) = client {
                 return Err(UsageError(format!(
                     "--client is gone (it put a token in the agent's config): run `keygate client connect {} --grant NAME`, \
@@ -220,7 +223,8 @@ fn run_token(command: TokenCommand) -> Result<()> {
             let ttl = ttl.map(|t| parse_ttl(&t)).transpose().map_err(|e| UsageError(format!("--ttl: {e}")))?;
             refuse_undefined_tools(&tools)?;
             let request = TokenRequest { tools, ttl, label };
-            let issued = open_vault()?.issue_token(&request)?;
+            let policy = keygate_vault::StoredPolicy { allow, approve };
+            let issued = open_vault()?.issue_token_with_policy(&request, &policy)?;
             let token = issued.token.expose_secret();
             if json {
                 let created = CreatedToken {
@@ -240,6 +244,7 @@ fn run_token(command: TokenCommand) -> Result<()> {
                 format!("label:   {}", or_dash(issued.label.as_deref())),
                 format!("expires: {}", issued.expires_at),
             ])?;
+            crate::grant_commands::print_policy(&policy.allow, policy.approve)?;
         }
         TokenCommand::List(flag) => {
             let headers = ["ID", "LABEL", "GRANT", "TOOLS", "STATUS", "EXPIRES", "LAST USED", "USES"];

@@ -19,11 +19,25 @@ pub enum GrantCommand {
         /// When the grant itself ends, e.g. 90d (default: never; revoke it to end it)
         #[arg(long, value_name = "DURATION")]
         expires: Option<String>,
+        /// An argument rule its calls must meet, e.g. 'web_search: num_results <= 10' (repeat for
+        /// more; all rules on a tool must hold; a tool with none is allowed as scoped)
+        #[arg(long = "allow", value_name = "RULE")]
+        allow: Vec<String>,
+        /// Every call under it waits for your approval (the app, or `keygate approve ID`)
+        #[arg(long)]
+        approve: bool,
         #[arg(long)]
         json: bool,
     },
     /// List grants, revoked ones included
     List(JsonFlag),
+    /// Show one grant: its tools, lifetimes and argument rules
+    Show {
+        /// The grant's name
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Revoke a grant: every token minted under it fails on its next request (asks first; --yes to skip)
     Revoke {
         /// The grant's name

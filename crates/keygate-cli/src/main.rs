@@ -1,5 +1,6 @@
 //! `keygate`: the headless front to the vault. Parse, call the vault, print.
 
+mod approvals_cli;
 mod audit_cli;
 mod cli;
 mod client_cli;

@@ -126,6 +126,52 @@ fn grants_are_created_listed_and_revoked_from_the_command_line() {
 }
 
 #[test]
+fn grant_rules_are_checked_at_create_with_their_position_and_shown() {
+    let kg = Kg::headless();
+    kg.init();
+    let rule = "github_create_issue: repo in [\"me/app\", \"me/lib\"]";
+    let created = kg.json(&[
+        "grant",
+        "create",
+        "ci-bot",
+        "--tool",
+        "github_create_issue",
+        "--tool",
+        "web_search",
+        "--allow",
+        rule,
+        "--allow",
+        "web_search: num_results <= 10",
+        "--approve",
+        "--json",
+    ]);
+    assert_eq!(created["allow"], json!([rule, "web_search: num_results <= 10"]), "{created}");
+    assert_eq!(created["approve"], true);
+    let shown = kg.ok(&["grant", "show", "ci-bot"]);
+    assert!(shown.contains(&format!("allow:     {rule}")), "{shown}");
+    assert!(shown.contains("approval:  every call waits for you"), "{shown}");
+    assert_eq!(kg.json(&["grant", "show", "ci-bot", "--json"])["allow"][1], "web_search: num_results <= 10");
+    let table = kg.ok(&["grant", "list"]);
+    assert!(table.contains("RULES") && table.contains("2 rules, approve"), "{table}");
+
+    // A malformed rule: the rule, the column and a pointer under it; nothing is created.
+    let out =
+        kg.run(&["grant", "create", "research", "--tool", "web_search", "--allow", "web_search: num_results =< 10"]);
+    assert_fails(&out, 1, "rule 1, column 25: a single `=`: write `==` to compare");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("(in `web_search: num_results =< 10`)"));
+    let out = kg.run(&["grant", "create", "research", "--tool", "web_search", "--allow", "github_x: has repo"]);
+    assert_fails(&out, 1, "rule 1 is for tool github_x");
+    assert_eq!(kg.json(&["grant", "list", "--json"]).as_array().map(Vec::len), Some(1), "nothing half-written");
+    assert_fails(&kg.run(&["grant", "show", "nope"]), 1, "no grant named nope");
+
+    // A plain token carries its own rules.
+    let token = kg.json(&["token", "create", "--tool", "web_search", "--allow", "web_search: has query", "--json"]);
+    let listed = kg.json(&["token", "list", "--json"]);
+    assert_eq!(listed[0]["allow"], json!(["web_search: has query"]), "{listed} {token}");
+    assert_fails(&kg.run(&["token", "create", "--tool", "web_search", "--allow", "web_search: has"]), 1, "column 16");
+}
+
+#[test]
 fn the_bridge_renews_its_token_across_many_ttls_without_a_failed_call() {
     let kg = home_with_grant("2s");
     let (_server, _url) = start_serve(&kg);

@@ -1,7 +1,8 @@
 //! Load run: tool calls through Keygate against a local upstream, versus the same request sent
 //! straight to that upstream, in one run on this machine.
 //!
-//! `cargo bench -p keygate-mcp --bench load` (optional env: LOAD_CALLS, LOAD_SECONDS).
+//! `cargo bench -p keygate-mcp --bench load` (optional env: LOAD_CALLS, LOAD_SECONDS, and
+//! LOAD_RULES=1 for a token with 5 argument rules on the tool).
 //! Single client: sequential calls, latency median and p99 of each path and the difference.
 //! Concurrent: 8 clients for LOAD_SECONDS each, completed calls per second for each path.
 
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 use axum::Json;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use keygate_vault::{Actor, Home, KeySource, MasterKey, SystemClock, TokenRequest, Vault};
+use keygate_vault::{Actor, Home, KeySource, MasterKey, StoredPolicy, SystemClock, TokenRequest, Vault};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
@@ -155,7 +156,16 @@ async fn main() {
     let mut vault = Vault::open(&home, key(), Arc::new(SystemClock), Actor::Server).expect("open");
     vault.add_credential("scavio_api_key", &SecretString::from(KEY), None).expect("credential");
     let request = TokenRequest { tools: vec!["web_search".into()], ttl: Some(Duration::from_secs(3600)), label: None };
-    let token = vault.issue_token(&request).expect("token").token.expose_secret().to_string();
+    // LOAD_RULES=1: the token carries 5 argument rules on the tool (issue 14's goal: within
+    // 10 % of the run without them).
+    let rules =
+        ["has query", "query ~ \"r*\"", "query in [\"rust\", \"go\", \"zig\"]", "query != \"x\"", "query ~ \"*st\""];
+    let policy = match std::env::var_os("LOAD_RULES") {
+        Some(_) => StoredPolicy { allow: rules.iter().map(|r| format!("web_search: {r}")).collect(), approve: false },
+        None => StoredPolicy::default(),
+    };
+    let issued = vault.issue_token_with_policy(&request, &policy).expect("token");
+    let token = issued.token.expose_secret().to_string();
     let server = keygate_mcp::start(config, vault, None).await.expect("server");
 
     let client = reqwest::Client::new();

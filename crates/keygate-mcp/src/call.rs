@@ -139,6 +139,10 @@ fn prepare<'t>(
             return Err(Refusal::Tool(message));
         }
     };
+    if let Err(refusal) = crate::rules::check_rules(grant, name, Some(&arguments)) {
+        audit_refusal(vault, &refusal.status, Some(&tool.credential));
+        return Err(Refusal::Tool(refusal.message));
+    }
     let opened = match vault.open_credential(&tool.credential) {
         Ok(opened) => opened,
         Err(VaultError::CredentialNotFound { .. }) => {

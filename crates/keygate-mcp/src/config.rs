@@ -22,6 +22,8 @@ pub use server::{MAX_SERVER_NAME_LEN, ServerEntry, Setting, Transport, validate_
 pub const DEFAULT_BIND: &str = "127.0.0.1:7447";
 const DEFAULT_TIMEOUT_SECS: u64 = 15;
 const MAX_TIMEOUT_SECS: u64 = 300;
+const DEFAULT_APPROVAL_TIMEOUT_SECS: u64 = 60;
+const MAX_APPROVAL_TIMEOUT_SECS: u64 = 3600;
 
 /// The whole server configuration, validated.
 #[derive(Debug, Clone)]
@@ -32,6 +34,9 @@ pub struct Config {
     pub tools: Vec<ToolConfig>,
     /// The fronted MCP servers, in file order.
     pub servers: Vec<ServerEntry>,
+    /// How long a call waits for a person's approval before it is denied (`[approvals]
+    /// timeout_secs`, default 60).
+    pub approval_timeout: Duration,
 }
 
 /// HTTP method of an upstream call.
@@ -67,6 +72,8 @@ pub struct ToolConfig {
     pub input_schema: Map<String, Value>,
     /// The compiled schema that checks arguments and applies defaults.
     pub arguments: ArgumentSchema,
+    /// Every call waits for a person's approval (`approve = true`).
+    pub approve: bool,
 }
 
 /// The file; `S` is the type of `server`: the `[[server]]` list, or (in configs written before
@@ -92,6 +99,15 @@ struct RawFile<S> {
     team: Option<toml::Table>,
     #[serde(default)]
     tool: Vec<toml::Spanned<RawTool>>,
+    #[serde(default)]
+    approvals: Option<toml::Spanned<RawApprovals>>,
+}
+
+/// `[approvals]`: how long a call waits for a person.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApprovals {
+    timeout_secs: u64,
 }
 
 #[derive(Deserialize, Default)]
@@ -113,6 +129,8 @@ struct RawTool {
     credential_prefix: String,
     timeout_secs: Option<u64>,
     input_schema: Map<String, Value>,
+    #[serde(default)]
+    approve: bool,
 }
 
 impl Config {
@@ -153,31 +171,15 @@ impl Config {
                 return Err(at(0, "both [listen] and an old-style [server] table: move `bind` into [listen]".into()));
             }
             let listen = legacy.server;
-            (
-                RawFile {
-                    listen,
-                    server: (),
-                    tokens: legacy.tokens,
-                    audit: legacy.audit,
-                    team: legacy.team,
-                    tool: legacy.tool,
-                },
-                Vec::new(),
-            )
+            let (tokens, audit, team, tool, approvals) =
+                (legacy.tokens, legacy.audit, legacy.team, legacy.tool, legacy.approvals);
+            (RawFile { listen, server: (), tokens, audit, team, tool, approvals }, Vec::new())
         } else {
             let file: RawFile<Vec<toml::Spanned<server::RawServer>>> = toml::from_str(text).map_err(syntax)?;
             let servers = file.server;
-            (
-                RawFile {
-                    listen: file.listen,
-                    server: (),
-                    tokens: file.tokens,
-                    audit: file.audit,
-                    team: file.team,
-                    tool: file.tool,
-                },
-                servers,
-            )
+            let (tokens, audit, team, tool, approvals) =
+                (file.tokens, file.audit, file.team, file.tool, file.approvals);
+            (RawFile { listen: file.listen, server: (), tokens, audit, team, tool, approvals }, servers)
         };
         let bind = match raw.listen.unwrap_or_default().bind {
             None => DEFAULT_BIND.parse().map_err(|_| at(0, "internal: bad default bind".into()))?,
@@ -217,7 +219,22 @@ impl Config {
             }
             servers.push(entry);
         }
-        Ok(Self { bind, tools, servers })
+        let approval_timeout = match raw.approvals {
+            None => Duration::from_secs(DEFAULT_APPROVAL_TIMEOUT_SECS),
+            Some(spanned) => {
+                let secs = spanned.get_ref().timeout_secs;
+                if !(1..=MAX_APPROVAL_TIMEOUT_SECS).contains(&secs) {
+                    return Err(at(
+                        spanned.span().start,
+                        format!(
+                            "[approvals] timeout_secs {secs} is out of range: use 1 to {MAX_APPROVAL_TIMEOUT_SECS}"
+                        ),
+                    ));
+                }
+                Duration::from_secs(secs)
+            }
+        };
+        Ok(Self { bind, tools, servers, approval_timeout })
     }
 
     /// The fronted server with this name.
@@ -280,6 +297,7 @@ fn validate_tool(raw: RawTool) -> Result<ToolConfig, String> {
         timeout: Duration::from_secs(timeout_secs),
         input_schema: raw.input_schema,
         arguments,
+        approve: raw.approve,
     })
 }
 

@@ -10,6 +10,7 @@ use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
 use crate::access::Caller;
+use crate::approvals::{Approvals, Hold};
 use crate::audit_writer::AuditWriter;
 use crate::call::ToolCall;
 use crate::config::Config;
@@ -47,6 +48,8 @@ pub(crate) struct Shared {
     /// Refused calls, audited in aggregate.
     pub(crate) denials: Arc<Denials>,
     pub(crate) upstream: Upstream,
+    /// Calls waiting for a person.
+    pub(crate) approvals: Approvals,
 }
 
 impl Shared {
@@ -78,7 +81,8 @@ impl KeygateHandler {
         upstream: Upstream,
     ) -> Self {
         let catalog = RwLock::new(Arc::new(Catalog::new(config)));
-        Self { shared: Arc::new(Shared { catalog, gateway, gate, audit_writer, denials, upstream }) }
+        let approvals = Approvals::new(&gate);
+        Self { shared: Arc::new(Shared { catalog, gateway, gate, audit_writer, denials, upstream, approvals }) }
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
@@ -167,6 +171,16 @@ impl ServerHandler for KeygateHandler {
         if catalog.config.tool(&request.name).is_none()
             && let Some((server, tool)) = self.shared.gateway.find(&request.name)
         {
+            let hold = Hold {
+                config: &catalog.config,
+                server: Some(&server.entry),
+                grant: &caller.grant,
+                tool: &request.name,
+                arguments: request.arguments.as_ref(),
+            };
+            if let Err(stopped) = self.shared.approvals.hold(hold, &context).await {
+                return stopped.map(Into::into);
+            }
             let call = GatewayCall {
                 shared: &self.shared,
                 relay: self.shared.gateway.relay(),
@@ -177,6 +191,16 @@ impl ServerHandler for KeygateHandler {
                 arguments: request.arguments,
             };
             return call.run(context).await.map(Into::into);
+        }
+        let hold = Hold {
+            config: &catalog.config,
+            server: None,
+            grant: &caller.grant,
+            tool: &request.name,
+            arguments: request.arguments.as_ref(),
+        };
+        if let Err(stopped) = self.shared.approvals.hold(hold, &context).await {
+            return stopped.map(Into::into);
         }
         ToolCall::new(&self.shared, catalog, caller, request.name.to_string(), request.arguments)
             .run()

@@ -4,6 +4,7 @@
 
 mod access;
 mod agent_socket;
+mod approvals;
 mod arguments;
 mod audit_writer;
 mod bridge;
@@ -22,6 +23,7 @@ mod rate_limit;
 mod readiness;
 mod redact;
 mod reload;
+mod rules;
 mod server;
 mod session_calls;
 mod text;
@@ -30,6 +32,9 @@ mod watch;
 
 pub use agent_socket::{
     AGENT_SOCKET, MintError, MintedToken, mint_token, parse_request as parse_agent_request, socket_path,
+};
+pub use approvals::{
+    APPROVALS_DIR, ApprovalDecision, ApprovalError, PendingApproval, decide_approval, pending_approvals,
 };
 pub use arguments::ArgumentSchema;
 pub use bridge::{BridgeError, run_bridge, run_grant_bridge};

@@ -19,6 +19,9 @@ pub enum Decision {
     Allowed,
     /// The call was refused.
     Denied,
+    /// A person's answer to a call that waited for approval (or its timeout or withdrawal):
+    /// who, and for how long, in the row's status.
+    Approval,
 }
 
 impl Decision {
@@ -26,6 +29,7 @@ impl Decision {
         match self {
             Decision::Allowed => "allowed",
             Decision::Denied => "denied",
+            Decision::Approval => "approval",
         }
     }
 }

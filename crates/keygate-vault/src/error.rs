@@ -231,6 +231,16 @@ pub enum VaultError {
         reason: String,
     },
 
+    /// A grant's or token's stored rules do not read (written by a newer Keygate, or damaged
+    /// in a way its MAC did not catch); its calls are refused rather than let through unchecked.
+    #[error("the rules stored for {row} cannot be read ({detail}): recreate it with this Keygate")]
+    BadStoredPolicy {
+        /// The grant or token.
+        row: String,
+        /// What was wrong.
+        detail: String,
+    },
+
     /// An unrevoked grant with this name exists already.
     #[error(
         "a grant named {name} already exists: revoke it first (`keygate grant revoke {name}`) or pick another name"
@@ -364,6 +374,7 @@ impl VaultError {
             VaultError::InvalidTokenId => "invalid_token_id",
             VaultError::InvalidTokenRequest { .. } => "invalid_token_request",
             VaultError::InvalidGrant { .. } => "invalid_grant",
+            VaultError::BadStoredPolicy { .. } => "bad_stored_policy",
             VaultError::GrantExists { .. } => "grant_exists",
             VaultError::GrantNotFound { .. } => "grant_not_found",
             VaultError::GrantRevoked { .. } => "grant_revoked",

@@ -5,12 +5,13 @@
 
 use std::time::Duration;
 
+use keygate_policy::StoredPolicy;
 use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
 use crate::config::format_ttl;
 use crate::error::{Result, VaultError};
-use crate::token::{IssuedToken, NewToken, insert_token, revoke_tokens, validate_tools};
+use crate::token::{IssuedToken, NewToken, checked_policy, insert_token, revoke_tokens, validate_tools};
 use crate::vault::Vault;
 use crate::{rows, store};
 
@@ -29,12 +30,20 @@ pub struct GrantRequest {
     pub token_ttl: Duration,
     /// How long the grant itself lasts; `None`: until revoked.
     pub expires_in: Option<Duration>,
+    /// Argument rules its tokens' calls must meet, and whether each call waits for approval.
+    pub policy: StoredPolicy,
 }
 
 impl GrantRequest {
     /// A request with the default token lifetime and no expiry.
     pub fn new(name: impl Into<String>, tools: Vec<String>) -> Self {
-        Self { name: name.into(), tools, token_ttl: DEFAULT_GRANT_TOKEN_TTL, expires_in: None }
+        Self {
+            name: name.into(),
+            tools,
+            token_ttl: DEFAULT_GRANT_TOKEN_TTL,
+            expires_in: None,
+            policy: StoredPolicy::default(),
+        }
     }
 }
 
@@ -82,6 +91,12 @@ pub struct GrantInfo {
     pub tokens_minted: i64,
     /// active, expired or revoked.
     pub status: GrantStatus,
+    /// Argument rules its tokens' calls must meet, as written.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
+    /// Each call waits for a person's approval.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub approve: bool,
 }
 
 /// Check a grant name: `[a-z0-9-]{1,32}`, starting with a letter or digit (never a flag).
@@ -101,7 +116,7 @@ pub fn validate_grant_name(name: &str) -> Result<()> {
 }
 
 const GRANT_COLUMNS: &str = "g.name, g.tools, g.token_ttl_secs, g.created_at, g.expires_at, g.revoked_at,
-     (SELECT max(t.last_used_at) FROM token t WHERE t.grant_id = g.id), g.tokens_minted";
+     (SELECT max(t.last_used_at) FROM token t WHERE t.grant_id = g.id), g.tokens_minted, g.policy";
 
 fn grant_from_row(row: &Row<'_>, now: i64) -> rusqlite::Result<GrantInfo> {
     let expires_at: Option<i64> = row.get(4)?;
@@ -111,8 +126,11 @@ fn grant_from_row(row: &Row<'_>, now: i64) -> rusqlite::Result<GrantInfo> {
         (None, Some(end)) if now >= end => GrantStatus::Expired,
         _ => GrantStatus::Active,
     };
+    let name: String = row.get(0)?;
+    let policy = read_policy(row.get_ref(8)?.as_str_or_null()?)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, Box::new(e)))?;
     Ok(GrantInfo {
-        name: row.get(0)?,
+        name,
         tools: row.get::<_, String>(1)?.split(' ').map(String::from).collect(),
         token_ttl_secs: row.get(2)?,
         created_at: row.get(3)?,
@@ -121,7 +139,18 @@ fn grant_from_row(row: &Row<'_>, now: i64) -> rusqlite::Result<GrantInfo> {
         last_used_at: row.get(6)?,
         tokens_minted: row.get(7)?,
         status,
+        allow: policy.allow,
+        approve: policy.approve,
     })
+}
+
+/// A stored policy (NULL: none) read back.
+pub(crate) fn read_policy(stored: Option<&str>) -> Result<StoredPolicy> {
+    match stored {
+        None => Ok(StoredPolicy::default()),
+        Some(text) => StoredPolicy::from_stored(text)
+            .map_err(|e| VaultError::BadStoredPolicy { row: "a grant or token".into(), detail: e.to_string() }),
+    }
 }
 
 impl Vault {
@@ -146,9 +175,12 @@ impl Vault {
         Ok(tools)
     }
 
-    /// Create a grant. Refused if an unrevoked grant has this name.
+    /// Create a grant. Refused if an unrevoked grant has this name, or if a rule does not
+    /// parse (the error names the rule and column) or names a tool outside its scope.
     pub fn create_grant(&mut self, request: &GrantRequest) -> Result<GrantInfo> {
         let tools = self.validate_grant(request)?;
+        let policy = checked_policy(&request.policy, &tools).map_err(|reason| VaultError::InvalidGrant { reason })?;
+        let policy = policy.to_stored();
         let now = self.clock.now();
         let expires_at = request.expires_in.map(|d| now.plus(d).unix_millis());
         let ttl_secs = i64::try_from(request.token_ttl.as_secs()).unwrap_or(i64::MAX);
@@ -162,8 +194,9 @@ impl Vault {
                 return Err(VaultError::GrantExists { name: name.to_string() });
             }
             tx.execute(
-                "INSERT INTO agent_grant (name, tools, token_ttl_secs, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![name, tools.join(" "), ttl_secs, now.unix_millis(), expires_at],
+                "INSERT INTO agent_grant (name, tools, token_ttl_secs, created_at, expires_at, policy)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![name, tools.join(" "), ttl_secs, now.unix_millis(), expires_at, policy],
             )?;
             rows::GRANT.reseal(tx, key, &[vec![tx.last_insert_rowid().into()]])
         })?;
@@ -247,7 +280,9 @@ impl Vault {
                 _ => ttl_end,
             };
             let tools: Vec<String> = tools.split(' ').map(String::from).collect();
-            let new = NewToken { tools: &tools, label: None, created_at: now, expires_at, grant_id: Some(id) };
+            // The grant's policy applies to its tokens through the grant (read with the token).
+            let new =
+                NewToken { tools: &tools, label: None, created_at: now, expires_at, grant_id: Some(id), policy: None };
             let issued = insert_token(tx, key, new)?;
             tx.prepare_cached("UPDATE agent_grant SET tokens_minted = tokens_minted + 1 WHERE id = ?1")?
                 .execute([id])?;

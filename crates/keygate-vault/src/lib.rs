@@ -45,6 +45,7 @@ pub use error::{Result, VaultError};
 pub use grant::{DEFAULT_GRANT_TOKEN_TTL, GrantInfo, GrantRequest, GrantStatus, validate_grant_name};
 pub use home::Home;
 pub use key_source::{KEYCHAIN_SERVICE, KeySource, MASTER_KEY_ENV, keychain_account};
+pub use keygate_policy::{Policy, PolicyError, StoredPolicy, Violation};
 pub use oauth::{
     CODE_TTL, CONSENT_TTL, CodeBinding, CodeExchange, ConsentRequest, MAX_CLIENT_NAME_LEN, MAX_CLIENTS,
     MAX_PENDING_CONSENTS, MAX_REDIRECT_URIS, NewConsent, NewOAuthClient, OAuthClient, OAuthRefusal, OAuthTokens,

@@ -25,22 +25,28 @@ pub(crate) struct Spec {
     select: &'static str,
     update: &'static str,
     ids: usize,
+    /// The last decisive column is fed only when it is not NULL: a column added later
+    /// (a grant's or token's policy), so rows from before it keep their MACs.
+    optional_last: bool,
 }
 
 pub(crate) const TOKEN: Spec = Spec {
     table: "token",
     what: "token",
-    select: "SELECT id, id, secret_hash, tools, expires_at, revoked_at, grant_id, mac FROM token t",
+    select: "SELECT id, id, secret_hash, tools, expires_at, revoked_at, grant_id, policy, mac FROM token t",
     update: "UPDATE token SET mac = ?1 WHERE id = ?2",
     ids: 1,
+    optional_last: true,
 };
 
 pub(crate) const GRANT: Spec = Spec {
     table: "agent_grant",
     what: "grant",
-    select: "SELECT id, id, name, tools, token_ttl_secs, created_at, expires_at, revoked_at, mac FROM agent_grant g",
+    select: "SELECT id, id, name, tools, token_ttl_secs, created_at, expires_at, revoked_at, policy, mac
+             FROM agent_grant g",
     update: "UPDATE agent_grant SET mac = ?1 WHERE id = ?2",
     ids: 1,
+    optional_last: true,
 };
 
 /// A credential's MAC also covers its current version's `created_at`: the due date.
@@ -51,6 +57,7 @@ pub(crate) const CREDENTIAL: Spec = Spec {
              FROM credential c LEFT JOIN credential_version v ON v.name = c.name AND v.version = c.current_version",
     update: "UPDATE credential SET mac = ?1 WHERE name = ?2",
     ids: 1,
+    optional_last: false,
 };
 
 pub(crate) const PIN: Spec = Spec {
@@ -60,6 +67,7 @@ pub(crate) const PIN: Spec = Spec {
                     listed, mac FROM tool_pin p",
     update: "UPDATE tool_pin SET mac = ?1 WHERE server = ?2 AND tool = ?3",
     ids: 2,
+    optional_last: false,
 };
 
 /// A registered OAuth client: its id and redirect URIs decide where codes go, its name is
@@ -70,6 +78,7 @@ pub(crate) const OAUTH_CLIENT: Spec = Spec {
     select: "SELECT id, id, name, redirect_uris, created_at, mac FROM oauth_client c",
     update: "UPDATE oauth_client SET mac = ?1 WHERE id = ?2",
     ids: 1,
+    optional_last: false,
 };
 
 /// A consent request waiting for the person: where its code goes and the PKCE it binds.
@@ -80,6 +89,7 @@ pub(crate) const OAUTH_CONSENT: Spec = Spec {
              FROM oauth_consent r",
     update: "UPDATE oauth_consent SET mac = ?1 WHERE id = ?2",
     ids: 1,
+    optional_last: false,
 };
 
 /// An authorization code (its hash): everything it binds, its use and the sign-in it started.
@@ -90,6 +100,7 @@ pub(crate) const OAUTH_CODE: Spec = Spec {
                     family_id, mac FROM oauth_code k",
     update: "UPDATE oauth_code SET mac = ?1 WHERE hash = ?2",
     ids: 1,
+    optional_last: false,
 };
 
 /// A sign-in (refresh family): its client, grant (by name and id), resource and revocation.
@@ -100,6 +111,7 @@ pub(crate) const OAUTH_FAMILY: Spec = Spec {
     select: "SELECT id, id, client_id, grant_name, grant_id, resource, created_at, revoked_at, mac FROM oauth_family f",
     update: "UPDATE oauth_family SET mac = ?1 WHERE id = ?2",
     ids: 1,
+    optional_last: false,
 };
 
 /// A refresh token (its hash): its sign-in, expiry and use.
@@ -109,6 +121,7 @@ pub(crate) const OAUTH_REFRESH: Spec = Spec {
     select: "SELECT hash, hash, family_id, created_at, expires_at, used_at, mac FROM oauth_refresh r",
     update: "UPDATE oauth_refresh SET mac = ?1 WHERE hash = ?2",
     ids: 1,
+    optional_last: false,
 };
 
 /// An access token minted in a sign-in (revoking the sign-in revokes it).
@@ -118,6 +131,7 @@ pub(crate) const OAUTH_FAMILY_TOKEN: Spec = Spec {
     select: "SELECT family_id, token_id, family_id, token_id, mac FROM oauth_family_token l",
     update: "UPDATE oauth_family_token SET mac = ?1 WHERE family_id = ?2 AND token_id = ?3",
     ids: 2,
+    optional_last: false,
 };
 
 /// A credential that is a team secret's copy, and which team version it holds.
@@ -127,6 +141,7 @@ pub(crate) const TEAM_CREDENTIAL: Spec = Spec {
     select: "SELECT name, name, team_version, mac FROM team_credential t",
     update: "UPDATE team_credential SET mac = ?1 WHERE name = ?2",
     ids: 1,
+    optional_last: false,
 };
 
 /// The tables authenticated since row MACs came (key check v2).
@@ -198,10 +213,7 @@ impl Spec {
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             let count = row.as_ref().column_count();
-            let mut mac = key.start(self.table);
-            for i in self.ids..count - 1 {
-                mac.value(row.get_ref(i)?);
-            }
+            let mac = self.row_mac(key, row)?;
             let stored = row.get_ref(count - 1)?.as_blob_or_null().map_err(rusqlite::Error::from)?;
             let ids =
                 (0..self.ids).map(|i| row.get_ref(i).map(crate::chain::owned)).collect::<rusqlite::Result<_>>()?;
@@ -236,14 +248,8 @@ impl Spec {
         for id in ids {
             let params: Vec<&dyn ToSql> = id.iter().map(|v| v as &dyn ToSql).collect();
             let sql = format!("{} {filter}", self.select);
-            let mac = conn.prepare_cached(&sql)?.query_row(params.as_slice(), |row| {
-                let count = row.as_ref().column_count();
-                let mut mac = key.start(self.table);
-                for i in self.ids..count - 1 {
-                    mac.value(row.get_ref(i)?);
-                }
-                Ok(mac.finish())
-            })?;
+            let mac =
+                conn.prepare_cached(&sql)?.query_row(params.as_slice(), |row| Ok(self.row_mac(key, row)?.finish()))?;
             let mut update: Vec<&dyn ToSql> = vec![&mac as &dyn ToSql];
             update.extend(params);
             conn.prepare_cached(self.update)?.execute(update.as_slice())?;
@@ -256,6 +262,20 @@ impl Spec {
     pub fn reseal_matching(&self, conn: &Connection, key: &RowMac, filter: &str, params: &[&dyn ToSql]) -> Result<()> {
         let ids: Vec<Vec<Value>> = self.check(conn, key, filter, params)?.into_iter().map(|c| c.ids).collect();
         self.reseal(conn, key, &ids)
+    }
+
+    /// A MAC fed with a row's decisive columns (those after its ids, before its `mac`).
+    fn row_mac(&self, key: &RowMac, row: &rusqlite::Row<'_>) -> rusqlite::Result<crate::mac::MacWriter> {
+        let count = row.as_ref().column_count();
+        let mut mac = key.start(self.table);
+        for i in self.ids..count - 1 {
+            let value = row.get_ref(i)?;
+            if self.optional_last && i == count - 2 && value == rusqlite::types::ValueRef::Null {
+                continue;
+            }
+            mac.value(value);
+        }
+        Ok(mac)
     }
 
     /// `WHERE <first id column> = ?1 [AND <second> = ?2]`, from the SELECT's own columns.

@@ -13,6 +13,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use keygate_policy::StoredPolicy;
+
 use crate::clock::Timestamp;
 use crate::config::format_ttl;
 use crate::error::{Result, VaultError};
@@ -111,6 +113,12 @@ pub struct TokenInfo {
     pub status: TokenStatus,
     /// The grant it was minted under, if any.
     pub grant: Option<String>,
+    /// Its own argument rules (a plain token's `--allow`), as written.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
+    /// Its calls wait for a person's approval.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub approve: bool,
 }
 
 /// A token that checked out: who it is and what it may call.
@@ -125,6 +133,9 @@ pub struct TokenGrant {
     /// The grant it was minted under, if any: tokens of one grant may continue each other's
     /// sessions (a bridge renewing its token keeps its session).
     pub grant: Option<String>,
+    /// The argument rules and approval its calls are under (its grant's, or a plain token's
+    /// own), as stored: `keygate_policy::StoredPolicy`'s JSON, compiled by the server.
+    pub policy: Option<String>,
 }
 
 impl TokenGrant {
@@ -293,6 +304,8 @@ pub(crate) struct NewToken<'a> {
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
     pub grant_id: Option<i64>,
+    /// A plain token's own policy (`StoredPolicy::to_stored`); a grant's tokens use the grant's.
+    pub policy: Option<&'a str>,
 }
 
 /// Insert a new token inside a write transaction; its secret is returned once, never stored.
@@ -303,9 +316,12 @@ pub(crate) fn insert_token(tx: &rusqlite::Transaction<'_>, key: &RowMac, new: Ne
     // The columns of `rows::TOKEN`, in its order.
     let mut mac = key.start(rows::TOKEN.table);
     mac.text(&id).value(ValueRef::Blob(&hash)).text(&tools).int(expires_at).null().opt_int(new.grant_id);
+    if let Some(policy) = new.policy {
+        mac.text(policy);
+    }
     tx.prepare_cached(
-        "INSERT INTO token (id, secret_hash, label, tools, created_at, expires_at, grant_id, mac)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO token (id, secret_hash, label, tools, created_at, expires_at, grant_id, mac, policy)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         id,
@@ -315,9 +331,38 @@ pub(crate) fn insert_token(tx: &rusqlite::Transaction<'_>, key: &RowMac, new: Ne
         new.created_at.unix_millis(),
         expires_at,
         new.grant_id,
-        mac.finish()
+        mac.finish(),
+        new.policy
     ])?;
     Ok(IssuedToken { id, token, tools: new.tools.to_vec(), label: new.label, expires_at: new.expires_at })
+}
+
+/// Feed a column added later (a policy) only when it holds something, as `rows::Spec` does
+/// for its `optional_last`.
+fn optional_last(mac: &mut crate::mac::MacWriter, value: ValueRef<'_>) {
+    if value != ValueRef::Null {
+        mac.value(value);
+    }
+}
+
+/// A policy checked against the scope it narrows: each rule's tool must be one the scope
+/// covers (a rule for a tool it cannot call would never apply, which hides a typo).
+pub(crate) fn checked_policy(policy: &StoredPolicy, tools: &[String]) -> std::result::Result<StoredPolicy, String> {
+    let checked = StoredPolicy::new(policy.allow.clone(), policy.approve).map_err(|e| format!("--allow: {e}"))?;
+    let compiled = checked.compile().map_err(|e| format!("--allow: {e}"))?;
+    for (index, rule) in compiled.rules().iter().enumerate() {
+        let covered = tools.iter().any(|scope| scope == rule.tool() || scope_covers(scope, rule.tool()));
+        if !covered {
+            return Err(format!(
+                "--allow: rule {} is for tool {}, which is not among the tools it may call ({}): add the tool \
+                 with --tool or fix the rule's tool name",
+                index + 1,
+                rule.tool(),
+                tools.join(", ")
+            ));
+        }
+    }
+    Ok(checked)
 }
 
 /// Add `uses` uses to a token inside a write transaction.
@@ -354,11 +399,20 @@ pub(crate) fn revoke_tokens(
 impl Vault {
     /// Issue a new token. Its secret is returned once and never stored.
     pub fn issue_token(&mut self, request: &TokenRequest) -> Result<IssuedToken> {
+        self.issue_token_with_policy(request, &StoredPolicy::default())
+    }
+
+    /// Issue a token whose calls are also under argument rules and/or approval (`keygate
+    /// token create --allow ... --approve`). Each rule must name a tool the token may call.
+    pub fn issue_token_with_policy(&mut self, request: &TokenRequest, policy: &StoredPolicy) -> Result<IssuedToken> {
         let tools = validate_request(request, self.token_policy.max_ttl)?;
+        let policy = checked_policy(policy, &tools).map_err(|reason| VaultError::InvalidTokenRequest { reason })?;
         let now = self.clock.now();
         let expires_at = now.plus(request.ttl.unwrap_or(self.token_policy.default_ttl));
         let label = request.label.clone().filter(|l| !l.is_empty());
-        let new = NewToken { tools: &tools, label, created_at: now, expires_at, grant_id: None };
+        let policy = policy.to_stored();
+        let new =
+            NewToken { tools: &tools, label, created_at: now, expires_at, grant_id: None, policy: policy.as_deref() };
         let key = &self.keys.rows;
         store::write(&mut self.conn, |tx| insert_token(tx, key, new))
     }
@@ -373,7 +427,7 @@ impl Vault {
         // primary key, so revoking or expiring a grant stops its tokens on their next request.
         let mut stmt = self.conn.prepare_cached(
             "SELECT t.secret_hash, t.expires_at, t.revoked_at, t.tools, g.expires_at, g.revoked_at, g.name,
-                    t.grant_id, t.mac, g.tools, g.token_ttl_secs, g.created_at, g.mac
+                    t.grant_id, t.mac, g.tools, g.token_ttl_secs, g.created_at, g.mac, t.policy, g.policy
              FROM token t LEFT JOIN agent_grant g ON g.id = t.grant_id WHERE t.id = ?1",
         )?;
         let mut rows = stmt.query([id])?;
@@ -401,7 +455,10 @@ impl Vault {
         } else {
             let tools = tools.split(' ').map(String::from).collect();
             let grant = row.get(6)?;
-            return Ok(TokenDecision::Allowed(TokenGrant { token_id: id.to_string(), tools, expires_at, grant }));
+            // A grant's token follows its grant's policy; a plain token carries its own.
+            let policy = row.get::<_, Option<String>>(14)?.or(row.get(13)?);
+            let allowed = TokenGrant { token_id: id.to_string(), tools, expires_at, grant, policy };
+            return Ok(TokenDecision::Allowed(allowed));
         };
         Ok(denied(Some(id), reason))
     }
@@ -414,6 +471,7 @@ impl Vault {
         // The columns of `rows::TOKEN`, in its order.
         let mut mac = self.keys.rows.start(rows::TOKEN.table);
         mac.text(id).value(get(0)?).value(get(3)?).value(get(1)?).value(get(2)?).value(get(7)?);
+        optional_last(&mut mac, get(13)?);
         if !mac.verify(stored(8)?) {
             return Ok(false);
         }
@@ -421,6 +479,7 @@ impl Vault {
         // The columns of `rows::GRANT`, in its order.
         let mut mac = self.keys.rows.start(rows::GRANT.table);
         mac.int(grant_id).value(get(6)?).value(get(9)?).value(get(10)?).value(get(11)?).value(get(4)?).value(get(5)?);
+        optional_last(&mut mac, get(14)?);
         Ok(mac.verify(stored(12)?))
     }
 
@@ -458,7 +517,8 @@ impl Vault {
         rows::GRANT.require(&self.conn, &self.keys.rows, "", &[])?;
         let now = self.clock.now();
         let mut stmt = self.conn.prepare_cached(
-            "SELECT t.id, t.label, t.tools, t.created_at, t.expires_at, t.revoked_at, t.last_used_at, t.uses, g.name
+            "SELECT t.id, t.label, t.tools, t.created_at, t.expires_at, t.revoked_at, t.last_used_at, t.uses, g.name,
+                    t.policy
              FROM token t LEFT JOIN agent_grant g ON g.id = t.grant_id ORDER BY t.created_at DESC, t.id",
         )?;
         let rows = stmt.query_map([], |row| {
@@ -469,7 +529,7 @@ impl Vault {
                 None if now >= expires_at => TokenStatus::Expired,
                 None => TokenStatus::Active,
             };
-            Ok(TokenInfo {
+            let info = TokenInfo {
                 id: row.get(0)?,
                 label: row.get(1)?,
                 tools: row.get::<_, String>(2)?.split(' ').map(String::from).collect(),
@@ -480,9 +540,17 @@ impl Vault {
                 uses: row.get(7)?,
                 status,
                 grant: row.get(8)?,
-            })
+                allow: Vec::new(),
+                approve: false,
+            };
+            Ok((info, row.get::<_, Option<String>>(9)?))
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let mut tokens: Vec<(TokenInfo, Option<String>)> = rows.collect::<rusqlite::Result<_>>()?;
+        for (token, policy) in &mut tokens {
+            let policy = crate::grant::read_policy(policy.as_deref())?;
+            (token.allow, token.approve) = (policy.allow, policy.approve);
+        }
+        Ok(tokens.into_iter().map(|(token, _)| token).collect())
     }
 }
 

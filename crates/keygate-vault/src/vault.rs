@@ -170,6 +170,11 @@ impl Vault {
         })
     }
 
+    /// The clock this vault reads time from (the server's approval windows follow it too).
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.clock)
+    }
+
     /// The home this vault was opened from (where the server puts its agent socket).
     pub fn home(&self) -> &Home {
         &self.home

@@ -23,6 +23,8 @@ mod oauth;
 mod oauth_rows;
 #[path = "vault/opening.rs"]
 mod opening;
+#[path = "vault/policy.rs"]
+mod policy;
 #[path = "vault/redaction.rs"]
 mod redaction;
 #[path = "vault/rows.rs"]

@@ -25,6 +25,16 @@ pub struct ServerEntry {
     pub idle: Option<Duration>,
     /// How long a call (or a start) may take before the agent gets a tool error.
     pub timeout: Duration,
+    /// Patterns of its exposed tool names (`github_delete_*`) whose calls wait for a
+    /// person's approval (`approve = [...]`).
+    pub approve: Vec<String>,
+}
+
+impl ServerEntry {
+    /// Whether a call to `exposed` (`<server>_<tool>`) waits for approval.
+    pub fn needs_approval(&self, exposed: &str) -> bool {
+        self.approve.iter().any(|pattern| keygate_policy::glob_matches(pattern, exposed))
+    }
 }
 
 /// How a fronted server is reached.
@@ -134,6 +144,8 @@ pub(super) struct RawServer {
     headers: toml::Table,
     idle_minutes: Option<u64>,
     timeout_secs: Option<u64>,
+    #[serde(default)]
+    approve: Vec<String>,
 }
 
 pub(super) fn validate_server(raw: RawServer) -> Result<ServerEntry, String> {
@@ -166,7 +178,20 @@ pub(super) fn validate_server(raw: RawServer) -> Result<ServerEntry, String> {
             "server {name}: timeout_secs {timeout_secs} is out of range: use 1 to {MAX_CALL_TIMEOUT_SECS}"
         ));
     }
-    Ok(ServerEntry { name: raw.name, transport, idle, timeout: Duration::from_secs(timeout_secs) })
+    let prefix = format!("{name}_");
+    if let Some(bad) = raw.approve.iter().find(|p| !p.starts_with(&prefix) || p.len() > MAX_EXPOSED_TOOL_LEN) {
+        return Err(format!(
+            "server {name}: approve pattern {:?} must name this server's tools as agents see them, e.g. \"{prefix}delete_*\"",
+            crate::text::printable(bad, 80)
+        ));
+    }
+    Ok(ServerEntry {
+        name: raw.name,
+        transport,
+        idle,
+        timeout: Duration::from_secs(timeout_secs),
+        approve: raw.approve,
+    })
 }
 
 fn stdio(

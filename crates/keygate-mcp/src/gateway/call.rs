@@ -50,6 +50,10 @@ impl GatewayCall<'_> {
             self.audit_refusal(Denial::OutOfScope.as_str());
             return Err(unknown_tool(&self.exposed));
         }
+        if let Err(refusal) = crate::rules::check_rules(&self.caller.grant, &self.exposed, self.arguments.as_ref()) {
+            self.audit_refusal(&refusal.status);
+            return Ok(tool_error(refusal.message));
+        }
         // One retry: a rotation found at the first try retires the child, the second gets a new one.
         let mut attempt = 0;
         let (child, audit) = loop {

@@ -149,10 +149,12 @@ impl Fixture {
         self.write_key_check(&raw, b"keygate key check v2: rows authenticated");
     }
 
-    /// Drop the OAuth tables' MAC columns.
+    /// Drop the OAuth tables' MAC columns (and what schemas 9 and 10 added later: team copies,
+    /// policy columns).
     pub fn make_pre_oauth_mac_schema(&self, raw: &rusqlite::Connection) {
         raw.execute_batch(
-            "ALTER TABLE oauth_client DROP COLUMN mac; ALTER TABLE oauth_consent DROP COLUMN mac;
+            "DROP TABLE team_credential; ALTER TABLE agent_grant DROP COLUMN policy; ALTER TABLE token DROP COLUMN policy;
+             ALTER TABLE oauth_client DROP COLUMN mac; ALTER TABLE oauth_consent DROP COLUMN mac;
              ALTER TABLE oauth_code DROP COLUMN mac; ALTER TABLE oauth_family DROP COLUMN mac;
              ALTER TABLE oauth_refresh DROP COLUMN mac; ALTER TABLE oauth_family_token DROP COLUMN mac;",
         )

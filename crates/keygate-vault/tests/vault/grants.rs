@@ -230,7 +230,7 @@ fn a_vault_from_before_grants_is_upgraded_and_its_tokens_still_work() {
              DROP TABLE token; ALTER TABLE token2 RENAME TO token;
              ALTER TABLE credential DROP COLUMN mac; ALTER TABLE tool_pin DROP COLUMN mac;
              ALTER TABLE audit DROP COLUMN mac; ALTER TABLE audit DROP COLUMN seal;
-             ALTER TABLE rotation_log DROP COLUMN mac; PRAGMA user_version = 2;",
+             ALTER TABLE rotation_log DROP COLUMN mac; DROP TABLE team_credential; PRAGMA user_version = 2;",
         )
         .expect("downgrade");
     fx.write_first_key_check(&fx.raw());

@@ -192,7 +192,8 @@ fn a_vault_from_before_row_macs_is_authenticated_once_at_its_first_open() {
              ALTER TABLE rotation_log DROP COLUMN mac; ALTER TABLE oauth_client DROP COLUMN mac;
              ALTER TABLE oauth_consent DROP COLUMN mac; ALTER TABLE oauth_code DROP COLUMN mac;
              ALTER TABLE oauth_family DROP COLUMN mac; ALTER TABLE oauth_refresh DROP COLUMN mac;
-             ALTER TABLE oauth_family_token DROP COLUMN mac; PRAGMA user_version = 6;",
+             ALTER TABLE oauth_family_token DROP COLUMN mac; ALTER TABLE agent_grant DROP COLUMN policy;
+             ALTER TABLE token DROP COLUMN policy; DROP TABLE team_credential; PRAGMA user_version = 6;",
         )
         .expect("roll back the schema");
     let vault = fx.open();
