@@ -99,13 +99,14 @@ impl Binding<'_> {
     }
 }
 
-/// Seals and opens with one master key.
+/// Seals and opens with one master key. Clones share one key schedule.
 #[derive(Clone)]
 pub(crate) struct Sealer {
-    /// Boxed: the AES-256 key schedule begins with the master key itself, and a `Vault` moved
-    /// by value (into the server, through async state machines) would leave a copy of it in
-    /// every stack frame or task it passed through.
-    cipher: Box<Aes256Gcm>,
+    /// On the heap, and shared: the AES-256 key schedule begins with the master key itself,
+    /// and a `Vault` moved by value (into the server, through async state machines) would leave
+    /// a copy of it in every stack frame or task it passed through; a second connection to the
+    /// same vault (`Vault::open_another`) shares it rather than holding the key again.
+    cipher: std::sync::Arc<Aes256Gcm>,
 }
 
 impl fmt::Debug for Sealer {
@@ -116,7 +117,7 @@ impl fmt::Debug for Sealer {
 
 impl Sealer {
     pub(crate) fn new(key: &MasterKey) -> Self {
-        let cipher = Box::new(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key.bytes())));
+        let cipher = std::sync::Arc::new(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key.bytes())));
         Self { cipher }
     }
 
