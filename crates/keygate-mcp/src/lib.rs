@@ -11,6 +11,7 @@ mod call;
 mod config;
 mod denials;
 mod error;
+mod fast_call;
 #[doc(hidden)]
 pub mod fuzzing;
 mod gate;
