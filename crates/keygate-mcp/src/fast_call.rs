@@ -105,6 +105,11 @@ impl FastCall {
         &self.id
     }
 
+    /// The tool's name as the agent sent it.
+    pub(crate) fn name(&self) -> &str {
+        &self.params.name
+    }
+
     /// Serve the call as rmcp's stateless JSON answer: HTTP 200, one JSON-RPC response or error.
     ///
     /// The call runs in its own task, as rmcp runs a handler: an agent that hangs up cancels
