@@ -11,6 +11,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use tokio_util::sync::CancellationToken;
 
 use crate::access::Caller;
+use crate::audit_begin::AuditBegins;
 use crate::audit_writer::AuditWriter;
 use crate::call::ToolCall;
 use crate::config::Config;
@@ -45,6 +46,8 @@ pub(crate) struct Shared {
     pub(crate) gateway: Arc<Gateway>,
     pub(crate) gate: Gate,
     pub(crate) audit_writer: AuditWriter,
+    /// The rows written before calls, group-committed.
+    pub(crate) audit_begins: AuditBegins,
     /// Refused calls, audited in aggregate.
     pub(crate) denials: Arc<Denials>,
     pub(crate) upstream: Upstream,
@@ -140,7 +143,8 @@ impl KeygateHandler {
         upstream: Upstream,
     ) -> Self {
         let catalog = RwLock::new(Arc::new(Catalog::new(config)));
-        Self { shared: Arc::new(Shared { catalog, gateway, gate, audit_writer, denials, upstream }) }
+        let audit_begins = AuditBegins::new(gate.clone());
+        Self { shared: Arc::new(Shared { catalog, gateway, gate, audit_writer, audit_begins, denials, upstream }) }
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {

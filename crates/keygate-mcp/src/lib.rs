@@ -5,6 +5,7 @@
 mod access;
 mod agent_socket;
 mod arguments;
+mod audit_begin;
 mod audit_writer;
 mod bridge;
 mod call;
