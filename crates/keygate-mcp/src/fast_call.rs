@@ -24,7 +24,7 @@ use axum::response::Response;
 use http::{HeaderMap, StatusCode, header};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ClientJsonRpcMessage, ClientRequest, ErrorData, GetMeta,
-    JsonRpcMessage, ProtocolVersion, RequestId, ServerJsonRpcMessage, ServerResult,
+    JsonObject, JsonRpcMessage, ProtocolVersion, RequestId, ServerJsonRpcMessage, ServerResult,
 };
 use rmcp::transport::common::http_header::{EVENT_STREAM_MIME_TYPE, HEADER_MCP_PROTOCOL_VERSION, JSON_MIME_TYPE};
 use tokio_util::sync::CancellationToken;
@@ -68,6 +68,29 @@ impl FastCalls {
     }
 }
 
+/// The one body shape the fast path reads: exactly these members, each once (serde refuses
+/// a repeated or unknown member, and the request then goes to rmcp), so nothing rmcp would
+/// read differently (`_meta`, the input-required fields, anything newer) is ever skipped.
+/// Parsing this is several times cheaper than rmcp's message type, which tries every kind
+/// of message in turn.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlainCall<'a> {
+    #[serde(borrow)]
+    jsonrpc: &'a str,
+    id: RequestId,
+    #[serde(borrow)]
+    method: &'a str,
+    params: PlainParams,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlainParams {
+    name: String,
+    arguments: Option<JsonObject>,
+}
+
 /// A `tools/call` the fast path may serve.
 #[derive(Debug)]
 pub(crate) struct FastCall {
@@ -82,13 +105,22 @@ impl FastCall {
         if !(host_is_rmcps(headers) && accepts_json_and_sse(headers) && is_json(headers) && plain_version(headers)) {
             return None;
         }
-        // rmcp's own type, so a body is read exactly as rmcp reads it (ids, "jsonrpc", fields).
+        let plain: PlainCall<'_> = serde_json::from_slice(body).ok()?;
+        if plain.jsonrpc != "2.0" || plain.method != "tools/call" {
+            return None;
+        }
+        let mut params = CallToolRequestParams::new(plain.params.name);
+        params.arguments = plain.params.arguments;
+        Some(Self { id: plain.id, params })
+    }
+
+    /// The same body read by rmcp's own message type, as rmcp's stateless service reads it:
+    /// the call if rmcp sees a plain `tools/call`. `fuzzing::fast_call` checks that this
+    /// and [`FastCall::parse`] agree on every body `parse` takes.
+    pub(crate) fn parse_as_rmcp(body: &[u8]) -> Option<Self> {
         let JsonRpcMessage::Request(request) = serde_json::from_slice::<ClientJsonRpcMessage>(body).ok()? else {
             return None;
         };
-        // `_meta` (a progress token, per-request protocol metadata, trace context; rmcp's
-        // parser moves it out of the params) and the input-required retry fields change what
-        // rmcp does around the call: those stay with rmcp.
         if !request.request.get_meta().0.0.is_empty() {
             return None;
         }
@@ -108,6 +140,11 @@ impl FastCall {
     /// The tool's name as the agent sent it.
     pub(crate) fn name(&self) -> &str {
         &self.params.name
+    }
+
+    /// The call's arguments as sent.
+    pub(crate) fn arguments(&self) -> Option<&JsonObject> {
+        self.params.arguments.as_ref()
     }
 
     /// Serve the call as rmcp's stateless JSON answer: HTTP 200, one JSON-RPC response or error.
