@@ -16,7 +16,12 @@ else
   if session and session ~= "" then
     wrk.headers["Mcp-Session-Id"] = session
   end
-  wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"web_search","arguments":{"query":"load"}}}'
+  if os.getenv("KG_RMCP") == "1" then
+    -- Any `_meta` leaves the call to rmcp instead of Keygate's fast path: rmcp's own cost.
+    wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"web_search","arguments":{"query":"load"},"_meta":{"keygate.load/path":"rmcp"}}}'
+  else
+    wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"web_search","arguments":{"query":"load"}}}'
+  end
 end
 
 -- Every answer must be a successful tool result, not merely HTTP 200. Each wrk thread counts

@@ -15,7 +15,10 @@ use crate::UsageError;
 const TOKEN_ENV: &str = "KEYGATE_TOKEN";
 
 pub fn serve(bind: Option<String>) -> Result<()> {
-    init_logging("info");
+    // rmcp logs three lines at info for every request it serves without a session ("Service
+    // initialized", "input stream terminated", "serve finished"): a formatted write to
+    // stderr per call, and nothing a user needs. Its warnings stay.
+    init_logging("info,rmcp=warn");
     let home = Home::from_env()?;
     let config = Config::load(&home.config_path())?;
     let vault = Vault::open(&home, KeySource::from_env()?, Arc::new(SystemClock), Actor::Server)?;

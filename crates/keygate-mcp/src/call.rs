@@ -5,13 +5,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use keygate_vault::{AuditId, AuditStart, CallOutcome, Decision, Denial, TokenGrant, Vault, VaultError};
+use keygate_vault::{AuditStart, CallOutcome, Decision, Denial, TokenGrant, Vault, VaultError};
 use rmcp::ErrorData;
 use rmcp::model::{CallToolResult, ContentBlock};
 use secrecy::SecretString;
 use serde_json::{Map, Value};
 
 use crate::access::Caller;
+use crate::audit_begin::AllowedCall;
 use crate::config::ToolConfig;
 use crate::denials::Denials;
 use crate::handler::{Catalog, Shared};
@@ -25,10 +26,11 @@ pub(crate) struct ToolCall<'a> {
     arguments: Option<Map<String, Value>>,
 }
 
-/// Everything needed to go upstream, gathered under one vault lock.
+/// Everything needed to go upstream, gathered under one vault lock; the audit row is
+/// committed next (`audit_begin`), before anything goes upstream.
 struct Ready<'t> {
     tool: &'t ToolConfig,
-    audit: AuditId,
+    credential_version: i64,
     credential: SecretString,
     arguments: Map<String, Value>,
 }
@@ -68,6 +70,19 @@ impl<'a> ToolCall<'a> {
             }
             Err(Refusal::Tool(message)) => return Ok(tool_error(message)),
         };
+        let row = AllowedCall {
+            token_id: grant.token_id.clone(),
+            server: None,
+            tool: self.name.clone(),
+            credential: Some(ready.tool.credential.clone()),
+            credential_version: Some(ready.credential_version),
+        };
+        let audit = match shared.audit_begins.begin(row).await {
+            Ok(audit) => audit,
+            Err(e) => {
+                return Ok(tool_error(format!("refused: the call could not be audited ({e}), so it was not made")));
+            }
+        };
         let outcome = shared.upstream.call(ready.tool, &ready.credential, &ready.arguments).await;
         drop(ready.credential);
         let (status, result) = match outcome {
@@ -85,19 +100,14 @@ impl<'a> ToolCall<'a> {
         };
         // The call already happened: its outcome is written in the background (batched with
         // other calls'), and a failure there is logged, not turned into a failed call.
-        let outcome = CallOutcome {
-            audit: ready.audit,
-            token_id: self.caller.grant.token_id,
-            status,
-            duration: started.elapsed(),
-        };
+        let outcome = CallOutcome { audit, token_id: self.caller.grant.token_id, status, duration: started.elapsed() };
         shared.audit_writer.finish(outcome).await;
         Ok(result)
     }
 }
 
-/// Under one vault lock: check the tool is in the token's scope, validate arguments, open the
-/// credential and write the audit row. Every refusal is audited too.
+/// Under one vault lock: check the tool is in the token's scope, validate arguments and open
+/// the credential. Every refusal is audited too.
 ///
 /// The grant was read from the vault by the access layer for this very HTTP request (expiry
 /// and revocation included), so it is not read again here.
@@ -157,19 +167,7 @@ fn prepare<'t>(
             return Err(Refusal::Tool(format!("refused: {e}")));
         }
     };
-    let start = AuditStart {
-        server: None,
-        token_id: Some(&grant.token_id),
-        tool: name,
-        credential: Some(&tool.credential),
-        credential_version: Some(opened.version),
-        decision: Decision::Allowed,
-        status: None,
-    };
-    let audit = vault
-        .begin_audit(&start)
-        .map_err(|e| Refusal::Tool(format!("refused: the call could not be audited ({e}), so it was not made")))?;
-    Ok(Ready { tool, audit, credential: opened.value, arguments })
+    Ok(Ready { tool, credential_version: opened.version, credential: opened.value, arguments })
 }
 
 fn text_result(text: String) -> CallToolResult {

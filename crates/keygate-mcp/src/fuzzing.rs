@@ -3,6 +3,7 @@
 //! nightly fuzzer and `cargo test` run exactly the same code. Each returns normally for any
 //! input and panics only when a property Keygate promises does not hold.
 
+mod fast;
 mod front;
 mod gateway;
 
@@ -10,6 +11,7 @@ use std::path::Path;
 
 use crate::config::{Config, NewServer, NewTransport, add_server, parse_bind, remove_server};
 
+pub use fast::fast_call;
 pub use front::server_front;
 pub use gateway::gateway_message;
 

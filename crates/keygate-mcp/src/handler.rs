@@ -3,14 +3,16 @@
 use std::sync::{Arc, PoisonError, RwLock};
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult, PaginatedRequestParams,
-    ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, JsonObject, ListToolsResult,
+    PaginatedRequestParams, ProgressToken, ServerCapabilities, ServerConfig, Tool,
 };
-use rmcp::service::{NotificationContext, RequestContext};
+use rmcp::service::{NotificationContext, Peer, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
+use tokio_util::sync::CancellationToken;
 
 use crate::access::Caller;
 use crate::approvals::{Approvals, Hold};
+use crate::audit_begin::AuditBegins;
 use crate::audit_writer::AuditWriter;
 use crate::call::ToolCall;
 use crate::config::Config;
@@ -45,6 +47,8 @@ pub(crate) struct Shared {
     pub(crate) gateway: Arc<Gateway>,
     pub(crate) gate: Gate,
     pub(crate) audit_writer: AuditWriter,
+    /// The rows written before calls, group-committed.
+    pub(crate) audit_begins: AuditBegins,
     /// Refused calls, audited in aggregate.
     pub(crate) denials: Arc<Denials>,
     pub(crate) upstream: Upstream,
@@ -65,6 +69,87 @@ impl Shared {
     }
 }
 
+/// What a call takes from its request besides the tool and its arguments; rmcp's path and
+/// the fast path (`fast_call`) fill it from their own requests.
+pub(crate) struct CallScope {
+    /// Cancelled when the agent cancels the call or goes away.
+    pub(crate) ct: CancellationToken,
+    /// The agent's progress token and where to send progress, if it asked for progress.
+    pub(crate) progress: Option<(ProgressToken, Peer<RoleServer>)>,
+    /// Set for a call inside a session, so `notifications/cancelled` can reach it.
+    pub(crate) session: Option<SessionCall>,
+}
+
+impl Shared {
+    /// One `tools/call`, whichever way it arrived: the steps every call takes (name check,
+    /// scope, audit row before anything leaves, the upstream or fronted server, redaction,
+    /// the outcome) live below this one function, so both paths apply the same rules.
+    pub(crate) async fn call_tool(
+        &self,
+        caller: Caller,
+        name: String,
+        arguments: Option<JsonObject>,
+        scope: CallScope,
+    ) -> Result<CallToolResult, ErrorData> {
+        if !crate::text::is_tool_name(&name) {
+            return Err(self.refuse_tool_name(&name, &caller));
+        }
+        let _cancellable = scope.session.as_ref().map(|call| call.register(scope.ct.clone()));
+        let catalog = self.catalog();
+        if catalog.config.tool(&name).is_none()
+            && let Some((server, tool)) = self.gateway.find(&name)
+        {
+            let hold = Hold {
+                config: &catalog.config,
+                server: Some(&server.entry),
+                grant: &caller.grant,
+                tool: &name,
+                arguments: arguments.as_ref(),
+            };
+            if let Err(stopped) = self.approvals.hold(hold, &scope.ct, scope.progress.as_ref()).await {
+                return stopped;
+            }
+            let call = GatewayCall {
+                shared: self,
+                relay: self.gateway.relay(),
+                caller,
+                server,
+                exposed: name,
+                tool,
+                arguments,
+            };
+            return call.run(scope.ct, scope.progress).await;
+        }
+        let hold = Hold {
+            config: &catalog.config,
+            server: None,
+            grant: &caller.grant,
+            tool: &name,
+            arguments: arguments.as_ref(),
+        };
+        if let Err(stopped) = self.approvals.hold(hold, &scope.ct, scope.progress.as_ref()).await {
+            return stopped;
+        }
+        ToolCall::new(self, catalog, caller, name, arguments).run().await
+    }
+
+    /// A name no tool can have (too long, or characters outside `A-Z a-z 0-9 _ - .`): it is
+    /// audited and answered only in a bounded, escaped form.
+    fn refuse_tool_name(&self, name: &str, caller: &Caller) -> ErrorData {
+        let shown = crate::text::printable(name, MAX_SHOWN_NAME);
+        self.denials.record_now(&keygate_vault::AuditStart {
+            token_id: Some(&caller.grant.token_id),
+            server: None,
+            tool: &shown,
+            credential: None,
+            credential_version: None,
+            decision: keygate_vault::Decision::Denied,
+            status: Some("invalid_tool_name"),
+        });
+        ErrorData::invalid_params(format!("unknown tool: {shown}"), None)
+    }
+}
+
 /// One handler per session (or per request for clients without one); all share `Shared`.
 #[derive(Debug, Clone)]
 pub struct KeygateHandler {
@@ -82,29 +167,13 @@ impl KeygateHandler {
     ) -> Self {
         let catalog = RwLock::new(Arc::new(Catalog::new(config)));
         let approvals = Approvals::new(&gate);
-        Self { shared: Arc::new(Shared { catalog, gateway, gate, audit_writer, denials, upstream, approvals }) }
+        let audit_begins = AuditBegins::new(gate.clone());
+        let shared = Shared { catalog, gateway, gate, audit_writer, audit_begins, denials, upstream, approvals };
+        Self { shared: Arc::new(shared) }
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
-    }
-}
-
-impl KeygateHandler {
-    /// A name no tool can have (too long, or characters outside `A-Z a-z 0-9 _ - .`): it is
-    /// audited and answered only in a bounded, escaped form.
-    fn refuse_tool_name(&self, name: &str, caller: &Caller) -> ErrorData {
-        let shown = crate::text::printable(name, MAX_SHOWN_NAME);
-        self.shared.denials.record_now(&keygate_vault::AuditStart {
-            token_id: Some(&caller.grant.token_id),
-            server: None,
-            tool: &shown,
-            credential: None,
-            credential_version: None,
-            decision: keygate_vault::Decision::Denied,
-            status: Some("invalid_tool_name"),
-        });
-        ErrorData::invalid_params(format!("unknown tool: {shown}"), None)
     }
 }
 
@@ -158,53 +227,14 @@ impl ServerHandler for KeygateHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let caller = caller(&context)?;
-        if !crate::text::is_tool_name(&request.name) {
-            return Err(self.refuse_tool_name(&request.name, &caller));
-        }
         // A session's call served outside its worker: `notifications/cancelled` finds it here.
-        let _cancellable = context
+        let session = context
             .extensions
             .get::<http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<SessionCall>())
-            .map(|call| call.register(context.ct.clone()));
-        let catalog = self.shared.catalog();
-        if catalog.config.tool(&request.name).is_none()
-            && let Some((server, tool)) = self.shared.gateway.find(&request.name)
-        {
-            let hold = Hold {
-                config: &catalog.config,
-                server: Some(&server.entry),
-                grant: &caller.grant,
-                tool: &request.name,
-                arguments: request.arguments.as_ref(),
-            };
-            if let Err(stopped) = self.shared.approvals.hold(hold, &context).await {
-                return stopped.map(Into::into);
-            }
-            let call = GatewayCall {
-                shared: &self.shared,
-                relay: self.shared.gateway.relay(),
-                caller,
-                server,
-                exposed: request.name.to_string(),
-                tool,
-                arguments: request.arguments,
-            };
-            return call.run(context).await.map(Into::into);
-        }
-        let hold = Hold {
-            config: &catalog.config,
-            server: None,
-            grant: &caller.grant,
-            tool: &request.name,
-            arguments: request.arguments.as_ref(),
-        };
-        if let Err(stopped) = self.shared.approvals.hold(hold, &context).await {
-            return stopped.map(Into::into);
-        }
-        ToolCall::new(&self.shared, catalog, caller, request.name.to_string(), request.arguments)
-            .run()
-            .await
-            .map(Into::into)
+            .cloned();
+        let progress = context.meta.get_progress_token().map(|token| (token, context.peer.clone()));
+        let scope = CallScope { ct: context.ct, progress, session };
+        self.shared.call_tool(caller, request.name.into_owned(), request.arguments, scope).await.map(Into::into)
     }
 }

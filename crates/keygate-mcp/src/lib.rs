@@ -6,12 +6,14 @@ mod access;
 mod agent_socket;
 mod approvals;
 mod arguments;
+mod audit_begin;
 mod audit_writer;
 mod bridge;
 mod call;
 mod config;
 mod denials;
 mod error;
+mod fast_call;
 #[doc(hidden)]
 pub mod fuzzing;
 mod gate;

@@ -21,12 +21,13 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::access::{self, AccessState};
+use crate::access::{self, AccessState, Caller};
 use crate::agent_socket::AgentSocket;
 use crate::audit_writer::AuditWriter;
 use crate::config::{Config, parse_bind};
 use crate::denials::Denials;
 use crate::error::McpError;
+use crate::fast_call::{FastCall, FastCalls};
 use crate::gate::Gate;
 use crate::gateway::{Gateway, Quarantined, ServerStatus};
 use crate::handler::{KeygateHandler, Shared};
@@ -56,6 +57,7 @@ pub struct RunningServer {
     sessions: Arc<Mutex<HashMap<String, String>>>,
     audit_writer: AuditWriter,
     agent_socket: Option<AgentSocket>,
+    fast_calls: Arc<FastCalls>,
     task: JoinHandle<std::io::Result<()>>,
 }
 
@@ -143,6 +145,19 @@ impl RunningServer {
         crate::watch::spawn(Arc::clone(&self.shared), config_path, endpoint_url(self.addr), self.stop.clone());
     }
 
+    /// Serve plain `tools/call` requests on the fast path (the default) or leave every
+    /// request to rmcp: for tests that compare the two answers to the same request.
+    #[doc(hidden)]
+    pub fn set_fast_calls(&self, on: bool) {
+        self.fast_calls.set(on);
+    }
+
+    /// How many requests the fast path answered (the rest went to rmcp).
+    #[doc(hidden)]
+    pub fn fast_calls_served(&self) -> u64 {
+        self.fast_calls.served()
+    }
+
     /// Tools held back as new or changed, as they are found (for notifications).
     pub fn quarantine_events(&self) -> tokio::sync::broadcast::Receiver<Quarantined> {
         self.shared.gateway.relay().subscribe_quarantine()
@@ -183,7 +198,8 @@ pub async fn start(config: Config, mut vault: Vault, bind: Option<&str>) -> Resu
         KeygateHandler::new(config, gateway, gate.clone(), audit_writer.clone(), Arc::clone(&denials), upstream);
     let shared = Arc::clone(handler.shared());
     let oauth = OAuthState::new(gate.clone(), Arc::clone(&shared), addr)?;
-    let app = router(handler, gate, oauth, stop.clone(), Arc::clone(&sessions));
+    let fast_calls = Arc::new(FastCalls::default());
+    let app = router(handler, gate, oauth, stop.clone(), Arc::clone(&sessions), Arc::clone(&fast_calls));
     let shutdown = stop.clone();
     // MCP answers in small writes (SSE events); without TCP_NODELAY each one can wait ~40 ms
     // for the client's delayed ACK.
@@ -203,7 +219,7 @@ pub async fn start(config: Config, mut vault: Vault, bind: Option<&str>) -> Resu
         served
     });
     tracing::info!(%addr, "keygate MCP server listening");
-    Ok(RunningServer { addr, shared, stop, sessions, audit_writer, agent_socket, task })
+    Ok(RunningServer { addr, shared, stop, sessions, audit_writer, agent_socket, fast_calls, task })
 }
 
 /// Shared behind an `Arc`: axum clones a route's state several times per request, and each
@@ -213,6 +229,9 @@ struct Services {
     stateless: Stateless,
     sessions: Arc<LocalSessionManager>,
     in_flight: Arc<InFlight>,
+    shared: Arc<Shared>,
+    /// Whether plain `tools/call` requests take the fast path, and how many did.
+    fast_calls: Arc<FastCalls>,
 }
 
 fn router(
@@ -221,6 +240,7 @@ fn router(
     oauth: OAuthState,
     stop: CancellationToken,
     sessions: Arc<Mutex<HashMap<String, String>>>,
+    fast_calls: Arc<FastCalls>,
 ) -> Router {
     let session_manager = Arc::new(LocalSessionManager::default());
     let base =
@@ -230,6 +250,8 @@ fn router(
         move || Ok(handler.clone())
     };
     let services = Arc::new(Services {
+        shared: Arc::clone(handler.shared()),
+        fast_calls,
         stateful: StreamableHttpService::new(factory.clone(), Arc::clone(&session_manager), base.clone()),
         sessions: Arc::clone(&session_manager),
         in_flight: Arc::default(),
@@ -281,6 +303,9 @@ async fn serve_mcp(State(services): State<Arc<Services>>, request: Request) -> R
         Ok(bytes) => bytes,
         Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "Request body too large").into_response(),
     };
+    if let Some(answer) = serve_fast(&services, &parts, session.as_deref(), &bytes).await {
+        return answer;
+    }
     let probe = Probe::of(&bytes);
     let mut request = Request::from_parts(parts, Body::from(bytes.clone()));
     // `handle` borrows the service; `oneshot` would clone it (and its config) per request.
@@ -305,4 +330,31 @@ async fn serve_mcp(State(services): State<Arc<Services>>, request: Request) -> R
         return services.stateless.handle(request).await.map(Body::new);
     }
     services.stateful.handle(request).await.map(Body::new)
+}
+
+/// A plain `tools/call` (see `fast_call`) answered without rmcp; `None` leaves the request
+/// to rmcp. A session's call is taken only if the session is open, as above.
+async fn serve_fast(
+    services: &Services,
+    parts: &http::request::Parts,
+    session: Option<&str>,
+    body: &[u8],
+) -> Option<Response> {
+    if !services.fast_calls.on() {
+        return None;
+    }
+    let caller = parts.extensions.get::<Caller>()?.clone();
+    let call = FastCall::parse(&parts.headers, body)?;
+    let session = match session {
+        None => None,
+        Some(session) => {
+            if !services.sessions.has_session(&session.into()).await.unwrap_or(false) {
+                return None;
+            }
+            let id = serde_json::to_string(call.id()).ok()?;
+            Some(SessionCall { calls: Arc::clone(&services.in_flight), session: session.to_string(), id })
+        }
+    };
+    services.fast_calls.count();
+    Some(call.serve(Arc::clone(&services.shared), caller, session).await)
 }

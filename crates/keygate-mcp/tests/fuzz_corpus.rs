@@ -25,3 +25,8 @@ fn gateway_message_corpus_replays() {
 fn server_front_corpus_replays() {
     replay_corpus(crate_dir(), "server_front", fuzzing::server_front);
 }
+
+#[test]
+fn fast_call_corpus_replays() {
+    replay_corpus(crate_dir(), "fast_call", fuzzing::fast_call);
+}

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::clock::Timestamp;
 use crate::error::Result;
-use crate::mac::RowMac;
+use crate::mac::{MAC_LEN, RowMac};
 use crate::vault::Vault;
 use crate::{audit_chain, chain, store};
 
@@ -132,10 +132,80 @@ fn uses_per_token(outcomes: &[CallOutcome]) -> Vec<(&str, i64)> {
     counts
 }
 
+/// Where a new audit row goes in the chain: its id, the MAC of the row before it, its time.
+struct Link<'p> {
+    id: i64,
+    prev: &'p [u8; MAC_LEN],
+    at: i64,
+}
+
+/// Insert one chained audit row; returns its id and MAC (the next row's `prev`).
+fn insert_row(
+    tx: &rusqlite::Transaction<'_>,
+    key: &RowMac,
+    link: Link<'_>,
+    start: &AuditStart<'_>,
+    decision: &str,
+    count: u32,
+) -> Result<(AuditId, [u8; MAC_LEN])> {
+    let row = audit_chain::Content {
+        id: link.id,
+        at: link.at,
+        token_id: start.token_id,
+        tool: start.tool,
+        credential: start.credential,
+        credential_version: start.credential_version,
+        decision,
+        server: start.server,
+    };
+    let mac = chain::link_mac(key, audit_chain::DOMAIN, link.prev, &row.values());
+    let outcome = audit_chain::Outcome { status: start.status, duration_ms: None, count: i64::from(count) };
+    let seal = audit_chain::outcome_seal(key, &mac, &outcome);
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO audit (id, at, token_id, tool, credential, credential_version, decision, status, server,
+                            mac, seal, count)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?;
+    insert.execute(params![
+        link.id,
+        link.at,
+        start.token_id,
+        start.tool,
+        start.credential,
+        start.credential_version,
+        decision,
+        start.status,
+        start.server,
+        mac,
+        seal,
+        count
+    ])?;
+    Ok((AuditId(link.id), mac))
+}
+
 impl Vault {
     /// Write the first half of an audit row. A call must not proceed if this fails.
     pub fn begin_audit(&mut self, start: &AuditStart<'_>) -> Result<AuditId> {
         self.append_audit(start, start.decision.as_str(), 1)
+    }
+
+    /// Write the first half of several calls' audit rows in one transaction (a group
+    /// commit: concurrent calls share one commit), chained in the order given. Either every
+    /// row is committed or none is, and none of those calls may proceed.
+    pub fn begin_audits(&mut self, starts: &[AuditStart<'_>]) -> Result<Vec<AuditId>> {
+        let now = self.clock.now().unix_millis();
+        let key = &self.keys.audit;
+        store::write(&mut self.conn, |tx| {
+            let (mut last, mut prev) = chain::head(tx, "audit")?;
+            let mut ids = Vec::with_capacity(starts.len());
+            for start in starts {
+                let decision = start.decision.as_str();
+                let (id, mac) = insert_row(tx, key, Link { id: last + 1, prev: &prev, at: now }, start, decision, 1)?;
+                (last, prev) = (id.0, mac);
+                ids.push(id);
+            }
+            Ok(ids)
+        })
     }
 
     /// Append one chained row standing for `count` requests.
@@ -144,40 +214,7 @@ impl Vault {
         let key = &self.keys.audit;
         store::write(&mut self.conn, |tx| {
             let (last, prev) = chain::head(tx, "audit")?;
-            let id = last + 1;
-            let row = audit_chain::Content {
-                id,
-                at: now,
-                token_id: start.token_id,
-                tool: start.tool,
-                credential: start.credential,
-                credential_version: start.credential_version,
-                decision,
-                server: start.server,
-            };
-            let mac = chain::link_mac(key, audit_chain::DOMAIN, &prev, &row.values());
-            let outcome = audit_chain::Outcome { status: start.status, duration_ms: None, count: i64::from(count) };
-            let seal = audit_chain::outcome_seal(key, &mac, &outcome);
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO audit (id, at, token_id, tool, credential, credential_version, decision, status, server,
-                                    mac, seal, count)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            )?;
-            insert.execute(params![
-                id,
-                now,
-                start.token_id,
-                start.tool,
-                start.credential,
-                start.credential_version,
-                decision,
-                start.status,
-                start.server,
-                mac,
-                seal,
-                count
-            ])?;
-            Ok(AuditId(id))
+            insert_row(tx, key, Link { id: last + 1, prev: &prev, at: now }, start, decision, count).map(|(id, _)| id)
         })
     }
 

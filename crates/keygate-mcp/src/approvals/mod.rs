@@ -17,9 +17,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use keygate_vault::{AuditStart, Clock, Decision, Timestamp, TokenGrant};
-use rmcp::model::{CallToolResult, ContentBlock, JsonObject, ProgressNotificationParam};
-use rmcp::service::RequestContext;
+use rmcp::model::{CallToolResult, ContentBlock, JsonObject, ProgressNotificationParam, ProgressToken};
+use rmcp::service::Peer;
 use rmcp::{ErrorData, RoleServer};
+use tokio_util::sync::CancellationToken;
 
 pub use files::{APPROVALS_DIR, ApprovalDecision, ApprovalError, PendingApproval, decide_approval, pending_approvals};
 
@@ -67,7 +68,12 @@ impl Approvals {
     /// Let the call go ahead (`Ok`), at once or once a person allows it; or stop it with the
     /// agent's answer. A call the scope, the schema or the rules will refuse anyway is let
     /// through here, so that a person is never asked about it (the call path refuses it).
-    pub(crate) async fn hold(&self, call: Hold<'_>, context: &RequestContext<RoleServer>) -> Result<(), Stopped> {
+    pub(crate) async fn hold(
+        &self,
+        call: Hold<'_>,
+        ct: &CancellationToken,
+        progress: Option<&(ProgressToken, Peer<RoleServer>)>,
+    ) -> Result<(), Stopped> {
         if !needs_approval(&call) || !would_go_ahead(&call) {
             return Ok(());
         }
@@ -94,7 +100,7 @@ impl Approvals {
         self.change_pending(|pending| {
             pending.insert(id.clone(), waiting);
         });
-        let ended = self.wait(&id, call.config.approval_timeout, context).await;
+        let ended = self.wait(&id, call.config.approval_timeout, ct, progress).await;
         self.change_pending(|pending| {
             pending.remove(&id);
         });
@@ -102,9 +108,14 @@ impl Approvals {
     }
 
     /// Wait for the answer, the timeout or the agent's cancel, telling the agent as it waits.
-    async fn wait(&self, id: &str, timeout: Duration, context: &RequestContext<RoleServer>) -> Ended {
+    async fn wait(
+        &self,
+        id: &str,
+        timeout: Duration,
+        ct: &CancellationToken,
+        progress: Option<&(ProgressToken, Peer<RoleServer>)>,
+    ) -> Ended {
         let deadline = tokio::time::Instant::now() + timeout;
-        let progress = context.meta.get_progress_token();
         let mut next_progress = tokio::time::Instant::now();
         let mut sent = 0u32;
         loop {
@@ -118,17 +129,17 @@ impl Approvals {
             if now >= deadline {
                 return Ended::TimedOut(timeout);
             }
-            if let Some(token) = &progress
+            if let Some((token, peer)) = progress
                 && now >= next_progress
             {
                 sent += 1;
                 let message = format!("waiting for your approval: `keygate approve {id}` or the Keygate app");
                 let note = ProgressNotificationParam::new(token.clone(), f64::from(sent)).with_message(message);
-                let _ = context.peer.notify_progress(note).await;
+                let _ = peer.notify_progress(note).await;
                 next_progress = now + PROGRESS_EVERY;
             }
             tokio::select! {
-                () = context.ct.cancelled() => return Ended::Withdrawn,
+                () = ct.cancelled() => return Ended::Withdrawn,
                 () = tokio::time::sleep(POLL) => {}
             }
         }

@@ -6,12 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use keygate_vault::{AuditStart, CallOutcome, Decision, Denial, PinState};
+use rmcp::model::ProgressToken;
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotification, CancelledNotificationParam,
     ClientNotification, ClientRequest, ContentBlock, JsonObject, ServerResult,
 };
-use rmcp::service::{PeerRequestOptions, RequestContext};
+use rmcp::service::{Peer, PeerRequestOptions};
 use rmcp::{ErrorData, RoleServer, ServiceError};
+use tokio_util::sync::CancellationToken;
 
 use super::child::Child;
 use super::downstream::Downstream;
@@ -21,6 +23,9 @@ use crate::access::Caller;
 /// How long an answer waits for the progress notifications that came before it.
 const PROGRESS_DRAIN: Duration = Duration::from_millis(500);
 use crate::handler::Shared;
+
+/// The agent's progress token and the agent to send progress to.
+pub(crate) type Progress = (ProgressToken, Peer<RoleServer>);
 
 /// Why a call did not get its audit row.
 enum Begin {
@@ -44,7 +49,12 @@ pub(crate) struct GatewayCall<'a> {
 }
 
 impl GatewayCall<'_> {
-    pub(crate) async fn run(self, context: RequestContext<RoleServer>) -> Result<CallToolResult, ErrorData> {
+    /// `progress`: the agent's progress token and where to send progress, if it asked.
+    pub(crate) async fn run(
+        self,
+        ct: CancellationToken,
+        progress: Option<Progress>,
+    ) -> Result<CallToolResult, ErrorData> {
         let started = Instant::now();
         if !self.caller.grant.allows(&self.exposed) {
             self.audit_refusal(Denial::OutOfScope.as_str());
@@ -74,7 +84,7 @@ impl GatewayCall<'_> {
             }
             attempt += 1;
         };
-        let (status, result) = self.forward(&child, context).await;
+        let (status, result) = self.forward(&child, ct, progress).await;
         let outcome =
             CallOutcome { audit, token_id: self.caller.grant.token_id.clone(), status, duration: started.elapsed() };
         self.shared.audit_writer.finish(outcome).await;
@@ -143,7 +153,8 @@ impl GatewayCall<'_> {
     async fn forward(
         &self,
         child: &Arc<Child>,
-        context: RequestContext<RoleServer>,
+        ct: CancellationToken,
+        progress: Option<Progress>,
     ) -> (String, Result<CallToolResult, ErrorData>) {
         let _in_flight = child.begin_call();
         let server = self.server.name();
@@ -161,8 +172,8 @@ impl GatewayCall<'_> {
                 return ("server_error".into(), Ok(tool_error(describe(server, &e, timeout.as_secs(), child))));
             }
         };
-        let route = context.meta.get_progress_token().map(|agent_token| {
-            self.relay.route_progress(server, handle.progress_token.clone(), context.peer.clone(), agent_token)
+        let route = progress.map(|(agent_token, agent)| {
+            self.relay.route_progress(server, handle.progress_token.clone(), agent, agent_token)
         });
         let id = handle.id.clone();
         let answer = tokio::select! {
@@ -172,7 +183,7 @@ impl GatewayCall<'_> {
                 }
                 answer
             }
-            () = context.ct.cancelled() => {
+            () = ct.cancelled() => {
                 let reason = Some("cancelled by the agent".to_string());
                 let cancel = CancelledNotification::new(CancelledNotificationParam::new(Some(id), reason));
                 let _ = child.peer().send_notification(ClientNotification::CancelledNotification(cancel)).await;
