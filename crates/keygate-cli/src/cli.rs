@@ -110,6 +110,30 @@ pub enum CredCommand {
         #[command(flatten)]
         refused: RefusedSecret,
     },
+    /// Show one credential: its versions (current, previous, pending), created, expires; never values
+    Show {
+        /// Credential name
+        name: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Make the previous version current again (the one it replaces is kept as previous)
+    Rollback {
+        /// Credential name
+        name: String,
+    },
+    /// Change a credential's policy: its max age, and how long the previous version is kept
+    Set {
+        /// Credential name
+        name: String,
+        /// Days a value may live before it is due
+        #[arg(long, value_name = "N")]
+        max_age_days: Option<i64>,
+        /// How long the previous version (and its key at the provider) stays usable for
+        /// rollback after a rotation, e.g. 24h, 7d, 0 (then it is erased and revoked)
+        #[arg(long, value_name = "DURATION")]
+        grace: Option<String>,
+    },
     /// Remove a credential and erase all its versions (asks first; --yes to skip)
     Remove {
         /// Credential name

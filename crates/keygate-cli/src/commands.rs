@@ -103,11 +103,9 @@ fn run_cred(command: CredCommand) -> Result<()> {
             let value = read_value(&name)?;
             let info = vault.rotate_credential(&name, &value)?;
             output::lines([format!(
-                "Rotated {}: now version {} (previous version {} kept), next due at {}",
-                info.name,
-                info.version,
-                info.version - 1,
-                info.due_at
+                "Rotated {}: now version {} (the previous version is kept for the grace; see `keygate cred show {}`), \
+                 next due at {}",
+                info.name, info.version, info.name, info.due_at
             )])?;
         }
         CredCommand::Remove { name, yes } => {
@@ -117,6 +115,11 @@ fn run_cred(command: CredCommand) -> Result<()> {
             output::lines([format!("Removed {name} and erased its stored values")])?;
         }
         CredCommand::List(flag) => list_credentials(&open_vault()?.list_credentials()?, flag.json)?,
+        CredCommand::Show { name, json } => crate::cred_commands::show(&name, json.json)?,
+        CredCommand::Rollback { name } => crate::cred_commands::rollback(&name)?,
+        CredCommand::Set { name, max_age_days, grace } => {
+            crate::cred_commands::set_policy(&name, max_age_days, grace.as_deref())?
+        }
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ mod client_cli;
 mod client_commands;
 mod commands;
 mod confirm;
+mod cred_commands;
 mod doctor;
 mod grant_cli;
 mod grant_commands;

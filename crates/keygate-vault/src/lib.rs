@@ -11,6 +11,7 @@ mod client_config;
 mod clock;
 mod config;
 mod credential;
+mod credential_versions;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -24,6 +25,8 @@ mod pin;
 mod random;
 mod retention;
 mod rotation;
+mod rotation_state;
+mod rotation_steps;
 mod rows;
 mod seal;
 mod store;
@@ -40,6 +43,7 @@ pub use config::{AuditPolicy, DEFAULT_CONFIG, TokenPolicy, format_ttl, parse_ttl
 pub use credential::{
     CredentialInfo, DEFAULT_MAX_AGE_DAYS, MAX_VALUE_LEN, OpenedCredential, validate_name, validate_value,
 };
+pub use credential_versions::{CredentialDetail, RetiringVersion};
 pub use error::{Result, VaultError};
 pub use grant::{DEFAULT_GRANT_TOKEN_TTL, GrantInfo, GrantRequest, GrantStatus, validate_grant_name};
 pub use home::Home;
@@ -52,6 +56,8 @@ pub use oauth::{
 pub use pin::{ListedTool, PinReport, PinState, ToolPin};
 pub use retention::Retention;
 pub use rotation::{DUE_SOON, LogAction, LogEntry, due_at};
+pub use rotation_state::{MAX_GRACE, VersionInfo, VersionState};
+pub use rotation_steps::{Attempt, MintedKey};
 pub use rows::RowFinding;
 pub use seal::{MASTER_KEY_LEN, MasterKey};
 pub use token::{

@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema/006_audit_count.sql"),
     include_str!("schema/007_authenticated.sql"),
     include_str!("schema/008_oauth_authenticated.sql"),
+    include_str!("schema/009_rotation.sql"),
 ];
 
 /// The schema version this build writes.

@@ -194,6 +194,7 @@ fn a_vault_from_before_row_macs_is_authenticated_once_at_its_first_open() {
              ALTER TABLE oauth_family DROP COLUMN mac; ALTER TABLE oauth_refresh DROP COLUMN mac;
              ALTER TABLE oauth_family_token DROP COLUMN mac; PRAGMA user_version = 6;",
         )
+        .and_then(|()| fx.raw().execute_batch(crate::common::UNDO_ROTATION_SCHEMA))
         .expect("roll back the schema");
     let vault = fx.open();
     assert!(matches!(

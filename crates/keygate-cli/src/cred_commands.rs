@@ -1,0 +1,94 @@
+//! `keygate cred show | rollback | set`: a credential's versions and rotation policy.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use keygate_vault::{CredentialDetail, VersionState, format_ttl, parse_ttl};
+
+use crate::UsageError;
+use crate::commands::open_vault;
+use crate::output::{self, or_dash};
+
+pub fn show(name: &str, json: bool) -> Result<()> {
+    keygate_vault::validate_name(name)?;
+    let detail = open_vault()?.credential_detail(name)?;
+    if json {
+        return Ok(output::json(&detail)?);
+    }
+    print_detail(&detail)
+}
+
+fn print_detail(detail: &CredentialDetail) -> Result<()> {
+    let info = &detail.info;
+    let grace = if detail.grace_secs == 0 { "0 (erased at once)".into() } else { grace_text(detail.grace_secs) };
+    output::lines([
+        format!("{}: version {}, max age {} days, due at {}", info.name, info.version, info.max_age_days, info.due_at),
+        format!("grace: {grace}; previous version kept until {}", or_dash(detail.previous_until)),
+        format!("rotation in flight: {}", or_dash(detail.attempt.as_ref())),
+    ])?;
+    let rows: Vec<Vec<String>> = detail
+        .versions
+        .iter()
+        .map(|v| {
+            vec![
+                v.version.to_string(),
+                state_word(v.state).to_string(),
+                v.created_at.to_string(),
+                or_dash(v.expires_at),
+                or_dash(v.provider_id.as_ref()),
+            ]
+        })
+        .collect();
+    Ok(output::table(&["VERSION", "STATE", "CREATED", "EXPIRES", "PROVIDER ID"], &rows, "no versions")?)
+}
+
+fn state_word(state: VersionState) -> &'static str {
+    match state {
+        VersionState::Current => "current",
+        VersionState::Previous => "previous",
+        VersionState::Pending => "pending",
+    }
+}
+
+fn grace_text(secs: i64) -> String {
+    format_ttl(Duration::from_secs(u64::try_from(secs).unwrap_or(0)))
+}
+
+pub fn rollback(name: &str) -> Result<()> {
+    keygate_vault::validate_name(name)?;
+    let mut vault = open_vault()?;
+    let before = vault.credential_info(name)?.version;
+    let info = vault.rollback_credential(name)?;
+    output::lines([format!(
+        "Rolled back {}: version {} is current again (version {before} kept as previous), next due at {}",
+        info.name, info.version, info.due_at
+    )])?;
+    Ok(())
+}
+
+pub fn set_policy(name: &str, max_age_days: Option<i64>, grace: Option<&str>) -> Result<()> {
+    keygate_vault::validate_name(name)?;
+    if max_age_days.is_none() && grace.is_none() {
+        return Err(UsageError("nothing to change: give --max-age-days N, --grace DURATION, or both".into()).into());
+    }
+    let grace = grace.map(parse_grace).transpose()?;
+    let mut vault = open_vault()?;
+    vault.set_credential_policy(name, max_age_days, grace)?;
+    let detail = vault.credential_detail(name)?;
+    output::lines([format!(
+        "Set {}: max age {} days (due at {}), grace {}",
+        name,
+        detail.info.max_age_days,
+        detail.info.due_at,
+        grace_text(detail.grace_secs)
+    )])?;
+    Ok(())
+}
+
+/// `0` (no grace) or a duration such as `24h`, `7d`.
+fn parse_grace(text: &str) -> Result<Duration> {
+    if text.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    parse_ttl(text).map_err(|e| UsageError(format!("invalid --grace: {e}")).into())
+}
