@@ -97,16 +97,7 @@ fn run_cred(command: CredCommand) -> Result<()> {
         }
         CredCommand::Rotate { name, refused } => {
             refuse_secret_in_argv(&refused)?;
-            keygate_vault::validate_name(&name)?;
-            let mut vault = open_vault()?;
-            vault.credential_info(&name)?;
-            let value = read_value(&name)?;
-            let info = vault.rotate_credential(&name, &value)?;
-            output::lines([format!(
-                "Rotated {}: now version {} (the previous version is kept for the grace; see `keygate cred show {}`), \
-                 next due at {}",
-                info.name, info.version, info.name, info.due_at
-            )])?;
+            crate::cred_commands::rotate(&name)?
         }
         CredCommand::Remove { name, yes } => {
             let mut vault = open_vault()?;

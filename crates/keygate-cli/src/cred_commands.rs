@@ -3,11 +3,13 @@
 use std::time::Duration;
 
 use anyhow::Result;
+use keygate_rotate::{Kind, RotatorSet};
 use keygate_vault::{CredentialDetail, VersionState, format_ttl, parse_ttl};
 
 use crate::UsageError;
 use crate::commands::open_vault;
 use crate::output::{self, or_dash};
+use crate::secret_input::read_value;
 
 pub fn show(name: &str, json: bool) -> Result<()> {
     keygate_vault::validate_name(name)?;
@@ -91,4 +93,39 @@ fn parse_grace(text: &str) -> Result<Duration> {
         return Ok(Duration::ZERO);
     }
     parse_ttl(text).map_err(|e| UsageError(format!("invalid --grace: {e}")).into())
+}
+
+/// `keygate cred rotate NAME`: through its rotator when config.toml has one (a manual
+/// rotator tests the pasted value first), else the value from stdin or a hidden prompt.
+pub fn rotate(name: &str) -> Result<()> {
+    keygate_vault::validate_name(name)?;
+    let home = keygate_vault::Home::from_env()?;
+    let rotators = RotatorSet::load(&home.config_path())?;
+    let mut vault = open_vault()?;
+    vault.credential_info(name)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rotator = rotators.get(name).filter(|r| r.kind != Kind::Manual);
+    if let Some(rotator) = rotator {
+        let report = runtime.block_on(keygate_rotate::rotate(&mut vault, rotator))?;
+        let resumed = if report.resumed { " (finished the rotation an earlier run left)" } else { "" };
+        let mut lines = vec![format!(
+            "Rotated {name} through its {} rotator: now version {}{resumed}; see `keygate cred show {name}`",
+            rotator.kind.word(),
+            report.version
+        )];
+        lines.extend(report.notes.iter().map(|n| format!("note: {n}")));
+        output::lines(lines)?;
+        return Ok(());
+    }
+    let value = read_value(name)?;
+    if let Some(manual) = rotators.get(name) {
+        runtime.block_on(keygate_rotate::test_manual_value(manual, &value))?;
+    }
+    let info = vault.rotate_credential(name, &value)?;
+    output::lines([format!(
+        "Rotated {}: now version {} (the previous version is kept for the grace; see `keygate cred show {}`), \
+         next due at {}",
+        info.name, info.version, info.name, info.due_at
+    )])?;
+    Ok(())
 }

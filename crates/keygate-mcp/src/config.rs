@@ -86,6 +86,10 @@ struct RawFile<S> {
     #[serde(default)]
     #[allow(dead_code)]
     audit: Option<toml::Table>,
+    /// `[rotator.NAME]`: owned and checked by keygate-rotate; accepted here as is.
+    #[serde(default)]
+    #[allow(dead_code)]
+    rotator: Option<toml::Table>,
     #[serde(default)]
     tool: Vec<toml::Spanned<RawTool>>,
 }
@@ -149,12 +153,29 @@ impl Config {
                 return Err(at(0, "both [listen] and an old-style [server] table: move `bind` into [listen]".into()));
             }
             let listen = legacy.server;
-            (RawFile { listen, server: (), tokens: legacy.tokens, audit: legacy.audit, tool: legacy.tool }, Vec::new())
+            (
+                RawFile {
+                    listen,
+                    server: (),
+                    tokens: legacy.tokens,
+                    audit: legacy.audit,
+                    rotator: legacy.rotator,
+                    tool: legacy.tool,
+                },
+                Vec::new(),
+            )
         } else {
             let file: RawFile<Vec<toml::Spanned<server::RawServer>>> = toml::from_str(text).map_err(syntax)?;
             let servers = file.server;
             (
-                RawFile { listen: file.listen, server: (), tokens: file.tokens, audit: file.audit, tool: file.tool },
+                RawFile {
+                    listen: file.listen,
+                    server: (),
+                    tokens: file.tokens,
+                    audit: file.audit,
+                    rotator: file.rotator,
+                    tool: file.tool,
+                },
                 servers,
             )
         };

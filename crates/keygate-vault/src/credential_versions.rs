@@ -149,10 +149,10 @@ impl Vault {
         Ok(Some(RetiringVersion { version, provider_id: provider_id.flatten() }))
     }
 
-    /// Erase the previous version `version` of `name` (its key revoked at the provider, or
-    /// not: `revoked` says which, and the log records it as `revoked` or `revoke_failed`).
-    /// Erasing one already gone is a no-op, so a retry after a crash is harmless.
-    pub fn erase_previous(&mut self, name: &str, version: i64, revoked: bool) -> Result<()> {
+    /// Erase the previous version `version` of `name`, logged as `how` happened at the
+    /// provider: `Revoked`, `RevokeFailed` or `Erased` (no provider). Erasing one already gone
+    /// is a no-op, so a retry after a crash is harmless.
+    pub fn erase_previous(&mut self, name: &str, version: i64, how: LogAction) -> Result<()> {
         let now = self.clock.now();
         let actor = self.actor;
         let keys = &self.keys;
@@ -166,8 +166,7 @@ impl Vault {
             state.previous_version = None;
             state.previous_until = None;
             rotation_state::save(tx, keys, name, &state)?;
-            let action = if revoked { LogAction::Revoked } else { LogAction::RevokeFailed };
-            rotation::append(tx, &keys.rotation, now, name, action, Some(version), None, actor)
+            rotation::append(tx, &keys.rotation, now, name, how, Some(version), None, actor)
         })
     }
 }

@@ -43,6 +43,8 @@ pub enum LogAction {
     Revoked,
     /// The previous version's grace ended and it was erased, but the provider refused to revoke it.
     RevokeFailed,
+    /// The previous version's grace ended and it was erased (no provider to revoke it at).
+    Erased,
 }
 
 /// The actions that set which version is current: the rotation log's last one of these must
@@ -66,6 +68,7 @@ impl LogAction {
             LogAction::Discarded => "discarded",
             LogAction::Revoked => "revoked",
             LogAction::RevokeFailed => "revoke_failed",
+            LogAction::Erased => "erased",
         }
     }
 }

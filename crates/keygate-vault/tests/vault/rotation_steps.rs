@@ -62,8 +62,8 @@ fn grace_ends_by_erasing_the_previous_version_and_logging_it() {
     fx.clock.advance(DAY);
     let retiring = vault.retiring_version("k", false).expect("retiring").expect("grace over");
     assert_eq!(retiring.version, 1);
-    vault.erase_previous("k", 1, true).expect("erase");
-    vault.erase_previous("k", 1, true).expect("erasing again is a no-op");
+    vault.erase_previous("k", 1, LogAction::Revoked).expect("erase");
+    vault.erase_previous("k", 1, LogAction::Revoked).expect("erasing again is a no-op");
     assert_eq!(states(&vault, "k"), [(2, VersionState::Current)]);
     assert!(matches!(vault.rollback_credential("k"), Err(VaultError::NoPreviousVersion { .. })));
     assert_eq!(actions(&vault), ["created", "policy_changed", "rotated", "revoked"]);
