@@ -13,6 +13,7 @@ mod grant_commands;
 mod import_commands;
 mod output;
 mod reload;
+mod scheduled;
 mod secret_input;
 mod serve;
 mod server_cli;

@@ -189,3 +189,24 @@ fn a_manual_rotator_tests_the_pasted_value_before_it_becomes_current() {
     kg.ok_with_stdin(&["cred", "rotate", "k"], b"sk-pasted-live\n");
     assert_eq!(current_value(&kg, "k"), "sk-pasted-live");
 }
+
+#[test]
+fn keygate_serve_finishes_a_rotation_a_killed_run_left() {
+    let provider = Provider::start();
+    let dir = tempfile::tempdir().expect("dir");
+    let kg = home_with(&provider, &command_rotator("k", &provider, dir.path()));
+    kg.open_in_process().begin_rotation("k").expect("a run that died after starting");
+    let (_server, _url) = common::start_serve(&kg);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let shown = kg.json(&["cred", "show", "k", "--json"]);
+        let versions = shown["versions"].as_array().map_or(0, Vec::len);
+        if shown["version"] == 2 && shown["attempt"].is_null() && versions == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "serve never finished the rotation: {shown}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(provider.is_live(&current_value(&kg, "k")));
+    assert!(!provider.is_live("sk-seeded-first"), "grace 0: the old key was revoked before it was erased");
+}

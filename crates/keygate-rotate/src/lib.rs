@@ -10,8 +10,10 @@ mod error;
 mod probe;
 mod provider;
 mod redact;
+mod schedule;
 
 pub use config::{Kind, Probe, Rotator, RotatorSet, Schedule};
 pub use engine::{RotationReport, retire_expired, rotate, test_manual_value};
 pub use error::{Result, RotateError};
 pub use provider::Minted;
+pub use schedule::{Event, FIRST_BACKOFF, MAX_BACKOFF, Scheduler, TICK, backoff_after};
