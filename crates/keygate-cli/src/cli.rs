@@ -62,6 +62,9 @@ pub enum Command {
     Audit(crate::audit_cli::AuditArgs),
     /// Check this Keygate: config, vault, master key, process hardening, the running server
     Doctor,
+    /// Seal the whole vault under a new master key (keychain: made and stored for you; with
+    /// KEYGATE_MASTER_KEY: the new key, base64, is read from stdin)
+    Rekey,
     /// One screen: the vault, the running server, agents, credentials due, held-back tools, what to do next
     Status(JsonFlag),
     /// Every tool agents can be given ([[tool]]s and fronted servers' tools): its credential and whether it is ready

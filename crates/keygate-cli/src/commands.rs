@@ -35,6 +35,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Log(args) => crate::audit_cli::run_log(args),
         Command::Audit(args) => crate::audit_cli::run_audit(args),
         Command::Doctor => crate::doctor::doctor(),
+        Command::Rekey => crate::rekey::rekey(),
         Command::Status(flag) => crate::status::status(flag.json),
         Command::Tools(flag) => crate::tools_cli::list_tools(flag.json),
         Command::Reload(flag) => crate::reload::reload(flag.json),

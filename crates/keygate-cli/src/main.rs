@@ -12,6 +12,7 @@ mod grant_cli;
 mod grant_commands;
 mod import_commands;
 mod output;
+mod rekey;
 mod reload;
 mod scheduled;
 mod secret_input;

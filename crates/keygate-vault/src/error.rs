@@ -189,6 +189,16 @@ pub enum VaultError {
         name: String,
     },
 
+    /// A rekey found something that does not verify under the current key.
+    #[error(
+        "refusing to rekey: {why}. A rekey would re-MAC it and hide the change; run `keygate doctor` and \
+         deal with it first"
+    )]
+    RekeyRefused {
+        /// What does not verify.
+        why: String,
+    },
+
     /// A grace out of range.
     #[error("invalid grace {secs} s: use 0 (erase the previous version at once) up to 365 days")]
     InvalidGrace {
@@ -385,6 +395,7 @@ impl VaultError {
             VaultError::AttemptMismatch { .. } => "attempt_mismatch",
             VaultError::NoPendingVersion { .. } => "no_pending_version",
             VaultError::InvalidGrace { .. } => "invalid_grace",
+            VaultError::RekeyRefused { .. } => "rekey_refused",
             VaultError::CannotOpen { .. } => "cannot_open",
             VaultError::CannotOpenClientConfig { .. } => "cannot_open_client_config",
             VaultError::ClientConfigNotFound { .. } => "client_config_not_found",

@@ -23,6 +23,7 @@ mod mac;
 mod oauth;
 mod pin;
 mod random;
+mod rekey;
 mod retention;
 mod rotation;
 mod rotation_state;
@@ -47,13 +48,14 @@ pub use credential_versions::{CredentialDetail, RetiringVersion};
 pub use error::{Result, VaultError};
 pub use grant::{DEFAULT_GRANT_TOKEN_TTL, GrantInfo, GrantRequest, GrantStatus, validate_grant_name};
 pub use home::Home;
-pub use key_source::{KEYCHAIN_SERVICE, KeySource, MASTER_KEY_ENV, keychain_account};
+pub use key_source::{KEYCHAIN_SERVICE, KeySource, MASTER_KEY_ENV, keychain_account, next_keychain_account};
 pub use oauth::{
     CODE_TTL, CONSENT_TTL, CodeBinding, CodeExchange, ConsentRequest, MAX_CLIENT_NAME_LEN, MAX_CLIENTS,
     MAX_PENDING_CONSENTS, MAX_REDIRECT_URIS, NewConsent, NewOAuthClient, OAuthClient, OAuthRefusal, OAuthTokens,
     PendingConsent, REFRESH_TTL, RefreshExchange,
 };
 pub use pin::{ListedTool, PinReport, PinState, ToolPin};
+pub use rekey::{MASTER_KEY_LOG_NAME, RekeyReport};
 pub use retention::Retention;
 pub use rotation::{DUE_SOON, LogAction, LogEntry, due_at};
 pub use rotation_state::{MAX_GRACE, VersionInfo, VersionState};

@@ -45,6 +45,8 @@ pub enum LogAction {
     RevokeFailed,
     /// The previous version's grace ended and it was erased (no provider to revoke it at).
     Erased,
+    /// The vault was sealed under a new master key (`credential` is `(master key)`).
+    Rekeyed,
 }
 
 /// The actions that set which version is current: the rotation log's last one of these must
@@ -69,6 +71,7 @@ impl LogAction {
             LogAction::Revoked => "revoked",
             LogAction::RevokeFailed => "revoke_failed",
             LogAction::Erased => "erased",
+            LogAction::Rekeyed => "rekeyed",
         }
     }
 }

@@ -25,6 +25,8 @@ mod oauth_rows;
 mod opening;
 #[path = "vault/redaction.rs"]
 mod redaction;
+#[path = "vault/rekey.rs"]
+mod rekey;
 #[path = "vault/rotation_steps.rs"]
 mod rotation_steps;
 #[path = "vault/rows.rs"]
