@@ -18,6 +18,8 @@ use serde_json::json;
 #[derive(Debug, Default)]
 struct Tally {
     killed_mid_run: usize,
+    /// The last step the log had committed when a run was killed, counted.
+    last_step: std::collections::BTreeMap<String, usize>,
     finished_before_kill: usize,
     mcp_calls: usize,
 }
@@ -64,13 +66,17 @@ fn one_rotation(kg: &Kg) -> Duration {
 }
 
 #[allow(clippy::print_stderr)]
-fn campaign(kg: &Kg, provider: &Provider, rounds: usize, label: &str) -> Tally {
+fn campaign(kg: &Kg, provider: &Provider, kills: usize, label: &str) -> Tally {
     let (_server, url) = start_serve(kg);
     let created = kg.json(&["token", "create", "--tool", "probe", "--json"]);
     let (mut bridge, _) = Bridge::connect(kg, &url, created["token"].as_str().expect("token"));
     let span = one_rotation(kg).as_millis() as u64 + 20;
     let mut tally = Tally::default();
-    for round in 0..rounds {
+    let mut round = 0;
+    // Until `kills` runs were killed mid-run (a run that finished first does not count).
+    while tally.killed_mid_run < kills {
+        round += 1;
+        assert!(round < kills * 3, "kills keep missing the runs: {tally:?}");
         let mut child = kg
             .command(&["cred", "rotate", "k"])
             .stdin(Stdio::null())
@@ -84,9 +90,13 @@ fn campaign(kg: &Kg, provider: &Provider, rounds: usize, label: &str) -> Tally {
             None => {
                 child.kill().expect("kill -9");
                 tally.killed_mid_run += 1;
+                child.wait().expect("reap");
+                let log = kg.open_in_process().rotation_log().expect("log");
+                let last = log.last().map_or("none".to_string(), |e| e.action.clone());
+                *tally.last_step.entry(last).or_default() += 1;
             }
         }
-        child.wait().expect("reap");
+        let _ = child.wait();
         assert_working(kg, provider, round);
         if round % 25 == 24 {
             kg.ok(&["cred", "show", "k"]);
@@ -96,7 +106,7 @@ fn campaign(kg: &Kg, provider: &Provider, rounds: usize, label: &str) -> Tally {
     }
     // The end: a run that is not killed finishes whatever was left, and everything works.
     kg.ok(&["cred", "rotate", "k"]);
-    assert_working(kg, provider, rounds);
+    assert_working(kg, provider, round + 1);
     let shown = kg.json(&["cred", "show", "k", "--json"]);
     assert_eq!(shown["attempt"], serde_json::Value::Null, "{shown}");
     call_through_server(&mut bridge, 1);
@@ -106,12 +116,13 @@ fn campaign(kg: &Kg, provider: &Provider, rounds: usize, label: &str) -> Tally {
     assert!(vault.verify_rotation_log().expect("chain").broken.is_none(), "the rotation log chain holds");
     let (mints, revocations) = provider.counts();
     eprintln!(
-        "campaign {label}: {rounds} rounds, {} killed mid-run, {} finished first, span {span} ms, \
-         {mints} mints, {revocations} revocations, max live {}, {} MCP calls ok",
+        "campaign {label}: {round} rounds, {} killed mid-run, {} finished first, span {span} ms, \
+         {mints} mints, {revocations} revocations, max live {}, {} MCP calls ok; last step logged at each kill: {:?}",
         tally.killed_mid_run,
         tally.finished_before_kill,
         provider.max_live(),
-        tally.mcp_calls
+        tally.mcp_calls,
+        tally.last_step
     );
     tally
 }
@@ -127,7 +138,7 @@ fn kill_9_during_command_rotations_never_loses_the_current_key() {
     append_config(&kg.home(), &command_rotator("k", &provider, dir.path()));
     append_config(&kg.home(), &tool(&provider));
     let tally = campaign(&kg, &provider, 120, "command, grace 0");
-    assert!(tally.killed_mid_run >= 60, "most kills must land mid-run: {tally:?}");
+    assert_eq!(tally.killed_mid_run, 120);
 }
 
 #[test]
@@ -147,5 +158,5 @@ fn kill_9_during_built_in_rotations_never_loses_the_current_key() {
     append_config(&kg.home(), &rotator);
     append_config(&kg.home(), &tool(&provider));
     let tally = campaign(&kg, &provider, 100, "cloudflare, grace 1h");
-    assert!(tally.killed_mid_run >= 50, "most kills must land mid-run: {tally:?}");
+    assert_eq!(tally.killed_mid_run, 100);
 }
