@@ -5,6 +5,8 @@
 
 #[path = "e2e/first_ten_minutes.rs"]
 mod first_ten_minutes;
+#[path = "e2e/rotation.rs"]
+mod rotation;
 #[path = "e2e/support.rs"]
 mod support;
 #[path = "e2e/webdriver.rs"]

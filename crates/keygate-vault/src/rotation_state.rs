@@ -176,11 +176,20 @@ pub(crate) fn erase_versions_except(tx: &Transaction<'_>, name: &str, keep: &[i6
     Ok(())
 }
 
-/// The next free version number of `name`.
+/// The next version number of `name`: past every version it has stored or ever logged since
+/// it was added (a version erased after a rollback, a discarded pending one), so a number is
+/// never given to two values: the gateway restarts a child when the current number changes.
 pub(crate) fn next_version(tx: &Transaction<'_>, name: &str) -> Result<i64> {
-    let max: Option<i64> =
+    let stored: Option<i64> =
         tx.query_row("SELECT max(version) FROM credential_version WHERE name = ?1", [name], |r| r.get(0))?;
-    Ok(max.unwrap_or(0) + 1)
+    let logged: Option<i64> = tx.query_row(
+        "SELECT max(max(coalesce(from_version, 0)), max(coalesce(to_version, 0))) FROM rotation_log
+         WHERE credential = ?1
+           AND id >= coalesce((SELECT max(id) FROM rotation_log WHERE credential = ?1 AND action = 'created'), 0)",
+        [name],
+        |r| r.get(0),
+    )?;
+    Ok(stored.unwrap_or(0).max(logged.unwrap_or(0)) + 1)
 }
 
 /// When a previous version made at `at` under `grace_secs` is erased.

@@ -44,6 +44,19 @@ fn rollback_restores_the_previous_value_and_can_itself_be_undone() {
     // A rotation after a rollback numbers past every version, and keeps only two.
     vault.rotate_credential("openai", &secret("sk-three")).expect("rotate");
     assert_eq!(states(&vault, "openai"), [(3, VersionState::Current), (2, VersionState::Previous)]);
+    // Rolled back and the previous erased: the next number is still new, never a reused one
+    // (the gateway restarts a child when the number changes).
+    vault.rollback_credential("openai").expect("back to 2");
+    vault.erase_previous("openai", 3, LogAction::Erased).expect("erase 3");
+    vault.rotate_credential("openai", &secret("sk-four")).expect("rotate");
+    assert_eq!(states(&vault, "openai"), [(4, VersionState::Current), (2, VersionState::Previous)]);
+    let attempt = vault.begin_rotation("openai").expect("begin");
+    let value = secret("sk-discarded");
+    let key = MintedKey { value: &value, provider_id: None, expires_at: None };
+    assert_eq!(vault.store_pending("openai", &attempt.id, &key).expect("pending"), 5);
+    vault.abandon_rotation("openai", &attempt.id, LogAction::Discarded).expect("discard");
+    let attempt = vault.begin_rotation("openai").expect("begin");
+    assert_eq!(vault.store_pending("openai", &attempt.id, &key).expect("pending"), 6, "5 was used once");
 }
 
 #[test]
