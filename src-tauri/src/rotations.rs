@@ -33,15 +33,23 @@ pub fn rotators(state: &AppState) -> RotatorSet {
     RotatorSet::load(&state.home().config_path()).unwrap_or_default()
 }
 
+/// The credentials whose rotator runs by itself (`schedule = "max_age"`, not manual).
+pub fn self_rotating(state: &AppState) -> std::collections::HashSet<String> {
+    rotators(state).iter().filter(|r| runs_by_itself(r)).map(|r| r.credential.clone()).collect()
+}
+
+fn runs_by_itself(rotator: &keygate_rotate::Rotator) -> bool {
+    rotator.schedule == keygate_rotate::Schedule::MaxAge && rotator.kind != Kind::Manual
+}
+
 /// `info`'s rotation summary.
 pub fn summary(vault: &Vault, rotators: &RotatorSet, info: &CredentialInfo) -> RotationSummary {
     let Ok(detail) = vault.credential_detail(&info.name) else { return RotationSummary::default() };
     let rotator = rotators.get(&info.name);
-    let runs_by_itself =
-        rotator.is_some_and(|r| r.schedule == keygate_rotate::Schedule::MaxAge && r.kind != Kind::Manual);
+    let scheduled = rotator.is_some_and(runs_by_itself);
     RotationSummary {
         rotator: rotator.map(|r| r.kind.word().to_string()),
-        next_rotation: runs_by_itself.then_some(info.due_at),
+        next_rotation: scheduled.then_some(info.due_at),
         has_previous: detail.versions.iter().any(|v| v.state == VersionState::Previous),
         in_flight: detail.attempt.is_some(),
         grace_secs: detail.grace_secs,

@@ -158,6 +158,30 @@ fn built_in_rotators_mint_through_the_providers_key_apis() {
 }
 
 #[test]
+fn a_built_in_whose_test_fails_or_whose_provider_errs_changes_nothing() {
+    for kind in ["openai", "openrouter", "cloudflare"] {
+        let provider = Provider::start();
+        let kg = home_with(&provider, &builtin(kind, &provider).replace("/check", "/deny"));
+        assert_fails(&kg.run(&["cred", "rotate", "k"]), 1, "the test step failed");
+        assert_eq!(provider.counts(), (1, 1), "{kind}: the new key was minted and revoked");
+        assert_eq!(current_value(&kg, "k"), "sk-seeded-first", "{kind}");
+
+        let provider = Provider::start();
+        let kg = home_with(&provider, &builtin(kind, &provider));
+        provider.fail_next_mints(1);
+        assert_fails(&kg.run(&["cred", "rotate", "k"]), 1, "answered 500");
+        assert_eq!(current_value(&kg, "k"), "sk-seeded-first", "{kind}");
+        assert_eq!(actions(&kg).last().map(String::as_str), Some("create_failed"), "{kind}");
+        // A wrong admin key: refused by the provider, named, nothing changed.
+        kg.ok_with_stdin(&["cred", "rotate", "admin"], b"not-the-admin-key\n");
+        let out = kg.run(&["cred", "rotate", "k"]);
+        assert_fails(&out, 1, "answered 401");
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("not-the-admin-key"), "{kind}: {out:?}");
+        assert_eq!(current_value(&kg, "k"), "sk-seeded-first", "{kind}");
+    }
+}
+
+#[test]
 fn an_attempt_interrupted_after_the_provider_minted_resumes_without_a_second_live_key() {
     let provider = Provider::start();
     let kg = home_with(&provider, &builtin("openrouter", &provider));
@@ -209,4 +233,27 @@ fn keygate_serve_finishes_a_rotation_a_killed_run_left() {
     }
     assert!(provider.is_live(&current_value(&kg, "k")));
     assert!(!provider.is_live("sk-seeded-first"), "grace 0: the old key was revoked before it was erased");
+}
+
+#[test]
+fn a_failed_test_whose_key_cannot_be_revoked_says_so_and_logs_it() {
+    let provider = Provider::start();
+    let dir = tempfile::tempdir().expect("dir");
+    let rotator: String = command_rotator("k", &provider, dir.path())
+        .replace("/check", "/deny")
+        .lines()
+        .map(|line| {
+            if line.starts_with("revoke_command") {
+                "revoke_command = [\"false\"]\n".into()
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect();
+    let kg = home_with(&provider, &rotator);
+    let out = kg.run(&["cred", "rotate", "k"]);
+    assert_fails(&out, 1, "could not be revoked");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("revoke it by hand"), "{out:?}");
+    assert_eq!(actions(&kg)[2..], ["started", "pending", "revoke_failed", "test_failed"]);
+    assert_eq!(current_value(&kg, "k"), "sk-seeded-first");
 }

@@ -175,7 +175,10 @@ async fn test(
     let revoked = match provider.revoke(name, &value, id.as_deref()).await {
         Ok(true) => "the new key was revoked".to_string(),
         Ok(false) => "no revoke_command: the new key was only erased".to_string(),
-        Err(e) => format!("the new key could not be revoked ({e}): revoke it by hand"),
+        Err(e) => {
+            vault.log_revoke_failed(name, pending)?;
+            format!("the new key could not be revoked ({e}): revoke it by hand")
+        }
     };
     vault.abandon_rotation(name, attempt, LogAction::TestFailed)?;
     Err(RotateError::step(name, "test", format!("{why}; {revoked}")))

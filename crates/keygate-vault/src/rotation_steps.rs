@@ -176,6 +176,18 @@ impl Vault {
         })
     }
 
+    /// Log that the provider refused to revoke `version` of `name` (a pending key whose test
+    /// failed): the person must revoke it by hand.
+    pub fn log_revoke_failed(&mut self, name: &str, version: i64) -> Result<()> {
+        let now = self.clock.now();
+        let actor = self.actor;
+        let key = &self.keys.rotation;
+        store::write(&mut self.conn, |tx| {
+            current_version(tx, name)?;
+            rotation::append(tx, key, now, name, LogAction::RevokeFailed, Some(version), None, actor)
+        })
+    }
+
     /// Decrypt one stored version of `name` (a pending key to test, a previous one to revoke).
     pub fn open_version(&self, name: &str, version: i64) -> Result<OpenedCredential> {
         let sealed: Vec<u8> = self
