@@ -7,6 +7,8 @@ mod command;
 mod config;
 mod engine;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod probe;
 mod provider;
 mod redact;
