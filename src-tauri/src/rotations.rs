@@ -4,7 +4,6 @@
 //! Credentials view shows of each credential's rotator.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use keygate_rotate::{Event, Kind, RotatorSet, Scheduler, TICK};
 use keygate_vault::{Actor, CredentialInfo, Timestamp, Vault, VersionState};
@@ -56,7 +55,8 @@ pub fn summary(vault: &Vault, rotators: &RotatorSet, info: &CredentialInfo) -> R
     }
 }
 
-/// Start the agent's scheduled rotations. Without a vault yet it waits and tries again.
+/// Start the agent's scheduled rotations. Each tick opens the vault on its own connection and
+/// closes it after (the master key is not kept in a second place between ticks).
 pub fn spawn_scheduler(state: &AppState) {
     let (home, clock) = (state.home().clone(), Arc::clone(state.clock()));
     let keys = state.key_source_fn();
@@ -66,20 +66,15 @@ pub fn spawn_scheduler(state: &AppState) {
             Err(e) => return tracing::error!(error = %e, "scheduled rotations are off: no async runtime"),
         };
         let mut scheduler = Scheduler::new(Arc::clone(&clock));
-        let mut vault = None;
         loop {
-            if vault.is_none() {
-                vault = (keys.as_ref())()
-                    .and_then(|source| Vault::open(&home, source, Arc::clone(&clock), Actor::App))
-                    .ok();
+            let opened =
+                (keys.as_ref())().and_then(|source| Vault::open(&home, source, Arc::clone(&clock), Actor::App));
+            match (opened, RotatorSet::load(&home.config_path())) {
+                (Ok(mut vault), Ok(set)) => runtime.block_on(scheduler.tick(&mut vault, &set)).iter().for_each(notify),
+                (Err(e), _) => tracing::debug!("scheduled rotations wait for the vault: {e}"),
+                (_, Err(e)) => tracing::warn!("scheduled rotations skipped: {e}"),
             }
-            if let Some(vault) = vault.as_mut() {
-                match RotatorSet::load(&home.config_path()) {
-                    Ok(set) => runtime.block_on(scheduler.tick(vault, &set)).iter().for_each(notify),
-                    Err(e) => tracing::warn!("scheduled rotations skipped: {e}"),
-                }
-            }
-            std::thread::sleep(if vault.is_some() { TICK } else { Duration::from_secs(5) });
+            std::thread::sleep(TICK);
         }
     });
     if let Err(e) = spawned {
