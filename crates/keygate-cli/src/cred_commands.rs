@@ -129,3 +129,41 @@ pub fn rotate(name: &str) -> Result<()> {
     )])?;
     Ok(())
 }
+
+/// `keygate doctor`'s rotators line: each rotator's credential and admin credential are in the
+/// vault, and no rotation was left unfinished.
+pub fn doctor_rotators(context: &mut crate::doctor::Context) -> crate::doctor::Finding {
+    use crate::doctor::Finding;
+    let rotators = match RotatorSet::load(&context.home().config_path()) {
+        Ok(rotators) => rotators,
+        Err(e) => return Finding::Problem(e.to_string()),
+    };
+    if rotators.iter().next().is_none() {
+        return Finding::Ok("none configured (see \"Automatic rotation\" in the README)".into());
+    }
+    let vault = match context.vault() {
+        Ok(vault) => vault,
+        Err(e) => return Finding::Problem(format!("cannot check them: {e}")),
+    };
+    let mut problems = Vec::new();
+    let mut names = Vec::new();
+    for rotator in rotators.iter() {
+        let name = &rotator.credential;
+        names.push(format!("{name} ({})", rotator.kind.word()));
+        match vault.credential_detail(name) {
+            Ok(detail) if detail.attempt.is_some() => {
+                problems.push(format!("{name}'s last rotation did not finish: run `keygate cred rotate {name}`"));
+            }
+            Ok(_) => {}
+            Err(e) => problems.push(format!("[rotator.{name}]: {e}")),
+        }
+        if let Some(admin) = &rotator.admin_credential
+            && vault.credential_info(admin).is_err()
+        {
+            problems.push(format!(
+                "[rotator.{name}]: its admin credential {admin} is not in the vault: `keygate cred add {admin}`"
+            ));
+        }
+    }
+    if problems.is_empty() { Finding::Ok(names.join(", ")) } else { Finding::Problem(problems.join("; ")) }
+}

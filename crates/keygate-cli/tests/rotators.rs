@@ -257,3 +257,16 @@ fn a_failed_test_whose_key_cannot_be_revoked_says_so_and_logs_it() {
     assert_eq!(actions(&kg)[2..], ["started", "pending", "revoke_failed", "test_failed"]);
     assert_eq!(current_value(&kg, "k"), "sk-seeded-first");
 }
+
+#[test]
+fn doctor_names_a_rotator_whose_admin_credential_or_credential_is_missing() {
+    let provider = Provider::start();
+    let kg = home_with(&provider, &builtin("openrouter", &provider).replace("\"admin\"", "\"missing_admin\""));
+    append_config(&kg.home(), "\n[rotator.ghost]\nkind = \"command\"\ncommand = [\"true\"]\n");
+    let out = kg.run(&["doctor"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().find(|l| l.contains("rotators:")).expect("a rotators line");
+    assert!(line.starts_with("problem"), "{line}");
+    assert!(line.contains("admin credential missing_admin is not in the vault"), "{line}");
+    assert!(line.contains("no credential named ghost"), "{line}");
+}

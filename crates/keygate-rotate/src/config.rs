@@ -212,7 +212,7 @@ fn build(name: &str, raw: RawRotator) -> Result<Rotator> {
         other => {
             return Err(err(&format!(
                 "unknown kind {:?}: use openai, openrouter, cloudflare, command or manual",
-                keygate_vault_printable(other)
+                shown(other)
             )));
         }
     };
@@ -247,7 +247,7 @@ fn build(name: &str, raw: RawRotator) -> Result<Rotator> {
 
 fn build_probe(probe: RawProbe) -> std::result::Result<Probe, String> {
     if !matches!(probe.method.as_str(), "GET" | "HEAD" | "POST") {
-        return Err(format!("test.method {:?}: use GET, HEAD or POST", keygate_vault_printable(&probe.method)));
+        return Err(format!("test.method {:?}: use GET, HEAD or POST", shown(&probe.method)));
     }
     let url = parse_http(&probe.url).map_err(|d| format!("test.url: {d}"))?;
     if reqwest::header::HeaderName::from_bytes(probe.header.as_bytes()).is_err() {
@@ -261,7 +261,7 @@ fn build_probe(probe: RawProbe) -> std::result::Result<Probe, String> {
 }
 
 fn parse_http(text: &str) -> std::result::Result<Url, String> {
-    let url = Url::parse(text).map_err(|e| format!("{:?} is not a URL ({e})", keygate_vault_printable(text)))?;
+    let url = Url::parse(text).map_err(|e| format!("{:?} is not a URL ({e})", shown(text)))?;
     if matches!(url.scheme(), "http" | "https") && url.host().is_some() {
         Ok(url)
     } else {
@@ -270,11 +270,11 @@ fn parse_http(text: &str) -> std::result::Result<Url, String> {
 }
 
 fn config_error(name: &str, detail: String) -> RotateError {
-    RotateError::Config { name: keygate_vault_printable(name), detail }
+    RotateError::Config { name: shown(name), detail }
 }
 
-/// Names from the file shown safely (the file is the person's, but may hold anything).
-fn keygate_vault_printable(text: &str) -> String {
+/// Text from the file, escaped and bounded for an error (the file is the person's, but may hold anything).
+fn shown(text: &str) -> String {
     text.chars().take(64).flat_map(char::escape_debug).collect()
 }
 
