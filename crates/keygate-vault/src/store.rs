@@ -20,7 +20,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema/006_audit_count.sql"),
     include_str!("schema/007_authenticated.sql"),
     include_str!("schema/008_oauth_authenticated.sql"),
-    include_str!("schema/009_rotation.sql"),
+    // 010: main numbered its team migration 009 meanwhile; merged, 009_team comes first.
+    include_str!("schema/010_rotation.sql"),
 ];
 
 /// The schema version this build writes.

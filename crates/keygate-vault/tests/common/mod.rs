@@ -16,7 +16,7 @@ pub const T0: Timestamp = Timestamp::from_unix_millis(1_760_000_000_000);
 pub const HOUR: Duration = Duration::from_secs(3600);
 pub const DAY: Duration = Duration::from_secs(24 * 3600);
 
-/// Undo migration 9 (rotation state), for tests that roll a vault's schema back past it.
+/// Undo the rotation-state migration (010_rotation.sql), for tests that roll a vault's schema back past it.
 pub const UNDO_ROTATION_SCHEMA: &str = "DROP TABLE credential_rotation;
      ALTER TABLE credential_version DROP COLUMN provider_id; ALTER TABLE credential_version DROP COLUMN expires_at;";
 
