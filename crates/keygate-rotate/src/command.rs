@@ -94,7 +94,11 @@ pub(crate) fn parse_minted(out: &[u8], program: &str) -> Result<Minted, String> 
     let expires_at = match answer.expires_at {
         None => None,
         Some(text) => Some(parse_rfc3339(&text).ok_or_else(|| {
-            format!("{} printed an expires_at that is not RFC 3339: {}", printable(program), printable(&text))
+            // Not shown: whatever a command prints may be a key.
+            format!(
+                "{} printed an expires_at that is not RFC 3339 (write e.g. 2026-12-01T00:00:00Z; its text is not shown)",
+                printable(program)
+            )
         })?),
     };
     if answer.id.as_ref().is_some_and(|id| id.is_empty() || id.len() > 256 || id.chars().any(char::is_control)) {

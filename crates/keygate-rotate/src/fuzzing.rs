@@ -21,19 +21,35 @@ pub fn rotator_config(data: &[u8]) {
     }
 }
 
-/// Any bytes as a mint command's stdout: a key, or a refusal that never repeats the output
-/// (it may hold a key).
+/// Any bytes as a mint command's stdout: a key, or a refusal that never repeats the key (the
+/// `value` it printed) and, for output that is not JSON, never depends on it at all.
 pub fn command_answer(data: &[u8]) {
     match crate::command::parse_minted(data, "fuzz-mint") {
         Ok(minted) => {
             use secrecy::ExposeSecret;
             assert!(!minted.value.expose_secret().is_empty(), "an empty value was accepted");
         }
-        Err(why) => {
-            if let Ok(text) = std::str::from_utf8(data) {
-                let text = text.trim();
-                assert!(text.len() < 24 || !why.contains(text), "the refusal repeats the command's output: {why}");
+        Err(why) => match serde_json::from_slice::<serde_json::Value>(data) {
+            Ok(mut json) => {
+                // The refusal of a non-empty value is the same whatever the value: it cannot show it.
+                let non_empty = json.get("value").and_then(|v| v.as_str()).is_some_and(|v| !v.is_empty());
+                // (Compared after a round trip through serde_json, which drops duplicate keys.)
+                let refusal = |json: &serde_json::Value| {
+                    crate::command::parse_minted(json.to_string().as_bytes(), "fuzz-mint").err()
+                };
+                let before = refusal(&json);
+                if non_empty
+                    && before.is_some()
+                    && let Some(object) = json.as_object_mut()
+                {
+                    object.insert("value".into(), serde_json::Value::from("another-value"));
+                    assert_eq!(before, refusal(&json), "the refusal depends on the printed value: {why}");
+                }
             }
-        }
+            Err(_) => {
+                let fixed = crate::command::parse_minted(b"", "fuzz-mint").err();
+                assert_eq!(Some(&why), fixed.as_ref(), "the refusal of output that is not JSON depends on it");
+            }
+        },
     }
 }
