@@ -106,24 +106,32 @@ pub struct CredentialRow {
     due_soon: bool,
     /// Whole days since the current version was set.
     version_age_days: u64,
+    /// Its rotator, next scheduled rotation and whether Roll back can restore a version.
+    #[serde(flatten)]
+    rotation: crate::rotations::RotationSummary,
 }
 
 /// The credentials, by name; never their values.
 #[tauri::command]
 pub async fn list_credentials(state: State<'_, AppState>) -> CommandResult<Vec<CredentialRow>> {
     let now = state.clock().now();
-    let credentials = state.with_vault(|vault| vault.list_credentials())?;
-    Ok(credentials
-        .into_iter()
-        .map(|info| {
-            let since = info.rotated_at.unwrap_or(info.created_at);
-            CredentialRow {
-                due_soon: due_soon(&info, now),
-                version_age_days: now.since(since).as_secs() / 86_400,
-                info,
-            }
-        })
-        .collect())
+    let rotators = crate::rotations::rotators(&state);
+    let rows = state.with_vault(|vault| {
+        let credentials = vault.list_credentials()?;
+        Ok(credentials
+            .into_iter()
+            .map(|info| {
+                let since = info.rotated_at.unwrap_or(info.created_at);
+                CredentialRow {
+                    due_soon: due_soon(&info, now),
+                    version_age_days: now.since(since).as_secs() / 86_400,
+                    rotation: crate::rotations::summary(vault, &rotators, &info),
+                    info,
+                }
+            })
+            .collect())
+    })?;
+    Ok(rows)
 }
 
 /// Add a credential. The value goes into a zeroizing secret at once and never comes back.

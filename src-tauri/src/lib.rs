@@ -18,6 +18,8 @@ mod import_view;
 mod keygate_cli;
 mod refusals;
 mod reminders;
+mod rotation_commands;
+mod rotations;
 mod server;
 mod servers;
 mod state;
@@ -136,6 +138,7 @@ fn setup_agent<R: Runtime>(app: &mut App<R>, hidden: bool) -> Result<(), Box<dyn
         tracing::warn!(error = %e, "cannot set up Start at login");
     }
     watch::publish_status(&state);
+    rotations::spawn_scheduler(&state);
     tray::create_tray(&handle)?;
     if !hidden {
         tray::open_window(&state);
@@ -203,6 +206,8 @@ pub fn with_commands<R: Runtime>(builder: Builder<R>, state: AppState) -> Builde
         commands::add_credential,
         commands::rotate_credential,
         commands::remove_credential,
+        rotation_commands::rotate_now,
+        rotation_commands::rollback_credential,
         commands::list_tools,
         commands::list_tokens,
         commands::create_token,

@@ -18,7 +18,7 @@ pub type KeyProvider = Box<dyn Fn() -> keygate_vault::Result<KeySource> + Send +
 /// The app's state, shared by commands, the tray and the watcher.
 pub struct AppState {
     home: Home,
-    keys: KeyProvider,
+    keys: Arc<KeyProvider>,
     clock: Arc<dyn Clock>,
     vault: Mutex<Result<Vault, AppError>>,
     created_notice: Mutex<Option<String>>,
@@ -39,7 +39,7 @@ impl AppState {
         let reminders = Mutex::new(ReminderLog::load(home.dir()));
         Self {
             home,
-            keys,
+            keys: Arc::new(keys),
             clock,
             vault: Mutex::new(Err(not_yet)),
             created_notice: Mutex::new(None),
@@ -81,6 +81,11 @@ impl AppState {
     /// A fresh master key source.
     pub fn key_source(&self) -> Result<KeySource, AppError> {
         Ok((self.keys)()?)
+    }
+
+    /// The key provider, for a thread that opens a vault of its own (scheduled rotations).
+    pub fn key_source_fn(&self) -> Arc<KeyProvider> {
+        Arc::clone(&self.keys)
     }
 
     /// Open the vault, creating it first (as `keygate init` does) if there is none. On failure

@@ -166,7 +166,10 @@ pub fn watch_as_window<R: Runtime>(app: AppHandle<R>) {
 /// Notify each credential that is due or due soon, unless it was notified in the last day.
 fn send_reminders(state: &AppState) {
     let now = state.clock().now();
-    let Ok(credentials) = state.with_vault(|vault| vault.list_credentials()) else { return };
+    let Ok(mut credentials) = state.with_vault(|vault| vault.list_credentials()) else { return };
+    // A credential whose rotator runs by itself needs no reminder: its rotation notifies.
+    let automatic = crate::rotations::self_rotating(state);
+    credentials.retain(|c| !automatic.contains(&c.name));
     let unsent = {
         let mut log = lock(&state.reminders);
         let unsent = log.take_unsent(&reminders_for(&credentials, now), now);

@@ -225,3 +225,54 @@ fn restart_is_a_request_the_running_server_takes() {
     app.ok("restart_server", json!({"name": "echo"}));
     assert!(!app.home().join(keygate_mcp::REQUESTS_DIR).join("restart-echo").exists(), "the server took it");
 }
+
+/// A command rotator printing a fresh value each time (it makes one up: nothing secret in argv).
+const ROTATOR: &str = r#"
+[rotator.openai_key]
+kind = "command"
+command = ["sh", "-c", "cat >/dev/null; echo \"{\\\"value\\\": \\\"sk-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')\\\"}\""]
+"#;
+
+#[test]
+fn the_credentials_view_shows_the_rotator_and_rotates_now_and_rolls_back() {
+    let app = TestApp::new();
+    app.ok("retry_vault", json!({}));
+    app.ok("add_credential", json!({"name": "openai_key", "value": "sk-pasted-first"}));
+    app.ok("add_credential", json!({"name": "plain", "value": "v1"}));
+    app.add_servers(ROTATOR);
+    let listed = app.ok("list_credentials", json!({}));
+    assert_eq!(listed[0]["rotator"], "command", "{listed}");
+    assert!(listed[0]["next_rotation"].is_string(), "max_age schedule: {listed}");
+    assert_eq!((listed[0]["has_previous"].as_bool(), listed[1]["rotator"].is_null()), (Some(false), true));
+
+    // With no grace the old key goes at once; with one, Roll back can restore it.
+    let grace = Some(std::time::Duration::from_secs(3600));
+    app.server_vault().set_credential_policy("openai_key", None, grace).expect("grace");
+    let done = app.ok("rotate_now", json!({"name": "openai_key"}));
+    assert_eq!(done["version"], 2, "{done}");
+    let listed = app.ok("list_credentials", json!({}));
+    assert_eq!((listed[0]["version"].as_i64(), listed[0]["has_previous"].as_bool()), (Some(2), Some(true)));
+    assert!(!listed.to_string().contains("sk-"), "no value comes back: {listed}");
+
+    let back = app.ok("rollback_credential", json!({"name": "openai_key"}));
+    assert_eq!(back["version"], 1);
+    let log = app.ok("rotation_log", json!({}));
+    assert_eq!((log[0]["action"].as_str(), log[0]["actor"].as_str()), (Some("rolled_back"), Some("app")), "{log}");
+
+    assert_eq!(app.error("rotate_now", json!({"name": "plain"})).0, "no_rotator");
+    assert_eq!(app.error("rollback_credential", json!({"name": "plain"})).0, "no_previous_version");
+}
+
+#[test]
+fn a_failing_rotator_says_why_and_leaves_the_current_version() {
+    let app = TestApp::new();
+    app.ok("retry_vault", json!({}));
+    app.ok("add_credential", json!({"name": "openai_key", "value": "sk-pasted-first"}));
+    app.add_servers(
+        "\n[rotator.openai_key]\nkind = \"command\"\ncommand = [\"sh\", \"-c\", \"echo nope >&2; exit 4\"]\n",
+    );
+    let (code, message) = app.error("rotate_now", json!({"name": "openai_key"}));
+    assert_eq!(code, "rotation_failed");
+    assert!(message.contains("exited with status 4: nope"), "{message}");
+    assert_eq!(app.ok("list_credentials", json!({}))[0]["version"], 1);
+}

@@ -7,6 +7,8 @@
 mod approvals;
 #[path = "e2e/first_ten_minutes.rs"]
 mod first_ten_minutes;
+#[path = "e2e/rotation.rs"]
+mod rotation;
 #[path = "e2e/support.rs"]
 mod support;
 #[path = "e2e/webdriver.rs"]

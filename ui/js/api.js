@@ -27,6 +27,9 @@ export const listCredentials = () => call("list_credentials");
 export const addCredential = (name, value, maxAgeDays) => call("add_credential", { name, value, maxAgeDays });
 export const rotateCredential = (name, value) => call("rotate_credential", { name, value });
 export const removeCredential = (name) => call("remove_credential", { name });
+// Runs the credential's rotator (config.toml [rotator.NAME]): {name, version, resumed, notes}.
+export const rotateNow = (name) => call("rotate_now", { name });
+export const rollbackCredential = (name) => call("rollback_credential", { name });
 
 export const listTools = () => call("list_tools");
 // Every tool with its credentials and whether it is ready: {tool, kind, server, credential, ready, missing, held_back}.

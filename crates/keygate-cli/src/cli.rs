@@ -62,6 +62,9 @@ pub enum Command {
     Audit(crate::audit_cli::AuditArgs),
     /// Check this Keygate: config, vault, master key, process hardening, the running server
     Doctor,
+    /// Seal the whole vault under a new master key (keychain: made and stored for you; with
+    /// KEYGATE_MASTER_KEY: the new key, base64, is read from stdin)
+    Rekey,
     /// One screen: the vault, the running server, agents, credentials due, held-back tools, what to do next
     Status(JsonFlag),
     /// Every tool agents can be given ([[tool]]s and fronted servers' tools): its credential and whether it is ready
@@ -130,6 +133,30 @@ pub enum CredCommand {
         name: String,
         #[command(flatten)]
         refused: RefusedSecret,
+    },
+    /// Show one credential: its versions (current, previous, pending), created, expires; never values
+    Show {
+        /// Credential name
+        name: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Make the previous version current again (the one it replaces is kept as previous)
+    Rollback {
+        /// Credential name
+        name: String,
+    },
+    /// Change a credential's policy: its max age, and how long the previous version is kept
+    Set {
+        /// Credential name
+        name: String,
+        /// Days a value may live before it is due
+        #[arg(long, value_name = "N")]
+        max_age_days: Option<i64>,
+        /// How long the previous version (and its key at the provider) stays usable for
+        /// rollback after a rotation, e.g. 24h, 7d, 0 (then it is erased and revoked)
+        #[arg(long, value_name = "DURATION")]
+        grace: Option<String>,
     },
     /// Remove a credential and erase all its versions (asks first; --yes to skip)
     Remove {

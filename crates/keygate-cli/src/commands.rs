@@ -35,6 +35,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Log(args) => crate::audit_cli::run_log(args),
         Command::Audit(args) => crate::audit_cli::run_audit(args),
         Command::Doctor => crate::doctor::doctor(),
+        Command::Rekey => crate::rekey::rekey(),
         Command::Status(flag) => crate::status::status(flag.json),
         Command::Tools(flag) => crate::tools_cli::list_tools(flag.json),
         Command::Reload(flag) => crate::reload::reload(flag.json),
@@ -104,21 +105,7 @@ fn run_cred(command: CredCommand) -> Result<()> {
         }
         CredCommand::Rotate { name, refused } => {
             refuse_secret_in_argv(&refused)?;
-            keygate_vault::validate_name(&name)?;
-            let mut vault = open_vault()?;
-            vault.credential_info(&name)?;
-            let value = read_value(&name)?;
-            if crate::team_commands::is_team_copy(&vault, &name)? {
-                return crate::team_commands::rotate(&mut vault, &name, &value);
-            }
-            let info = vault.rotate_credential(&name, &value)?;
-            output::lines([format!(
-                "Rotated {}: now version {} (previous version {} kept), next due at {}",
-                info.name,
-                info.version,
-                info.version - 1,
-                info.due_at
-            )])?;
+            crate::cred_commands::rotate(&name)?
         }
         CredCommand::Remove { name, yes } => {
             let mut vault = open_vault()?;
@@ -132,6 +119,11 @@ fn run_cred(command: CredCommand) -> Result<()> {
         CredCommand::List(flag) => {
             let vault = open_vault()?;
             list_credentials(&vault.list_credentials()?, &vault.team_versions()?, flag.json)?
+        }
+        CredCommand::Show { name, json } => crate::cred_commands::show(&name, json.json)?,
+        CredCommand::Rollback { name } => crate::cred_commands::rollback(&name)?,
+        CredCommand::Set { name, max_age_days, grace } => {
+            crate::cred_commands::set_policy(&name, max_age_days, grace.as_deref())?
         }
     }
     Ok(())

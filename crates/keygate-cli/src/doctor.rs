@@ -31,6 +31,7 @@ const CHECKS: &[Check] = &[
     Check { name: "rows", run: rows },
     Check { name: "audit", run: audit_chain },
     Check { name: "rotation log", run: rotation_chain },
+    Check { name: "rotators", run: crate::cred_commands::doctor_rotators },
     Check { name: "process", run: process },
     Check { name: "agent socket", run: agent_socket },
 ];
@@ -42,6 +43,11 @@ pub struct Context {
 }
 
 impl Context {
+    /// The Keygate home.
+    pub fn home(&self) -> &Home {
+        &self.home
+    }
+
     /// The vault, opened on first use with the configured key source.
     pub fn vault(&mut self) -> std::result::Result<&mut Vault, &VaultError> {
         let home = &self.home;

@@ -25,6 +25,7 @@ pub fn serve(bind: Option<String>) -> Result<()> {
     runtime()?.block_on(async {
         let server = keygate_mcp::start(config, vault, bind.as_deref()).await?;
         server.follow_home(home.config_path());
+        crate::scheduled::spawn(&home);
         // The first line on stdout names the endpoint, so scripts can bind port 0 and find it.
         let mut out = std::io::stdout().lock();
         writeln!(out, "Keygate MCP server on {} (Ctrl-C to stop)", server.url())?;

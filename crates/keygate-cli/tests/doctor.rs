@@ -42,7 +42,7 @@ fn doctor_reports_each_check_and_fails_on_a_problem() {
     let (server, _url) = start_serve(&kg);
     let (lines, code, stderr) = doctor(&kg);
     assert_eq!(code, Some(0), "{lines:?} {stderr}");
-    assert!(lines.iter().all(|(w, _)| w == "ok") && lines.len() == 8, "{lines:?}");
+    assert!(lines.iter().all(|(w, _)| w == "ok") && lines.len() == 9, "{lines:?}");
     drop(server);
 
     let config = kg.home().join("config.toml");

@@ -97,6 +97,10 @@ struct RawFile<S> {
     #[serde(default)]
     #[allow(dead_code)]
     team: Option<toml::Table>,
+    /// `[rotator.NAME]`: owned and checked by keygate-rotate; accepted here as is.
+    #[serde(default)]
+    #[allow(dead_code)]
+    rotator: Option<toml::Table>,
     #[serde(default)]
     tool: Vec<toml::Spanned<RawTool>>,
     #[serde(default)]
@@ -171,15 +175,15 @@ impl Config {
                 return Err(at(0, "both [listen] and an old-style [server] table: move `bind` into [listen]".into()));
             }
             let listen = legacy.server;
-            let (tokens, audit, team, tool, approvals) =
-                (legacy.tokens, legacy.audit, legacy.team, legacy.tool, legacy.approvals);
-            (RawFile { listen, server: (), tokens, audit, team, tool, approvals }, Vec::new())
+            let (tokens, audit, team, rotator, tool, approvals) =
+                (legacy.tokens, legacy.audit, legacy.team, legacy.rotator, legacy.tool, legacy.approvals);
+            (RawFile { listen, server: (), tokens, audit, team, rotator, tool, approvals }, Vec::new())
         } else {
             let file: RawFile<Vec<toml::Spanned<server::RawServer>>> = toml::from_str(text).map_err(syntax)?;
             let servers = file.server;
-            let (tokens, audit, team, tool, approvals) =
-                (file.tokens, file.audit, file.team, file.tool, file.approvals);
-            (RawFile { listen: file.listen, server: (), tokens, audit, team, tool, approvals }, servers)
+            let (tokens, audit, team, rotator, tool, approvals) =
+                (file.tokens, file.audit, file.team, file.rotator, file.tool, file.approvals);
+            (RawFile { listen: file.listen, server: (), tokens, audit, team, rotator, tool, approvals }, servers)
         };
         let bind = match raw.listen.unwrap_or_default().bind {
             None => DEFAULT_BIND.parse().map_err(|_| at(0, "internal: bad default bind".into()))?,

@@ -175,6 +175,36 @@ pub(crate) fn chain_existing(tx: &rusqlite::Transaction<'_>, key: &RowMac) -> Re
     Ok(())
 }
 
+/// Re-chain and re-seal every audit row under `new` (a rekey, after the chain verified under
+/// `old`). A checkpoint keeps the MAC it carries forward (of rows long pruned), sealed anew.
+pub(crate) fn rekey(tx: &rusqlite::Transaction<'_>, old: &RowMac, new: &RowMac) -> Result<()> {
+    let mut links = Vec::new();
+    for_each_link(tx, old, |link| {
+        links.push(link);
+        Ok(true)
+    })?;
+    let mut prev = chain::GENESIS;
+    for link in links {
+        let (at, status, duration_ms, count): (i64, Option<String>, Option<i64>, i64) =
+            tx.query_row("SELECT at, status, duration_ms, count FROM audit WHERE id = ?1", [link.id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
+        if link.checkpoint.is_some() {
+            let carried = link.mac.unwrap_or_default();
+            let seal = checkpoint_seal(new, link.id, at, status.as_deref(), &carried);
+            tx.prepare_cached("UPDATE audit SET seal = ?2 WHERE id = ?1")?.execute(params![link.id, seal])?;
+            prev = carried.as_slice().try_into().unwrap_or(chain::GENESIS);
+            continue;
+        }
+        let mac = chain::link_mac(new, DOMAIN, &prev, &link.content);
+        let seal = outcome_seal(new, &mac, &Outcome { status: status.as_deref(), duration_ms, count });
+        tx.prepare_cached("UPDATE audit SET mac = ?2, seal = ?3 WHERE id = ?1")?
+            .execute(params![link.id, mac, seal])?;
+        prev = mac;
+    }
+    Ok(())
+}
+
 /// Verify the chain up to and including row `through` (all rows if `None`).
 pub(crate) fn verify_through(conn: &Connection, key: &RowMac, through: Option<i64>) -> Result<ChainReport> {
     let mut verifier = chain::Verifier::new(key, DOMAIN);

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::clock::Timestamp;
 use crate::error::{Result, VaultError};
 use crate::rotation::{self, LogAction};
+use crate::rotation_state;
 use crate::seal::Binding;
 use crate::vault::Vault;
 use crate::{rows, store};
@@ -79,7 +80,7 @@ pub fn validate_value(value: &SecretString) -> Result<()> {
     Err(VaultError::InvalidValue { reason })
 }
 
-fn validate_max_age(days: i64) -> Result<()> {
+pub(crate) fn validate_max_age(days: i64) -> Result<()> {
     if (1..=3650).contains(&days) { Ok(()) } else { Err(VaultError::InvalidMaxAge { days }) }
 }
 
@@ -110,6 +111,8 @@ impl Vault {
                 params![name, max_age_days, now.unix_millis()],
             )?;
             insert_version(tx, name, 1, &sealed, now)?;
+            // A name removed and added again starts with no grace and no previous version.
+            tx.execute("DELETE FROM credential_rotation WHERE name = ?1", [name])?;
             rows::CREDENTIAL.reseal(tx, &keys.rows, &[vec![Value::Text(name.to_string())]])?;
             rotation::append(tx, &keys.rotation, now, name, LogAction::Created, None, Some(1), actor)
         })?;
@@ -128,7 +131,7 @@ impl Vault {
             let current = current_version(tx, name)?;
             // Never build on a rolled-back or edited row: the next version would follow it.
             rows::CREDENTIAL.require(tx, &keys.rows, "WHERE c.name = ?1", &[&name])?;
-            let next = current + 1;
+            let next = rotation_state::next_version(tx, name)?;
             let binding = Binding::Credential { vault_id, name, version: next };
             let sealed = sealer.seal(binding, value.expose_secret().as_bytes())?;
             insert_version(tx, name, next, &sealed, now)?;
@@ -136,7 +139,15 @@ impl Vault {
                 "UPDATE credential SET current_version = ?2, rotated_at = ?3 WHERE name = ?1",
                 params![name, next, now.unix_millis()],
             )?;
-            tx.execute("DELETE FROM credential_version WHERE name = ?1 AND version < ?2", params![name, current])?;
+            // The old current becomes previous for the grace; older and pending versions go,
+            // and a pasted value ends any rotator's attempt in flight.
+            rotation_state::erase_versions_except(tx, name, &[current, next])?;
+            let mut state = rotation_state::load(tx, keys, name, current)?;
+            state.previous_version = Some(current);
+            state.previous_until = Some(rotation_state::previous_until(now, state.grace_secs));
+            state.attempt = None;
+            state.attempt_started_at = None;
+            rotation_state::save(tx, keys, name, &state)?;
             rows::CREDENTIAL.reseal(tx, &keys.rows, &[vec![Value::Text(name.to_string())]])?;
             rotation::append(tx, &keys.rotation, now, name, LogAction::Rotated, Some(current), Some(next), actor)
         })?;
@@ -250,13 +261,19 @@ fn info_from_row(row: &rusqlite::Row<'_>, now: Timestamp) -> rusqlite::Result<Cr
     })
 }
 
-fn current_version(tx: &Transaction<'_>, name: &str) -> Result<i64> {
+pub(crate) fn current_version(tx: &rusqlite::Connection, name: &str) -> Result<i64> {
     tx.query_row("SELECT current_version FROM credential WHERE name = ?1", [name], |r| r.get(0))
         .optional()?
         .ok_or_else(|| VaultError::CredentialNotFound { name: name.to_string() })
 }
 
-fn insert_version(tx: &Transaction<'_>, name: &str, version: i64, sealed: &[u8], now: Timestamp) -> Result<()> {
+pub(crate) fn insert_version(
+    tx: &Transaction<'_>,
+    name: &str,
+    version: i64,
+    sealed: &[u8],
+    now: Timestamp,
+) -> Result<()> {
     tx.execute(
         "INSERT INTO credential_version (name, version, sealed, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![name, version, sealed, now.unix_millis()],

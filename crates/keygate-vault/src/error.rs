@@ -170,6 +170,52 @@ pub enum VaultError {
         name: String,
     },
 
+    /// Rollback asked for, but no previous version is kept.
+    #[error(
+        "credential {name} has no previous version to roll back to (it was never rotated, or its grace ended \
+         and the previous version was erased): see `keygate cred show {name}`"
+    )]
+    NoPreviousVersion {
+        /// The credential.
+        name: String,
+    },
+
+    /// A step of a rotation named an attempt that is not the one in flight.
+    #[error(
+        "credential {name}'s rotation {attempt} is not the one in flight (another process finished or replaced \
+         it): run `keygate cred show {name}` and rotate again if needed"
+    )]
+    AttemptMismatch {
+        /// The credential.
+        name: String,
+        /// The attempt id the step named.
+        attempt: String,
+    },
+
+    /// Promotion asked for, but the rotation holds no pending version yet.
+    #[error("credential {name}'s rotation has no pending version to promote")]
+    NoPendingVersion {
+        /// The credential.
+        name: String,
+    },
+
+    /// A rekey found something that does not verify under the current key.
+    #[error(
+        "refusing to rekey: {why}. A rekey would re-MAC it and hide the change; run `keygate doctor` and \
+         deal with it first"
+    )]
+    RekeyRefused {
+        /// What does not verify.
+        why: String,
+    },
+
+    /// A grace out of range.
+    #[error("invalid grace {secs} s: use 0 (erase the previous version at once) up to 365 days")]
+    InvalidGrace {
+        /// The rejected number of seconds.
+        secs: u64,
+    },
+
     /// A sealed value failed authentication: wrong key, moved or altered ciphertext.
     #[error(
         "credential {name} version {version} cannot be opened: its ciphertext was altered or moved from another row"
@@ -366,6 +412,11 @@ impl VaultError {
             VaultError::CredentialExists { .. } => "credential_exists",
             VaultError::CredentialNotFound { .. } => "credential_not_found",
             VaultError::TeamNameTaken { .. } => "team_name_taken",
+            VaultError::NoPreviousVersion { .. } => "no_previous_version",
+            VaultError::AttemptMismatch { .. } => "attempt_mismatch",
+            VaultError::NoPendingVersion { .. } => "no_pending_version",
+            VaultError::InvalidGrace { .. } => "invalid_grace",
+            VaultError::RekeyRefused { .. } => "rekey_refused",
             VaultError::CannotOpen { .. } => "cannot_open",
             VaultError::CannotOpenClientConfig { .. } => "cannot_open_client_config",
             VaultError::ClientConfigNotFound { .. } => "client_config_not_found",

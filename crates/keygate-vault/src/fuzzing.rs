@@ -106,6 +106,13 @@ fn use_vault(vault: &mut Vault) {
     let _ = vault.list_credentials().map(|list| {
         for info in list {
             let _ = vault.open_credential(&info.name);
+            // The rotation state and every stored version, as `cred show` and a rotator read them.
+            if let Ok(detail) = vault.credential_detail(&info.name) {
+                for version in detail.versions {
+                    let _ = vault.open_version(&info.name, version.version);
+                }
+            }
+            let _ = vault.retiring_version(&info.name, true);
         }
     });
     let _ = vault.list_tokens();

@@ -62,11 +62,13 @@ fn finding(table: &str, row: String, problem: impl Into<String>) -> RowFinding {
 /// credential table (a row MAC cannot show a row deleted, or replaced by an older copy).
 fn credential_history(conn: &Connection) -> Result<Vec<RowFinding>> {
     let mut out = Vec::new();
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare(&format!(
         "SELECT l.credential, l.action, l.to_version, c.current_version FROM rotation_log l
          LEFT JOIN credential c ON c.name = l.credential
-         WHERE l.id = (SELECT max(id) FROM rotation_log WHERE credential = l.credential)",
-    )?;
+         WHERE l.id = (SELECT max(id) FROM rotation_log WHERE credential = l.credential
+                       AND action IN ({CURRENT_SETTING}))",
+        CURRENT_SETTING = rotation::CURRENT_SETTING
+    ))?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         let name: String = r.get(0)?;

@@ -74,6 +74,38 @@ pub(crate) fn load_from_keychain(vault_id: &str) -> Result<MasterKey> {
     })
 }
 
+/// The second account a rekey stores the new key under before the vault commits.
+pub fn next_keychain_account(vault_id: &str) -> String {
+    format!("vault-{vault_id}-next")
+}
+
+fn next_entry(vault_id: &str) -> Result<keyring::Entry> {
+    keyring::Entry::new(KEYCHAIN_SERVICE, &next_keychain_account(vault_id)).map_err(keychain_error)
+}
+
+/// Store a rekey's new key under the second account.
+pub(crate) fn store_next_in_keychain(vault_id: &str, key: &MasterKey) -> Result<()> {
+    let encoded = Zeroizing::new(STANDARD.encode(key.bytes()));
+    next_entry(vault_id)?.set_password(&encoded).map_err(keychain_error)
+}
+
+/// The second account's key, if a rekey left one.
+pub(crate) fn load_next_from_keychain(vault_id: &str) -> Result<Option<MasterKey>> {
+    match next_entry(vault_id)?.get_password() {
+        Ok(encoded) => Ok(MasterKey::from_base64(&Zeroizing::new(encoded)).ok()),
+        Err(keyring::Error::NoEntry) => Ok(None),
+        Err(e) => Err(keychain_error(e)),
+    }
+}
+
+/// Remove the second account.
+pub(crate) fn delete_next_from_keychain(vault_id: &str) -> Result<()> {
+    match next_entry(vault_id)?.delete_credential() {
+        Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+        Err(e) => Err(keychain_error(e)),
+    }
+}
+
 /// Remove this vault's keychain entry (used to undo a failed `init`).
 pub(crate) fn delete_from_keychain(vault_id: &str) -> Result<()> {
     match keychain_entry(vault_id)?.delete_credential() {

@@ -11,6 +11,7 @@ mod client_config;
 mod clock;
 mod config;
 mod credential;
+mod credential_versions;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -22,8 +23,11 @@ mod mac;
 mod oauth;
 mod pin;
 mod random;
+mod rekey;
 mod retention;
 mod rotation;
+mod rotation_state;
+mod rotation_steps;
 mod rows;
 mod seal;
 mod store;
@@ -41,10 +45,11 @@ pub use config::{AuditPolicy, DEFAULT_CONFIG, TokenPolicy, format_ttl, parse_ttl
 pub use credential::{
     CredentialInfo, DEFAULT_MAX_AGE_DAYS, MAX_VALUE_LEN, OpenedCredential, validate_name, validate_value,
 };
+pub use credential_versions::{CredentialDetail, RetiringVersion};
 pub use error::{Result, VaultError};
 pub use grant::{DEFAULT_GRANT_TOKEN_TTL, GrantInfo, GrantRequest, GrantStatus, validate_grant_name};
 pub use home::Home;
-pub use key_source::{KEYCHAIN_SERVICE, KeySource, MASTER_KEY_ENV, keychain_account};
+pub use key_source::{KEYCHAIN_SERVICE, KeySource, MASTER_KEY_ENV, keychain_account, next_keychain_account};
 pub use keygate_policy::{Policy, PolicyError, StoredPolicy, Violation};
 pub use oauth::{
     CODE_TTL, CONSENT_TTL, CodeBinding, CodeExchange, ConsentRequest, MAX_CLIENT_NAME_LEN, MAX_CLIENTS,
@@ -52,8 +57,11 @@ pub use oauth::{
     PendingConsent, REFRESH_TTL, RefreshExchange,
 };
 pub use pin::{ListedTool, PinReport, PinState, ToolPin};
+pub use rekey::{MASTER_KEY_LOG_NAME, RekeyReport};
 pub use retention::Retention;
 pub use rotation::{DUE_SOON, LogAction, LogEntry, due_at};
+pub use rotation_state::{MAX_GRACE, VersionInfo, VersionState};
+pub use rotation_steps::{Attempt, MintedKey};
 pub use rows::RowFinding;
 pub use seal::{MASTER_KEY_LEN, MasterKey};
 pub use team::TeamChange;

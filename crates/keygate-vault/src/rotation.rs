@@ -23,14 +23,55 @@ pub enum LogAction {
     Rotated,
     /// Removed with all its versions.
     Removed,
+    /// The previous version became current again (`to_version`); the one it replaced is kept as previous.
+    RolledBack,
+    /// Its max age or grace changed.
+    PolicyChanged,
+    /// A rotator's rotation began (its attempt id is in the rotation state).
+    Started,
+    /// The rotator minted a key, stored as the pending `to_version`.
+    Pending,
+    /// The pending version passed the test request.
+    Tested,
+    /// The rotator could not mint a key; nothing changed.
+    CreateFailed,
+    /// The pending version failed its test and was erased (and revoked where possible).
+    TestFailed,
+    /// An unfinished rotation's pending version was erased.
+    Discarded,
+    /// The previous version's grace ended: revoked at the provider and erased.
+    Revoked,
+    /// The previous version's grace ended and it was erased, but the provider refused to revoke it.
+    RevokeFailed,
+    /// The previous version's grace ended and it was erased (no provider to revoke it at).
+    Erased,
+    /// The vault was sealed under a new master key (`credential` is `(master key)`).
+    Rekeyed,
 }
 
+/// The actions that set which version is current: the rotation log's last one of these must
+/// agree with the credential table.
+pub(crate) const CURRENT_SETTING: &str = "'created', 'rotated', 'rolled_back', 'removed'";
+
 impl LogAction {
-    fn as_str(self) -> &'static str {
+    /// The word stored in the log.
+    pub fn as_str(self) -> &'static str {
         match self {
             LogAction::Created => "created",
             LogAction::Rotated => "rotated",
             LogAction::Removed => "removed",
+            LogAction::RolledBack => "rolled_back",
+            LogAction::PolicyChanged => "policy_changed",
+            LogAction::Started => "started",
+            LogAction::Pending => "pending",
+            LogAction::Tested => "tested",
+            LogAction::CreateFailed => "create_failed",
+            LogAction::TestFailed => "test_failed",
+            LogAction::Discarded => "discarded",
+            LogAction::Revoked => "revoked",
+            LogAction::RevokeFailed => "revoke_failed",
+            LogAction::Erased => "erased",
+            LogAction::Rekeyed => "rekeyed",
         }
     }
 }
@@ -42,7 +83,7 @@ pub struct LogEntry {
     pub at: Timestamp,
     /// Which credential.
     pub credential: String,
-    /// What happened: `created`, `rotated` or `removed`.
+    /// What happened: `created`, `rotated`, `removed`, `rolled_back`, `pending`, `revoked`, ...
     pub action: String,
     /// The version before, if any.
     pub from_version: Option<i64>,

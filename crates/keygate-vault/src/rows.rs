@@ -60,6 +60,18 @@ pub(crate) const CREDENTIAL: Spec = Spec {
     optional_last: false,
 };
 
+/// A credential's rotation state: its grace, the version rollback restores and when that
+/// version is erased, and the rotation in flight.
+pub(crate) const ROTATION: Spec = Spec {
+    table: "credential_rotation",
+    what: "credential rotation state",
+    select: "SELECT r.name, r.name, r.grace_secs, r.previous_version, r.previous_until, r.attempt,
+                    r.attempt_started_at, r.mac FROM credential_rotation r",
+    update: "UPDATE credential_rotation SET mac = ?1 WHERE name = ?2",
+    ids: 1,
+    optional_last: false,
+};
+
 pub(crate) const PIN: Spec = Spec {
     table: "tool_pin",
     what: "tool pin",
@@ -152,10 +164,11 @@ pub(crate) const OAUTH: [&Spec; 6] =
     [&OAUTH_CLIENT, &OAUTH_CONSENT, &OAUTH_CODE, &OAUTH_FAMILY, &OAUTH_REFRESH, &OAUTH_FAMILY_TOKEN];
 
 /// Every authenticated table.
-pub(crate) const ALL: [&Spec; 11] = [
+pub(crate) const ALL: [&Spec; 12] = [
     &TOKEN,
     &GRANT,
     &CREDENTIAL,
+    &ROTATION,
     &PIN,
     &OAUTH_CLIENT,
     &OAUTH_CONSENT,

@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema/008_oauth_authenticated.sql"),
     include_str!("schema/009_team.sql"),
     include_str!("schema/010_policy.sql"),
+    include_str!("schema/011_rotation.sql"),
 ];
 
 /// The schema version this build writes.

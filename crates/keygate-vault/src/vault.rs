@@ -122,7 +122,7 @@ impl Vault {
         let vault_id = read_meta_text(&conn, "vault_id", home)?;
         let key_check = read_meta(&conn, "key_check", home)?;
         let key = match source {
-            KeySource::Keychain => key_source::load_from_keychain(&vault_id)?,
+            KeySource::Keychain => keychain_key(&vault_id, &key_check)?,
             KeySource::Given(key) => key,
         };
         let sealer = Sealer::new(&key);
@@ -203,6 +203,28 @@ impl Vault {
             }
         }
         Ok(hasher.finish())
+    }
+}
+
+/// The keychain's key for this vault: the main account's, or, when that fails the key check
+/// and a rekey left its new key under the second account, that one, which then finishes the
+/// rekey's move (the main account takes it, the second goes).
+fn keychain_key(vault_id: &str, key_check: &[u8]) -> Result<MasterKey> {
+    let opens = |key: &MasterKey| Sealer::new(key).open(Binding::KeyCheck { vault_id }, key_check).is_some();
+    let main = key_source::load_from_keychain(vault_id);
+    if let Ok(key) = &main
+        && opens(key)
+    {
+        return main;
+    }
+    match key_source::load_next_from_keychain(vault_id) {
+        Ok(Some(next)) if opens(&next) => {
+            key_source::store_in_keychain(vault_id, &next)?;
+            key_source::delete_next_from_keychain(vault_id)?;
+            Ok(next)
+        }
+        // Neither opens: report the main account's own error (or its wrong key).
+        _ => main,
     }
 }
 

@@ -27,6 +27,10 @@ mod opening;
 mod policy;
 #[path = "vault/redaction.rs"]
 mod redaction;
+#[path = "vault/rekey.rs"]
+mod rekey;
+#[path = "vault/rotation_steps.rs"]
+mod rotation_steps;
 #[path = "vault/rows.rs"]
 mod rows;
 #[path = "vault/team.rs"]

@@ -1,5 +1,6 @@
-// Credentials: name, version, age, policy and due state; add, rotate and remove. Values go
-// in through password fields and never come back.
+// Credentials: name, version, age, policy, due state and rotator; add, rotate (pasted or
+// through the rotator), roll back and remove. Values go in through password fields and never
+// come back.
 
 import * as api from "../api.js";
 import { el, errorBox, submitting, table, when } from "../dom.js";
@@ -23,13 +24,23 @@ export function createCredentialsView(root) {
     el("p", { class: "muted" }, "API keys live sealed in the vault. Agents never see them: Keygate adds them to each upstream call."),
     status, list, listErrors.node, el("h3", { id: "cred-add-title" }, "Add a credential"), form.node, errors.node, rotate.node, remove.node);
 
+  // Rotate now and Roll back: one click each, said in the status line, errors under the list.
+  async function act(work) {
+    try {
+      said(await work());
+      await refresh();
+    } catch (error) {
+      listErrors.show(error);
+    }
+  }
+
   async function refresh() {
     try {
       const credentials = await api.listCredentials();
       listErrors.clear();
       list.replaceChildren(table(
-        ["Name", "Version", "Age", "Rotate every", "State", ""],
-        credentials.map((c) => row(c, rotate, remove)),
+        ["Name", "Version", "Age", "Rotate every", "State", "Rotator", ""],
+        credentials.map((c) => row(c, rotate, remove, act)),
         "No credentials yet. Add the first one below."));
     } catch (error) {
       listErrors.show(error);
@@ -43,18 +54,43 @@ export function createCredentialsView(root) {
   return { refresh, show };
 }
 
-function row(c, rotate, remove) {
+function row(c, rotate, remove, act) {
   const state = c.due ? el("span", { class: "badge due" }, "due")
     : c.due_soon ? el("span", { class: "badge soon" }, "due soon") : el("span", { class: "badge ok" }, "ok");
+  const mints = c.rotator && c.rotator !== "manual";
   return el("tr", { dataset: { name: c.name } },
     el("td", {}, el("code", {}, c.name)),
     el("td", {}, `v${c.version}`),
     el("td", { title: `since ${when(c.rotated_at || c.created_at)}` }, `${c.version_age_days} d`),
     el("td", {}, `${c.max_age_days} d`),
     el("td", { title: `due ${when(c.due_at)}` }, state),
+    el("td", { class: "rotator" }, rotatorCell(c)),
     el("td", { class: "actions" },
-      el("button", { type: "button", class: "rotate", onclick: () => rotate.open(c.name) }, "Rotate"),
+      mints ? el("button", { type: "button", class: "rotate-now primary",
+        onclick: () => act(() => rotateNowSaid(c.name)) }, "Rotate now") : null,
+      el("button", { type: "button", class: "rotate", onclick: () => rotate.open(c.name) }, mints ? "Paste" : "Rotate"),
+      c.has_previous ? el("button", { type: "button", class: "rollback",
+        onclick: () => act(() => rollbackSaid(c.name)) }, "Roll back") : null,
       el("button", { type: "button", class: "remove danger", onclick: () => remove.open(c.name) }, "Remove")));
+}
+
+// "openai, next 2026-12-01" / "manual" / "-", and an unfinished rotation if one waits.
+function rotatorCell(c) {
+  if (!c.rotator) return "-";
+  const next = c.next_rotation ? `, next ${when(c.next_rotation)}` : c.rotator === "manual" ? "" : ", on demand";
+  return el("span", { title: c.in_flight ? "a rotation did not finish: the next run finishes it" : null },
+    `${c.rotator}${next}`, c.in_flight ? el("span", { class: "badge soon" }, " unfinished") : null);
+}
+
+async function rotateNowSaid(name) {
+  const done = await api.rotateNow(name);
+  const notes = done.notes.length ? ` Note: ${done.notes.join(" ")}` : "";
+  return `Rotated ${done.name} through its rotator: now v${done.version}; the next call uses it.${notes}`;
+}
+
+async function rollbackSaid(name) {
+  const back = await api.rollbackCredential(name);
+  return `Rolled ${back.name} back to v${back.version}; the version it replaced is kept for its grace.`;
 }
 
 function addForm(errors, done) {

@@ -7,6 +7,8 @@ use std::process::{Child, ChildStdout, Command, Output, Stdio};
 
 use base64::Engine as _;
 
+pub mod provider;
+
 /// A throwaway Keygate home and the environment to reach it.
 pub struct Kg {
     pub dir: tempfile::TempDir,

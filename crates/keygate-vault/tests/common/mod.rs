@@ -16,6 +16,10 @@ pub const T0: Timestamp = Timestamp::from_unix_millis(1_760_000_000_000);
 pub const HOUR: Duration = Duration::from_secs(3600);
 pub const DAY: Duration = Duration::from_secs(24 * 3600);
 
+/// Undo the rotation-state migration (010_rotation.sql), for tests that roll a vault's schema back past it.
+pub const UNDO_ROTATION_SCHEMA: &str = "DROP TABLE credential_rotation;
+     ALTER TABLE credential_version DROP COLUMN provider_id; ALTER TABLE credential_version DROP COLUMN expires_at;";
+
 /// A temp home with a known master key and a clock moved by hand.
 pub struct Fixture {
     /// Held so the directory lives as long as the fixture, and is removed after.
@@ -152,12 +156,13 @@ impl Fixture {
     /// Drop the OAuth tables' MAC columns (and what schemas 9 and 10 added later: team copies,
     /// policy columns).
     pub fn make_pre_oauth_mac_schema(&self, raw: &rusqlite::Connection) {
-        raw.execute_batch(
+        raw.execute_batch(&format!(
             "DROP TABLE team_credential; ALTER TABLE agent_grant DROP COLUMN policy; ALTER TABLE token DROP COLUMN policy;
              ALTER TABLE oauth_client DROP COLUMN mac; ALTER TABLE oauth_consent DROP COLUMN mac;
              ALTER TABLE oauth_code DROP COLUMN mac; ALTER TABLE oauth_family DROP COLUMN mac;
-             ALTER TABLE oauth_refresh DROP COLUMN mac; ALTER TABLE oauth_family_token DROP COLUMN mac;",
-        )
+             ALTER TABLE oauth_refresh DROP COLUMN mac; ALTER TABLE oauth_family_token DROP COLUMN mac;
+             {UNDO_ROTATION_SCHEMA}",
+        ))
         .expect("drop the OAuth MAC columns");
     }
 

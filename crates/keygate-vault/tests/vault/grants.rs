@@ -232,6 +232,7 @@ fn a_vault_from_before_grants_is_upgraded_and_its_tokens_still_work() {
              ALTER TABLE audit DROP COLUMN mac; ALTER TABLE audit DROP COLUMN seal;
              ALTER TABLE rotation_log DROP COLUMN mac; DROP TABLE team_credential; PRAGMA user_version = 2;",
         )
+        .and_then(|()| fx.raw().execute_batch(crate::common::UNDO_ROTATION_SCHEMA))
         .expect("downgrade");
     fx.write_first_key_check(&fx.raw());
     let mut vault = fx.open();

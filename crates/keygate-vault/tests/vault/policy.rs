@@ -133,12 +133,13 @@ fn tokens_and_grants_from_before_rules_still_verify_after_the_upgrade() {
     let minted = vault.mint_grant_token("cursor").expect("mint");
     let plain = vault.issue_token(&request(&["web_search"], None)).expect("issue");
     drop(vault);
-    // The same rows as a vault at schema 9 had them: no policy column.
+    // The same rows as a vault at schema 9 had them: no policy column (nor rotation state).
     fx.raw()
         .execute_batch(
             "ALTER TABLE agent_grant DROP COLUMN policy; ALTER TABLE token DROP COLUMN policy;
              PRAGMA user_version = 9;",
         )
+        .and_then(|()| fx.raw().execute_batch(crate::common::UNDO_ROTATION_SCHEMA))
         .expect("back to schema 9");
     let vault = fx.open();
     allowed(&vault, minted.token.expose_secret(), "web_search");

@@ -195,6 +195,7 @@ fn a_vault_from_before_row_macs_is_authenticated_once_at_its_first_open() {
              ALTER TABLE oauth_family_token DROP COLUMN mac; ALTER TABLE agent_grant DROP COLUMN policy;
              ALTER TABLE token DROP COLUMN policy; DROP TABLE team_credential; PRAGMA user_version = 6;",
         )
+        .and_then(|()| fx.raw().execute_batch(crate::common::UNDO_ROTATION_SCHEMA))
         .expect("roll back the schema");
     let vault = fx.open();
     assert!(matches!(
