@@ -166,21 +166,27 @@ fn a_symlinked_config_stays_a_symlink_and_keeps_its_mode() {
 fn one_line_files_come_back_byte_for_byte_when_untouched_since_connect() {
     let case = CASES[7];
     for original in ["{}", "{ \"theme\": \"GitHub\" }\n", "// nothing yet\n{}\n"] {
-        let home = Home::new();
-        let location = home.location(case);
-        std::fs::write(&location.file, original).unwrap();
-        let plan = plan_connect(case.client, &location, &launch("work"), None, false).unwrap();
-        let ownership = plan.ownership().cloned().unwrap();
-        apply(&plan).unwrap();
-        let connected = std::fs::read_to_string(&location.file).unwrap();
-        assert!(connected.contains("\"mcpServers\": {"), "{connected}");
-
         // The object the entry went into was made multi-line; with the original at hand (the
         // file untouched since), the file comes back exactly all the same.
-        let plan = plan_disconnect(case.client, &location, Some(&ownership), Some(original)).unwrap();
-        apply(&plan).unwrap();
-        assert_eq!(std::fs::read_to_string(&location.file).unwrap(), original);
+        let (connected, back) = connect_then_disconnect(case, original, Some(original));
+        assert!(connected.contains("\"mcpServers\": {"), "{connected}");
+        assert_eq!(back, original);
     }
+}
+
+/// Write `original` as `case`'s config, connect, then disconnect (with `sealed` as the
+/// original Keygate kept, if any): the connected text and the text given back.
+fn connect_then_disconnect(case: support::Case, original: &str, sealed: Option<&str>) -> (String, String) {
+    let home = Home::new();
+    let location = home.location(case);
+    std::fs::write(&location.file, original).unwrap();
+    let plan = plan_connect(case.client, &location, &launch("work"), None, false).unwrap();
+    let ownership = plan.ownership().cloned().unwrap();
+    apply(&plan).unwrap();
+    let connected = std::fs::read_to_string(&location.file).unwrap();
+    let plan = plan_disconnect(case.client, &location, Some(&ownership), sealed).unwrap();
+    apply(&plan).unwrap();
+    (connected, std::fs::read_to_string(&location.file).unwrap())
 }
 
 #[test]
@@ -193,19 +199,10 @@ fn an_authors_trailing_commas_survive_connect_and_disconnect() {
         "// mine\n{\"theme\": {   \n   },\n}\n",
     ];
     for original in originals {
-        let home = Home::new();
-        let location = home.location(case);
-        std::fs::write(&location.file, original).unwrap();
-        let plan = plan_connect(case.client, &location, &launch("work"), None, false).unwrap();
-        let ownership = plan.ownership().cloned().unwrap();
-        apply(&plan).unwrap();
-        let connected = std::fs::read_to_string(&location.file).unwrap();
-        assert!(connected.contains(support::KEYGATE), "{connected}");
-
         // Without the original at hand: the CST path alone must give the commas back.
-        let plan = plan_disconnect(case.client, &location, Some(&ownership), None).unwrap();
-        apply(&plan).unwrap();
+        let (connected, back) = connect_then_disconnect(case, original, None);
+        assert!(connected.contains(support::KEYGATE), "{connected}");
         let squeeze = |t: &str| t.chars().filter(|c| !c.is_whitespace()).collect::<String>();
-        assert_eq!(squeeze(&std::fs::read_to_string(&location.file).unwrap()), squeeze(original), "{connected}");
+        assert_eq!(squeeze(&back), squeeze(original), "{connected}");
     }
 }

@@ -12,16 +12,22 @@ const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 /// How long a step may wait for the UI before the test fails.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// One app under WebDriver at a time: each is a web view and an agent on a 2-core machine,
+/// and side by side they starved each other past the step timeouts.
+static ONE_APP_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A running tauri-driver, stopped on drop.
 pub struct TauriDriver {
     child: Child,
     pub url: String,
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
 
 impl TauriDriver {
     /// Start tauri-driver on free ports, with WebKitWebDriver as the native driver. The app it
     /// launches inherits `envs` on top of this process's environment.
     pub fn start(envs: &[(&str, &Path)]) -> Self {
+        let turn = ONE_APP_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let port = crate::support::free_port();
         let native_port = crate::support::free_port();
         let mut command = Command::new(crate::support::tool("tauri-driver"));
@@ -38,7 +44,7 @@ impl TauriDriver {
         }
         let child = command.spawn().expect("start tauri-driver (install it: cargo install tauri-driver --locked)");
         crate::support::wait_for_port(port);
-        Self { child, url: format!("http://127.0.0.1:{port}") }
+        Self { child, url: format!("http://127.0.0.1:{port}"), _turn: turn }
     }
 }
 
