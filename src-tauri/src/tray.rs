@@ -93,9 +93,12 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
 /// "N credentials due for rotation" and "N due within 3 days", when there are any.
 fn rotation_lines(state: &AppState) -> Vec<String> {
     let now = state.clock().now();
-    let Ok(credentials) = state.with_vault(|vault| vault.list_credentials()) else {
+    let Ok(mut credentials) = state.with_vault(|vault| vault.list_credentials()) else {
         return vec!["Vault not open (open Keygate for why)".to_string()];
     };
+    // As for reminders: a credential whose rotator runs by itself is not "due" for the person.
+    let automatic = crate::rotations::self_rotating(state);
+    credentials.retain(|c| !automatic.contains(&c.name));
     let reminders = reminders_for(&credentials, now);
     let due = reminders.iter().filter(|r| r.overdue).count();
     let soon = reminders.len() - due;
