@@ -238,7 +238,10 @@ fn changed(listing: &str, expected: &str, got: &str) -> BTreeSet<String> {
 fn diff(a: &Value, b: &Value, key: &str, out: &mut BTreeSet<String>) {
     match (a, b) {
         (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
-            x.iter().zip(y).for_each(|(p, q)| diff(p, q, key, out));
+            // Rows by their identity, not their place: a listing ordered by an unauthenticated
+            // field (a token's issue time) reorders when only that field changed.
+            let (x, y) = (by_identity(x), by_identity(y));
+            x.iter().zip(&y).for_each(|(p, q)| diff(p, q, key, out));
         }
         (Value::Object(x), Value::Object(y)) => {
             for k in x.keys().chain(y.keys()) {
@@ -250,4 +253,14 @@ fn diff(a: &Value, b: &Value, key: &str, out: &mut BTreeSet<String>) {
         }
         _ => {}
     }
+}
+
+/// A listing's rows sorted by `id` (or `name`) when every row has one; else as they came.
+fn by_identity(rows: &[Value]) -> Vec<&Value> {
+    let identity = |row: &Value| ["id", "name"].iter().find_map(|k| row.get(k)?.as_str().map(str::to_string));
+    let mut sorted: Vec<&Value> = rows.iter().collect();
+    if rows.iter().all(|row| identity(row).is_some()) {
+        sorted.sort_by_key(|row| identity(row));
+    }
+    sorted
 }
