@@ -31,7 +31,7 @@ pub fn run_team(command: TeamCommand) -> Result<()> {
         TeamCommand::Sync(flag) => {
             let mut vault = open_vault()?;
             let remote = block_on(connect(&vault, &config()?))?;
-            let report = block_on(keygate_team::sync(&mut vault, &remote))?;
+            let report = block_on(async { Ok(keygate_team::sync(&mut vault, &remote).await?) })?;
             print_report(&report, flag.json)
         }
     }
@@ -41,12 +41,11 @@ fn config() -> Result<TeamConfig> {
     Ok(TeamConfig::require(&Home::from_env()?.config_path())?)
 }
 
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime.block_on(future),
-        // Building a one-thread runtime fails only when the OS refuses a thread or a timer fd.
-        Err(e) => panic!("cannot start the async runtime: {e}"),
-    }
+/// Run `future` to its end on a one-thread runtime (OpenBao is asked one thing at a time).
+fn block_on<T>(future: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(future)
 }
 
 async fn connect(vault: &Vault, config: &TeamConfig) -> Result<Remote> {
@@ -80,7 +79,7 @@ fn login(approle: Option<&str>, refused: &crate::cli::RefusedSecret) -> Result<(
     // Checked before it is kept: a mistyped token is refused here, not at the next sync.
     block_on(async {
         let remote = Remote::connect(&config, &login).await?;
-        remote.check().await
+        Ok(remote.check().await?)
     })?;
     keygate_team::store_login(vault.id(), &login)?;
     output::lines([format!(
@@ -104,7 +103,7 @@ pub fn add(vault: &mut Vault, name: &str, value: &SecretString, max_age_days: Op
     keygate_vault::validate_value(value)?;
     let config = config()?;
     let remote = block_on(connect(vault, &config))?;
-    let version = block_on(remote.create(name, value, max_age_days))?;
+    let version = block_on(async { Ok(remote.create(name, value, max_age_days).await?) })?;
     vault.store_team_version(name, value, version, max_age_days)?;
     output::lines([format!("Added {name} to the team at {} (version {version}) and to this vault.", config.address)])?;
     Ok(())
@@ -115,7 +114,7 @@ pub fn rotate(vault: &mut Vault, name: &str, value: &SecretString) -> Result<()>
     keygate_vault::validate_value(value)?;
     let held = vault.team_versions()?.get(name).copied().context("not a team credential")?;
     let remote = block_on(connect(vault, &config()?))?;
-    let version = block_on(remote.update(name, value, held))?;
+    let version = block_on(async { Ok(remote.update(name, value, held).await?) })?;
     vault.store_team_version(name, value, version, None)?;
     output::lines([format!(
         "Rotated team credential {name}: now version {version} on the team; other machines pick it up at their next sync."
@@ -126,7 +125,7 @@ pub fn rotate(vault: &mut Vault, name: &str, value: &SecretString) -> Result<()>
 /// `cred remove NAME` of a team credential: deleted on the team, then here.
 pub fn remove(vault: &mut Vault, name: &str) -> Result<()> {
     let remote = block_on(connect(vault, &config()?))?;
-    match block_on(remote.delete(name)) {
+    match block_on(async { Ok(remote.delete(name).await) })? {
         Ok(()) | Err(keygate_team::TeamError::NotFound { .. }) => {}
         Err(e) => return Err(e.into()),
     }
@@ -165,7 +164,7 @@ fn status(json: bool) -> Result<()> {
         for name in held.keys() {
             latest.push(remote.current_version(name).await?);
         }
-        anyhow::Ok(latest)
+        Ok(latest)
     });
     let (reachable, authenticated, problem, latest) = match probe {
         Ok(latest) => (true, true, None, latest),
