@@ -79,6 +79,8 @@ pub async fn sync(vault: &mut Vault, remote: &Remote) -> Result<SyncReport> {
                 report.skipped.push((name, e.to_string()));
             }
             Err(TeamError::Vault(e)) if e.code() == "invalid_value" => {
+                // A value Keygate cannot hold (empty, too long): the copy held so far stays.
+                kept.push(name.clone());
                 report.skipped.push((name, e.to_string()));
             }
             Err(e) => return Err(e),
