@@ -155,6 +155,7 @@ pub async fn rotate_credential(
     name: String,
     value: String,
 ) -> CommandResult<CredentialInfo> {
+    crate::rotation_commands::refuse_team_copy(&state, &name, "rotate")?;
     let value = SecretString::from(value);
     let info = state.with_vault(|vault| vault.rotate_credential(&name, &value))?;
     state.mark_changed();
@@ -164,6 +165,7 @@ pub async fn rotate_credential(
 /// Remove a credential and erase its stored values.
 #[tauri::command]
 pub async fn remove_credential(state: State<'_, AppState>, name: String) -> CommandResult<()> {
+    crate::rotation_commands::refuse_team_copy(&state, &name, "remove")?;
     state.with_vault(|vault| vault.remove_credential(&name))?;
     state.mark_changed();
     Ok(())

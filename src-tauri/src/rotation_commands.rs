@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use keygate_rotate::{Kind, RotateError};
+use keygate_team::TeamPublisher;
 use keygate_vault::{Actor, CredentialInfo, Vault};
 use serde::Serialize;
 use tauri::State;
@@ -49,7 +50,14 @@ pub async fn rotate_now(state: State<'_, AppState>, name: String) -> CommandResu
         )
     })?;
     let mut vault = Vault::open(state.home(), state.key_source()?, Arc::clone(state.clock()), Actor::App)?;
-    let report = keygate_rotate::rotate(&mut vault, rotator).await?;
+    // A team copy's new key is published to the team first (refused if the team is out of reach).
+    let team = TeamPublisher::for_vault(vault.id(), &state.home().config_path())
+        .await
+        .map_err(|e| AppError::new("team_unreachable", e.to_string()))?;
+    let report = match team {
+        Some(team) => keygate_rotate::rotate_team(&mut vault, rotator, &team).await?,
+        None => keygate_rotate::rotate(&mut vault, rotator).await?,
+    };
     state.mark_changed();
     Ok(RotatedNow { name, version: report.version, resumed: report.resumed, notes: report.notes })
 }
@@ -57,7 +65,22 @@ pub async fn rotate_now(state: State<'_, AppState>, name: String) -> CommandResu
 /// Make the previous version current again.
 #[tauri::command]
 pub async fn rollback_credential(state: State<'_, AppState>, name: String) -> CommandResult<CredentialInfo> {
+    refuse_team_copy(&state, &name, "rollback")?;
     let info = state.with_vault(|vault| vault.rollback_credential(&name))?;
     state.mark_changed();
     Ok(info)
+}
+
+/// A team copy changes on the team first, for every machine, which only `keygate cred ...`
+/// does; done here, the next sync would undo it.
+pub fn refuse_team_copy(state: &AppState, name: &str, subcommand: &str) -> CommandResult<()> {
+    if !state.with_vault(|vault| Ok(vault.team_versions()?.contains_key(name)))? {
+        return Ok(());
+    }
+    Err(AppError::new(
+        "team_credential",
+        format!(
+            "{name} is a team credential: it changes on the team first, for every machine. Run `keygate cred {subcommand} {name}` in a terminal."
+        ),
+    ))
 }

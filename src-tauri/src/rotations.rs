@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use keygate_rotate::{Event, Kind, RotatorSet, Scheduler, TICK};
-use keygate_vault::{Actor, CredentialInfo, Timestamp, Vault, VersionState};
+use keygate_team::TeamPublisher;
+use keygate_vault::{Actor, CredentialInfo, Home, Timestamp, Vault, VersionState};
 use serde::Serialize;
 
 use crate::state::AppState;
@@ -55,6 +56,14 @@ pub fn summary(vault: &Vault, rotators: &RotatorSet, info: &CredentialInfo) -> R
     }
 }
 
+/// One tick; team copies rotate too when the team is reachable (published there first).
+async fn tick(scheduler: &mut Scheduler, vault: &mut Vault, set: &RotatorSet, home: &Home) -> Vec<Event> {
+    match TeamPublisher::for_vault(vault.id(), &home.config_path()).await {
+        Ok(Some(team)) => scheduler.tick_team(vault, set, &team).await,
+        Ok(None) | Err(_) => scheduler.tick(vault, set).await,
+    }
+}
+
 /// Start the agent's scheduled rotations. Each tick opens the vault on its own connection and
 /// closes it after (the master key is not kept in a second place between ticks).
 pub fn spawn_scheduler(state: &AppState) {
@@ -70,7 +79,10 @@ pub fn spawn_scheduler(state: &AppState) {
             let opened =
                 (keys.as_ref())().and_then(|source| Vault::open(&home, source, Arc::clone(&clock), Actor::App));
             match (opened, RotatorSet::load(&home.config_path())) {
-                (Ok(mut vault), Ok(set)) => runtime.block_on(scheduler.tick(&mut vault, &set)).iter().for_each(notify),
+                (Ok(mut vault), Ok(set)) => runtime
+                    .block_on(tick(&mut scheduler, &mut vault, &set, &home))
+                    .iter()
+                    .for_each(keygate_rotate::notify),
                 (Err(e), _) => tracing::debug!("scheduled rotations wait for the vault: {e}"),
                 (_, Err(e)) => tracing::warn!("scheduled rotations skipped: {e}"),
             }
@@ -79,62 +91,5 @@ pub fn spawn_scheduler(state: &AppState) {
     });
     if let Err(e) = spawned {
         tracing::error!(error = %e, "cannot start scheduled rotations");
-    }
-}
-
-/// The notification's title and body for `event`.
-pub fn notification_text(event: &Event) -> (String, String) {
-    match event {
-        Event::Rotated { credential, version } => (
-            format!("Rotated {credential}"),
-            format!(
-                "{credential} is now version {version}; the next call uses it. Roll back is in its row of Credentials."
-            ),
-        ),
-        Event::Failed { credential, error, retry_at } => (
-            format!("Rotating {credential} failed"),
-            format!("{error}. Keygate tries again at {retry_at}; the current key still works."),
-        ),
-        Event::RetireFailed { error } => {
-            ("An old key was not revoked".into(), format!("{error}. Keygate tries again."))
-        }
-        other => ("Keygate rotation".into(), format!("{other:?}")),
-    }
-}
-
-fn notify(event: &Event) {
-    let (summary, body) = notification_text(event);
-    match event {
-        Event::Rotated { .. } => tracing::info!("{summary}"),
-        _ => tracing::warn!("{summary}: {body}"),
-    }
-    let shown = notify_rust::Notification::new()
-        .appname("Keygate")
-        .summary(&summary)
-        .body(&body)
-        .icon("dialog-password")
-        .show();
-    if let Err(e) = shown {
-        tracing::warn!(error = %e, "no notification service; the rotation shows in the Credentials view");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn notifications_say_what_happened_and_what_still_works() {
-        let (title, body) = notification_text(&Event::Rotated { credential: "openai_key".into(), version: 3 });
-        assert_eq!(title, "Rotated openai_key");
-        assert!(body.contains("version 3"), "{body}");
-        let failed = Event::Failed {
-            credential: "k".into(),
-            error: "rotating k: the test step failed".into(),
-            retry_at: Timestamp::from_unix_millis(0),
-        };
-        let (title, body) = notification_text(&failed);
-        assert_eq!(title, "Rotating k failed");
-        assert!(body.contains("the current key still works") && body.contains("1970-01-01T00:00:00Z"), "{body}");
     }
 }

@@ -60,6 +60,10 @@ pub fn rollback(name: &str) -> Result<()> {
     keygate_vault::validate_name(name)?;
     let mut vault = open_vault()?;
     let before = vault.credential_info(name)?.version;
+    if crate::team_commands::is_team_copy(&vault, name)? {
+        let rotators = RotatorSet::load(&keygate_vault::Home::from_env()?.config_path())?;
+        return crate::team_commands::rollback(&mut vault, name, rotators.get(name));
+    }
     let info = vault.rollback_credential(name)?;
     output::lines([format!(
         "Rolled back {}: version {} is current again (version {before} kept as previous), next due at {}",
@@ -75,6 +79,10 @@ pub fn set_policy(name: &str, max_age_days: Option<i64>, grace: Option<&str>) ->
     }
     let grace = grace.map(parse_grace).transpose()?;
     let mut vault = open_vault()?;
+    if let (Some(days), true) = (max_age_days, crate::team_commands::is_team_copy(&vault, name)?) {
+        // The team's policy, which every machine's sync applies; the grace stays per machine.
+        crate::team_commands::set_max_age(&vault, name, days)?;
+    }
     vault.set_credential_policy(name, max_age_days, grace)?;
     let detail = vault.credential_detail(name)?;
     output::lines([format!(
@@ -103,18 +111,20 @@ pub fn rotate(name: &str) -> Result<()> {
     let rotators = RotatorSet::load(&home.config_path())?;
     let mut vault = open_vault()?;
     vault.credential_info(name)?;
-    if crate::team_commands::is_team_copy(&vault, name)? {
-        // A team key rotates on OpenBao, for every machine (its rotator, if any, is not run here).
-        let value = read_value(name)?;
-        return crate::team_commands::rotate(&mut vault, name, &value);
-    }
+    // A team key rotates on OpenBao first, for every machine.
+    let team = crate::team_commands::is_team_copy(&vault, name)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let rotator = rotators.get(name).filter(|r| r.kind != Kind::Manual);
     if let Some(rotator) = rotator {
-        let report = runtime.block_on(keygate_rotate::rotate(&mut vault, rotator))?;
+        let report = if team {
+            crate::team_commands::rotate_with_rotator(&mut vault, rotator)?
+        } else {
+            runtime.block_on(keygate_rotate::rotate(&mut vault, rotator))?
+        };
         let resumed = if report.resumed { " (finished the rotation an earlier run left)" } else { "" };
+        let shared = if team { "; published to the team, other machines pick it up at their next sync" } else { "" };
         let mut lines = vec![format!(
-            "Rotated {name} through its {} rotator: now version {}{resumed}; see `keygate cred show {name}`",
+            "Rotated {name} through its {} rotator: now version {}{resumed}{shared}; see `keygate cred show {name}`",
             rotator.kind.word(),
             report.version
         )];
@@ -125,6 +135,9 @@ pub fn rotate(name: &str) -> Result<()> {
     let value = read_value(name)?;
     if let Some(manual) = rotators.get(name) {
         runtime.block_on(keygate_rotate::test_manual_value(manual, &value))?;
+    }
+    if team {
+        return crate::team_commands::rotate(&mut vault, name, &value);
     }
     let info = vault.rotate_credential(name, &value)?;
     output::lines([format!(

@@ -2,12 +2,13 @@
 //! `keygate_rotate::TICK`, config.toml's rotators read afresh each time. Each tick opens the
 //! vault on its own connection and closes it after, so the master key is held between ticks
 //! only by the server's own vault (once in memory: see RELIABILITY.md, "Secrets in the
-//! server's memory"). A headless server has no desktop to notify: each rotation and failure
-//! is a log line (the app's agent notifies through the OS).
+//! server's memory"). Each rotation and failure is a log line and, where the session has a
+//! notification service, an OS notification, as from the app's agent.
 
 use std::sync::Arc;
 
-use keygate_rotate::{Event, RotatorSet, Scheduler, TICK};
+use keygate_rotate::{RotatorSet, Scheduler, TICK};
+use keygate_team::TeamPublisher;
 use keygate_vault::{Actor, Home, KeySource, SystemClock, Vault};
 
 /// Start the scheduler on the current runtime.
@@ -33,20 +34,21 @@ async fn tick(home: &Home, clock: &Arc<SystemClock>, scheduler: &mut Scheduler) 
         Ok(vault) => vault,
         Err(e) => return tracing::warn!("scheduled rotations skipped: {e}"),
     };
-    for event in scheduler.tick(&mut vault, &rotators).await {
-        log(&event);
-    }
+    let events = match team_publisher(vault.id().to_string(), home).await {
+        Some(team) => scheduler.tick_team(&mut vault, &rotators, &team).await,
+        None => scheduler.tick(&mut vault, &rotators).await,
+    };
+    events.iter().for_each(keygate_rotate::notify);
 }
 
-fn log(event: &Event) {
-    match event {
-        Event::Rotated { credential, version } => {
-            tracing::info!(credential = %credential, version, "scheduled rotation done");
+/// The team to publish team copies' rotations to, when `[team]` is set and reachable (else
+/// they wait; the team sync reports why).
+async fn team_publisher(vault_id: String, home: &Home) -> Option<TeamPublisher> {
+    match TeamPublisher::for_vault(&vault_id, &home.config_path()).await {
+        Ok(team) => team,
+        Err(e) => {
+            tracing::debug!("team credentials' scheduled rotations wait: {e}");
+            None
         }
-        Event::Failed { credential, error, retry_at } => {
-            tracing::warn!(credential = %credential, retry_at = %retry_at, "scheduled rotation failed: {error}");
-        }
-        Event::RetireFailed { error } => tracing::warn!("retiring a previous version failed: {error}"),
-        _ => tracing::info!("{event:?}"),
     }
 }

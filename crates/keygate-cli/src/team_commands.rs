@@ -3,9 +3,10 @@
 //! copy, so the two never disagree for longer than one command.
 
 use anyhow::{Context, Result};
-use keygate_team::{Login, Remote, SyncReport, TeamConfig, TeamStatus, load_login, read_status};
-use keygate_vault::{Home, Timestamp, Vault};
-use secrecy::SecretString;
+use keygate_rotate::{RotationReport, Rotator};
+use keygate_team::{Login, Remote, SyncReport, TeamConfig, TeamPublisher, TeamStatus, load_login, read_status};
+use keygate_vault::{Home, Timestamp, Vault, VersionState};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
 use crate::UsageError;
@@ -120,6 +121,67 @@ pub fn rotate(vault: &mut Vault, name: &str, value: &SecretString) -> Result<()>
         "Rotated team credential {name}: now version {version} on the team; other machines pick it up at their next sync."
     )])?;
     Ok(())
+}
+
+/// `cred rotate NAME` of a team credential with a rotator: minted, tested, published to the
+/// team over the version held, then current here.
+pub fn rotate_with_rotator(vault: &mut Vault, rotator: &Rotator) -> Result<RotationReport> {
+    let config_path = Home::from_env()?.config_path();
+    block_on(async {
+        let Some(team) = TeamPublisher::for_vault(vault.id(), &config_path).await? else {
+            return Err(UsageError(format!(
+                "{} is a team credential, and {} has no [team]: add it back, or remove the copy with `keygate cred remove`",
+                rotator.credential,
+                config_path.display()
+            ))
+            .into());
+        };
+        Ok(keygate_rotate::rotate_team(vault, rotator, &team).await?)
+    })
+}
+
+/// `cred rollback NAME` of a team credential: the team's version before the one held is
+/// written again as the team's newest (check-and-set), after the rotator's test passes with
+/// it (a key revoked at the provider since is refused), then made current here.
+pub fn rollback(vault: &mut Vault, name: &str, rotator: Option<&Rotator>) -> Result<()> {
+    let held = vault.team_versions()?.get(name).copied().context("not a team credential")?;
+    let remote = block_on(connect(vault, &config()?))?;
+    let Some((from, value)) = block_on(async { Ok(remote.previous(name, held).await?) })? else {
+        return Err(UsageError(format!(
+            "the team keeps no version of {name} before version {held}: nothing to roll back to"
+        ))
+        .into());
+    };
+    if let Some(rotator) = rotator {
+        block_on(async { Ok(keygate_rotate::test_manual_value(rotator, &value).await?) })?;
+    }
+    let version = block_on(async { Ok(remote.update(name, &value, held).await?) })?;
+    if holds_as_previous(vault, name, &value)? {
+        vault.rollback_credential(name)?;
+        vault.record_team_version(name, version)?;
+    } else {
+        vault.store_team_version(name, &value, version, None)?;
+    }
+    output::lines([format!(
+        "Rolled back team credential {name}: team version {from}'s key is the team's version {version} and current here; \
+         other machines pick it up at their next sync."
+    )])?;
+    Ok(())
+}
+
+/// Whether the local copy's previous version (kept for its grace) holds `value`.
+fn holds_as_previous(vault: &Vault, name: &str, value: &SecretString) -> Result<bool> {
+    let detail = vault.credential_detail(name)?;
+    let Some(previous) = detail.versions.iter().find(|v| v.state == VersionState::Previous) else { return Ok(false) };
+    Ok(vault.open_version(name, previous.version)?.value.expose_secret() == value.expose_secret())
+}
+
+/// `cred set NAME --max-age-days N` of a team credential: the policy is the team's, so every
+/// machine reminds the same way.
+pub fn set_max_age(vault: &Vault, name: &str, days: i64) -> Result<()> {
+    keygate_vault::validate_max_age(days)?;
+    let remote = block_on(connect(vault, &config()?))?;
+    block_on(async { Ok(remote.set_max_age(name, days).await?) })
 }
 
 /// `cred remove NAME` of a team credential: deleted on the team, then here.

@@ -127,9 +127,9 @@ fn a_bad_rotator_config_is_refused_by_name() {
 }
 
 fn builtin(kind: &str, provider: &Provider) -> String {
-    let project = if kind == "openai" { "project = \"proj_1\"\n" } else { "" };
+    // OpenAI's project is left out: the organization's only active one is found.
     format!(
-        "\n[rotator.k]\nkind = \"{kind}\"\n{project}admin_credential = \"admin\"\nbase_url = \"{base}\"\n\
+        "\n[rotator.k]\nkind = \"{kind}\"\nadmin_credential = \"admin\"\nbase_url = \"{base}\"\n\
          test = {{ url = \"{base}/check\", prefix = \"Bearer \" }}\n",
         base = provider.base()
     )
@@ -155,6 +155,24 @@ fn built_in_rotators_mint_through_the_providers_key_apis() {
         let names: Vec<String> = provider.state.lock().expect("lock").live.values().map(|(_, n)| n.clone()).collect();
         assert!(names.iter().any(|n| n.starts_with("keygate-k-")), "{kind}: keys carry the attempt: {names:?}");
     }
+}
+
+#[test]
+fn an_openai_rotator_names_its_project_when_the_organization_has_several() {
+    let provider = Provider::start();
+    let kg = home_with(&provider, &builtin("openai", &provider));
+    provider.state.lock().expect("lock").more_active_projects.push("proj_2".into());
+    assert_fails(&kg.run(&["cred", "rotate", "k"]), 1, "2 active projects (proj_1, proj_2)");
+    assert_eq!(provider.counts(), (0, 0), "nothing minted");
+    assert_eq!(current_value(&kg, "k"), "sk-seeded-first");
+    let config = std::fs::read_to_string(kg.home().join("config.toml")).expect("config");
+    std::fs::write(
+        kg.home().join("config.toml"),
+        config.replace("kind = \"openai\"", "kind = \"openai\"\nproject = \"proj_1\""),
+    )
+    .expect("write config");
+    kg.ok(&["cred", "rotate", "k"]);
+    assert!(provider.is_live(&current_value(&kg, "k")));
 }
 
 #[test]
@@ -220,6 +238,7 @@ fn keygate_serve_finishes_a_rotation_a_killed_run_left() {
     let dir = tempfile::tempdir().expect("dir");
     let kg = home_with(&provider, &command_rotator("k", &provider, dir.path()));
     kg.open_in_process().begin_rotation("k").expect("a run that died after starting");
+    let notifications = common::notifications::NotificationWatch::start(dir.path().join("notify.log"));
     let (_server, _url) = common::start_serve(&kg);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
@@ -233,6 +252,7 @@ fn keygate_serve_finishes_a_rotation_a_killed_run_left() {
     }
     assert!(provider.is_live(&current_value(&kg, "k")));
     assert!(!provider.is_live("sk-seeded-first"), "grace 0: the old key was revoked before it was erased");
+    notifications.wait_for("Rotated k");
 }
 
 #[test]

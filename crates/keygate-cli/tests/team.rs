@@ -10,6 +10,8 @@
 #[path = "team/cluster.rs"]
 mod cluster;
 mod common;
+#[path = "team/rotation.rs"]
+mod rotation;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

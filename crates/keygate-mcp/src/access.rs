@@ -2,8 +2,7 @@
 //! bearer token on every request, a session bound to the token that opened it, and a limit
 //! on failed authentication so a flood of bad tokens cannot starve good ones.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -16,6 +15,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use crate::denials::{AUTH_TOOL, Denials};
 use crate::gate::Gate;
 use crate::rate_limit::FailureLimiter;
+use crate::sessions::SessionTable;
 
 const SESSION_HEADER: &str = "mcp-session-id";
 
@@ -36,8 +36,8 @@ pub struct AccessState {
     pub(crate) denials: Arc<Denials>,
     /// Where the server listens (the resource metadata URL follows the client's Host).
     pub(crate) addr: std::net::SocketAddr,
-    /// Session id -> who opened it: the token's id, or its grant (see `session_owner`).
-    pub(crate) sessions: Arc<Mutex<HashMap<String, String>>>,
+    /// Open sessions: who opened each (the token's id, or its grant: see `session_owner`).
+    pub(crate) sessions: Arc<SessionTable>,
     pub(crate) session_manager: Arc<LocalSessionManager>,
 }
 
@@ -90,9 +90,9 @@ pub async fn require_token(State(state): State<AccessState>, mut request: Reques
     let ends_session = request.method() == http::Method::DELETE;
     let response = next.run(request).await;
     if let Some(new_session) = response.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
-        lock(&state.sessions).insert(new_session.to_string(), owner);
+        state.sessions.opened(new_session, owner);
     } else if let Some(ended) = session.filter(|_| ends_session && response.status().is_success()) {
-        lock(&state.sessions).remove(&ended);
+        state.sessions.ended(&ended);
     }
     response
 }
@@ -127,7 +127,7 @@ async fn authorize(state: &AccessState, request: &mut Request, session: Option<&
     };
     let owner = session_owner(&grant);
     if let Some(session) = session
-        && !session_belongs_to(state, session, &owner)
+        && !state.sessions.admit(session, &owner)
     {
         state.limiter.record_failure();
         audit_failure(state, Some(&grant.token_id), "auth_foreign_session");
@@ -167,21 +167,16 @@ fn session_owner(grant: &TokenGrant) -> String {
     }
 }
 
-/// A session may only be used by its owner. Unknown sessions pass through for rmcp to answer (404).
-fn session_belongs_to(state: &AccessState, session: &str, owner: &str) -> bool {
-    lock(&state.sessions).get(session).is_none_or(|opened_by| opened_by == owner)
-}
-
 /// A session must not outlive its token: close it as soon as *its own* token (or a token of
 /// the grant that owns it) is refused. Any other refused token leaves it alone: anyone who
 /// learned a session id must not be able to end it by sending a bad token with it.
 async fn close_session_of(state: &AccessState, session: &str, refused_token: &str) {
-    let Some(owner) = lock(&state.sessions).get(session).cloned() else { return };
+    let Some(owner) = state.sessions.owner(session) else { return };
     let owns = owner == refused_token
         || owner.strip_prefix("grant:").is_some_and(|grant| {
             state.gate.with(|vault| vault.token_grant_name(refused_token)).ok().flatten().as_deref() == Some(grant)
         });
-    if owns && lock(&state.sessions).remove(session).is_some() {
+    if owns && state.sessions.ended(session) {
         let _ = state.session_manager.close_session(&session.into()).await;
     }
 }
@@ -197,10 +192,6 @@ fn audit_failure(state: &AccessState, token_id: Option<&str>, status: &str) {
         decision: keygate_vault::Decision::Denied,
         status: Some(status),
     });
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// 401 with the challenge that starts an OAuth sign-in (RFC 9728 section 5.1): where the

@@ -28,6 +28,7 @@ mod reload;
 mod rules;
 mod server;
 mod session_calls;
+mod sessions;
 mod text;
 mod upstream;
 mod watch;

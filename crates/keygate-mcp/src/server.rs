@@ -2,9 +2,8 @@
 //! layer at `/mcp`, and beside it the authorization server (`oauth/`) with the RFC 9728
 //! resource metadata.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
@@ -34,6 +33,7 @@ use crate::handler::{KeygateHandler, Shared};
 use crate::oauth::{self, OAuthState};
 use crate::rate_limit::FailureLimiter;
 use crate::session_calls::{InFlight, Probe, SessionCall};
+use crate::sessions::SessionTable;
 use crate::upstream::Upstream;
 
 /// Largest request body accepted (rmcp's own default).
@@ -54,7 +54,7 @@ pub struct RunningServer {
     addr: SocketAddr,
     shared: Arc<Shared>,
     stop: CancellationToken,
-    sessions: Arc<Mutex<HashMap<String, String>>>,
+    sessions: Arc<SessionTable>,
     audit_writer: AuditWriter,
     agent_socket: Option<AgentSocket>,
     fast_calls: Arc<FastCalls>,
@@ -105,7 +105,7 @@ impl RunningServer {
 
     /// How many MCP sessions are open (each bound to the token that opened it).
     pub fn sessions_open(&self) -> usize {
-        self.sessions.lock().map_or(0, |sessions| sessions.len())
+        self.sessions.len()
     }
 
     /// Wait until the outcome of every call finished so far is in the vault. Calls answer
@@ -145,6 +145,12 @@ impl RunningServer {
         crate::watch::spawn(Arc::clone(&self.shared), config_path, endpoint_url(self.addr), self.stop.clone());
     }
 
+    /// How long a session may go without a request before it ends (tests shorten it).
+    #[doc(hidden)]
+    pub fn set_session_idle(&self, idle: std::time::Duration) {
+        self.sessions.set_idle(idle);
+    }
+
     /// Serve plain `tools/call` requests on the fast path (the default) or leave every
     /// request to rmcp: for tests that compare the two answers to the same request.
     #[doc(hidden)]
@@ -175,7 +181,7 @@ pub async fn start(config: Config, mut vault: Vault, bind: Option<&str>) -> Resu
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|cause| McpError::Bind { addr, cause })?;
     let addr = listener.local_addr().map_err(|cause| McpError::Bind { addr, cause })?;
     let stop = CancellationToken::new();
-    let sessions = Arc::new(Mutex::new(HashMap::new()));
+    let sessions = Arc::new(SessionTable::default());
     let home = vault.home().dir().to_path_buf();
     // Commits on the call path only append to the WAL; a thread syncs it into the file.
     let checkpointer = vault.checkpoint_in_background()?;
@@ -239,10 +245,11 @@ fn router(
     gate: Gate,
     oauth: OAuthState,
     stop: CancellationToken,
-    sessions: Arc<Mutex<HashMap<String, String>>>,
+    sessions: Arc<SessionTable>,
     fast_calls: Arc<FastCalls>,
 ) -> Router {
-    let session_manager = Arc::new(LocalSessionManager::default());
+    let session_manager = Arc::new(SessionTable::manager());
+    sessions.spawn_sweeper(Arc::clone(&session_manager), stop.clone());
     let base =
         StreamableHttpServerConfig::default().with_cancellation_token(stop).with_max_request_body_bytes(MAX_BODY_BYTES);
     let factory = {

@@ -224,3 +224,29 @@ async fn a_flood_answers_429_with_retry_after_and_is_audited_in_a_few_rows() {
     assert!(failures.len() <= 4, "{} rows for 300 failed authentications: {rows:?}", failures.len());
     assert!(failures.iter().all(|r| r.token_id.is_none() && r.decision == "denied"), "{rows:?}");
 }
+
+/// A session is ended after it idles, but not while it is busy with tool calls only: those are
+/// answered without rmcp's session worker, whose own idle timer once ended such a session five
+/// minutes after its last other message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_busy_with_tool_calls_stays_open_and_an_idle_one_ends() {
+    let h = Harness::start().await;
+    h.server.set_session_idle(Duration::from_millis(1500));
+    let (_, token) = h.token(&["web_search"]);
+    let (busy, idle) = (open_session(&h, &token).await, open_session(&h, &token).await);
+    let send = |session: &str, body: Value| {
+        let request = h.http.post(h.url()).bearer_auth(&token).header("accept", ACCEPT);
+        let request = request.header("mcp-session-id", session).header("mcp-protocol-version", "2025-06-18");
+        async move { request.json(&body).send().await.expect("send").status() }
+    };
+    for id in 1..=14 {
+        let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": "web_search", "arguments": {"query": "keygate"}}});
+        assert_eq!(send(&busy, call).await, StatusCode::OK, "call {id} in the busy session");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(h.server.fast_calls_served() >= 14, "the calls took the fast path, without rmcp's session worker");
+    assert_eq!(send(&busy, list_request()).await, StatusCode::OK, "4 s of tool calls kept the session open");
+    assert_eq!(send(&idle, list_request()).await, StatusCode::NOT_FOUND, "the idle session was ended");
+    assert_eq!(h.server.sessions_open(), 1);
+}

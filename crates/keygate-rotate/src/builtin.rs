@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::config::{Kind, Rotator};
+use crate::config::{Kind, Rotator, shown};
 use crate::probe::client;
 use crate::provider::{MintRequest, Minted};
 use crate::redact::redact;
@@ -46,7 +46,7 @@ impl<'a> Builtin<'a> {
         let name = key_name(request.credential, request.attempt);
         match &self.rotator.kind {
             Kind::OpenAi { project } => {
-                let url = format!("{}/organization/projects/{project}/service_accounts", self.base);
+                let url = format!("{}/service_accounts", self.openai_project(project.as_deref()).await?);
                 let body = self.call(Method::POST, &url, Some(json!({ "name": name }))).await?;
                 let value = take_str(&body, &["api_key", "value"])?;
                 let expires = body["api_key"]["expires_at"]
@@ -104,7 +104,7 @@ impl<'a> Builtin<'a> {
     async fn delete(&self, id: &str) -> Result<(), String> {
         let url = match &self.rotator.kind {
             Kind::OpenAi { project } => {
-                format!("{}/organization/projects/{project}/service_accounts/{}", self.base, segment(id))
+                format!("{}/service_accounts/{}", self.openai_project(project.as_deref()).await?, segment(id))
             }
             Kind::OpenRouter => format!("{}/keys/{}", self.base, segment(id)),
             _ => format!("{}/user/tokens/{}", self.base, segment(id)),
@@ -119,7 +119,7 @@ impl<'a> Builtin<'a> {
     async fn list_named(&self, name: &str) -> Result<Vec<String>, String> {
         let (url, list, id_key) = match &self.rotator.kind {
             Kind::OpenAi { project } => {
-                (format!("{}/organization/projects/{project}/service_accounts?limit=100", self.base), "data", "id")
+                (format!("{}/service_accounts?limit=100", self.openai_project(project.as_deref()).await?), "data", "id")
             }
             Kind::OpenRouter => (format!("{}/keys", self.base), "data", "hash"),
             _ => (format!("{}/user/tokens?per_page=50", self.base), "result", "id"),
@@ -131,6 +131,19 @@ impl<'a> Builtin<'a> {
             .filter(|item| item["name"].as_str() == Some(name))
             .filter_map(|item| item[id_key].as_str().map(str::to_string))
             .collect())
+    }
+
+    /// The URL of the OpenAI project whose service accounts hold the keys: the configured one,
+    /// else the organization's only active project.
+    async fn openai_project(&self, configured: Option<&str>) -> Result<String, String> {
+        let project = match configured {
+            Some(project) => project.to_string(),
+            None => {
+                let url = format!("{}/organization/projects?limit=100", self.base);
+                only_active_project(&self.call(Method::GET, &url, None).await?, &self.rotator.credential)?
+            }
+        };
+        Ok(format!("{}/organization/projects/{}", self.base, segment(&project)))
     }
 
     /// The id of the Cloudflare token `value` (it verifies itself).
@@ -190,6 +203,27 @@ fn api_root(url: &Url, kind: &Kind) -> String {
     if url.path().trim_end_matches('/').is_empty() { format!("{text}{suffix}") } else { text }
 }
 
+/// The one active project in an OpenAI project listing, or why there is none to choose.
+fn only_active_project(listing: &Value, credential: &str) -> Result<String, String> {
+    let active: Vec<&str> = listing["data"]
+        .as_array()
+        .map(|projects| projects.iter().filter(|p| p["status"] == "active").filter_map(|p| p["id"].as_str()).collect())
+        .unwrap_or_default();
+    match active.as_slice() {
+        [one] => Ok((*one).to_string()),
+        [] => Err("the OpenAI organization has no active project: create one, or set project in the rotator".into()),
+        many => {
+            let named: Vec<String> = many.iter().take(5).map(|id| shown(id)).collect();
+            Err(format!(
+                "the OpenAI organization has {} active projects ({}{}): set project = \"proj_...\" in [rotator.{credential}]",
+                many.len(),
+                named.join(", "),
+                if many.len() > 5 { ", ..." } else { "" }
+            ))
+        }
+    }
+}
+
 /// An id from a provider, made safe as one URL path segment.
 fn segment(id: &str) -> String {
     url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
@@ -212,4 +246,23 @@ fn id_of(body: &Value, path: &[&str]) -> Result<String, String> {
         node = &node[*key];
     }
     node.as_str().map(str::to_string).ok_or_else(|| format!("the provider's answer has no {}", path.join(".")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unnamed_openai_project_is_the_only_active_one_or_refused_naming_them() {
+        let listing = |statuses: &[(&str, &str)]| json!({ "data": statuses.iter().map(|(id, s)| json!({ "id": id, "status": s })).collect::<Vec<_>>() });
+        assert_eq!(
+            only_active_project(&listing(&[("proj_a", "active"), ("proj_b", "archived")]), "k"),
+            Ok("proj_a".into())
+        );
+        let many = only_active_project(&listing(&[("proj_a", "active"), ("proj_b", "active")]), "k")
+            .expect_err("two active projects");
+        assert!(many.contains("2 active projects (proj_a, proj_b)") && many.contains("[rotator.k]"), "{many}");
+        let none = only_active_project(&json!({ "data": "nonsense" }), "k").expect_err("no project");
+        assert!(none.contains("no active project"), "{none}");
+    }
 }

@@ -25,8 +25,9 @@ pub enum Kind {
     },
     /// OpenAI admin API: a project service account per key.
     OpenAi {
-        /// The project whose service accounts hold the keys.
-        project: String,
+        /// The project whose service accounts hold the keys; `None`: the organization's one
+        /// active project (refused, naming them, when there are several).
+        project: Option<String>,
     },
     /// OpenRouter's `/api/v1/keys` (a provisioning key as admin credential).
     OpenRouter,
@@ -203,9 +204,7 @@ fn build(name: &str, raw: RawRotator) -> Result<Rotator> {
             }
             Kind::Command { command, revoke_command: raw.revoke_command }
         }
-        "openai" => {
-            Kind::OpenAi { project: raw.project.ok_or_else(|| err("kind = \"openai\" needs project = \"proj_...\""))? }
-        }
+        "openai" => Kind::OpenAi { project: raw.project },
         "openrouter" => Kind::OpenRouter,
         "cloudflare" => Kind::Cloudflare,
         "manual" => Kind::Manual,
@@ -274,7 +273,8 @@ fn config_error(name: &str, detail: String) -> RotateError {
 }
 
 /// Text from the file, escaped and bounded for an error (the file is the person's, but may hold anything).
-fn shown(text: &str) -> String {
+/// `text` cut and escaped, to quote in a message.
+pub(crate) fn shown(text: &str) -> String {
     text.chars().take(64).flat_map(char::escape_debug).collect()
 }
 
@@ -307,7 +307,7 @@ timeout_secs = 30
         )
         .expect("parses");
         let openai = set.get("openai_key").expect("openai");
-        assert_eq!(openai.kind, Kind::OpenAi { project: "proj_1".into() });
+        assert_eq!(openai.kind, Kind::OpenAi { project: Some("proj_1".into()) });
         assert_eq!(openai.test.as_ref().map(|t| t.prefix.as_str()), Some("Bearer "));
         let legacy = set.get("legacy_key").expect("legacy");
         assert_eq!(legacy.schedule, Schedule::MaxAge);
@@ -321,7 +321,6 @@ timeout_secs = 30
             ("[rotator.k]\nkind = \"magic\"", "unknown kind"),
             ("[rotator.k]\nkind = \"command\"", "needs command"),
             ("[rotator.k]\nkind = \"openrouter\"", "needs admin_credential"),
-            ("[rotator.k]\nkind = \"openai\"\nadmin_credential = \"a\"", "needs project"),
             ("[rotator.k]\nkind = \"command\"\ncommand = [\"x\"]\ntimeout_secs = 0", "timeout_secs"),
             ("[rotator.k]\nkind = \"command\"\ncommand = [\"x\"]\ncolour = 1", "unknown field"),
             ("[rotator.k]\nkind = \"command\"\ncommand = [\"x\"]\ntest = { url = \"ftp://h/\" }", "test.url"),

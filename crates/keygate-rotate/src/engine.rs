@@ -13,6 +13,7 @@ use crate::config::{Kind, Rotator, RotatorSet};
 use crate::error::{Result, RotateError};
 use crate::probe;
 use crate::provider::{MintRequest, Provider};
+use crate::publish::{NoTeam, Publish, PublishError};
 
 /// What a rotation did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,11 +28,26 @@ pub struct RotationReport {
     pub notes: Vec<String>,
 }
 
-/// Rotate `rotator.credential` now through its provider.
+/// Rotate `rotator.credential` now through its provider; a team copy is refused (see
+/// [`rotate_team`]).
 pub async fn rotate(vault: &mut Vault, rotator: &Rotator) -> Result<RotationReport> {
+    rotate_team(vault, rotator, &NoTeam).await
+}
+
+/// Rotate `rotator.credential` now; a team copy's tested key is published to the team
+/// through `team` before it becomes current here.
+pub async fn rotate_team(vault: &mut Vault, rotator: &Rotator, team: &impl Publish) -> Result<RotationReport> {
     let name = rotator.credential.as_str();
     if matches!(rotator.kind, Kind::Manual) {
         return Err(RotateError::step(name, "create", "this rotator is manual: pipe the new value on stdin"));
+    }
+    let held = vault.team_versions()?.get(name).copied();
+    if held.is_some() && !team.reaches_team() {
+        return Err(RotateError::step(
+            name,
+            "create",
+            "it is a team credential and this Keygate cannot reach the team: check [team] and `keygate team status`",
+        ));
     }
     let admin = match &rotator.admin_credential {
         Some(admin) => Some(vault.open_credential(admin)?.value),
@@ -52,7 +68,14 @@ pub async fn rotate(vault: &mut Vault, rotator: &Rotator) -> Result<RotationRepo
         test(vault, &provider, rotator, &attempt.id, pending).await?;
         vault.mark_tested(name, &attempt.id, pending)?;
     }
+    let published = match held {
+        Some(held) => Some(publish(vault, &provider, team, name, (&attempt.id, pending), held).await?),
+        None => None,
+    };
     let info = vault.promote_pending(name, &attempt.id)?;
+    if let Some(version) = published {
+        vault.record_team_version(name, version)?;
+    }
     // With no grace the old key goes now; otherwise when the grace ends (retire_expired).
     if let Some(note) = retire(vault, &provider, name, false).await? {
         notes.push(note);
@@ -120,6 +143,11 @@ async fn retire(vault: &mut Vault, provider: &Provider<'_>, name: &str, force: b
     match provider.revoke(name, &value, retiring.provider_id.as_deref()).await {
         Ok(true) => vault.erase_previous(name, retiring.version, LogAction::Revoked)?,
         Ok(false) => vault.erase_previous(name, retiring.version, LogAction::Erased)?,
+        Err(_) if retiring.provider_id.is_none() && vault.team_versions()?.contains_key(name) => {
+            // A team key this machine did not mint: the machine that minted it holds its id
+            // and revokes it when its own grace ends.
+            vault.erase_previous(name, retiring.version, LogAction::Erased)?;
+        }
         Err(why) if retiring.provider_id.is_none() && !matches!(provider, Provider::Command { .. }) => {
             // A key Keygate did not mint (the one first pasted): nothing here can revoke it.
             vault.erase_previous(name, retiring.version, LogAction::RevokeFailed)?;
@@ -182,6 +210,40 @@ async fn test(
     };
     vault.abandon_rotation(name, attempt, LogAction::TestFailed)?;
     Err(RotateError::step(name, "test", format!("{why}; {revoked}")))
+}
+
+/// Write the tested pending key to the team. Refused (a teammate's version came first): the
+/// key is revoked and the attempt ended. Unsure: the attempt stays for the next run.
+async fn publish(
+    vault: &mut Vault,
+    provider: &Provider<'_>,
+    team: &impl Publish,
+    name: &str,
+    (attempt, pending): (&str, i64),
+    held: i64,
+) -> Result<i64> {
+    let value = vault.open_version(name, pending)?.value;
+    match team.publish(name, &value, held).await {
+        Ok(version) => Ok(version),
+        Err(PublishError::Unsure(why)) => Err(RotateError::step(
+            name,
+            "publish",
+            format!("{why}; the tested key is kept and the next run publishes it"),
+        )),
+        Err(PublishError::Refused(why)) => {
+            let id = provider_id(vault, name, VersionState::Pending)?;
+            let revoked = match provider.revoke(name, &value, id.as_deref()).await {
+                Ok(true) => "the new key was revoked",
+                Ok(false) => "no revoke_command: the new key was only erased",
+                Err(_) => {
+                    vault.log_revoke_failed(name, pending)?;
+                    "the new key could not be revoked: revoke it by hand"
+                }
+            };
+            vault.abandon_rotation(name, attempt, LogAction::Discarded)?;
+            Err(RotateError::step(name, "publish", format!("{why}; {revoked}")))
+        }
+    }
 }
 
 fn provider_id(vault: &Vault, name: &str, state: VersionState) -> Result<Option<String>> {

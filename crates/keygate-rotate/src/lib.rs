@@ -9,13 +9,17 @@ mod engine;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod notify;
 mod probe;
 mod provider;
+mod publish;
 mod redact;
 mod schedule;
 
 pub use config::{Kind, Probe, Rotator, RotatorSet, Schedule};
-pub use engine::{RotationReport, retire_expired, rotate, test_manual_value};
+pub use engine::{RotationReport, retire_expired, rotate, rotate_team, test_manual_value};
 pub use error::{Result, RotateError};
+pub use notify::{notification_text, notify};
 pub use provider::Minted;
+pub use publish::{NoTeam, Publish, PublishError};
 pub use schedule::{Event, FIRST_BACKOFF, MAX_BACKOFF, Scheduler, TICK, backoff_after};

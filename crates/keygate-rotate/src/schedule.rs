@@ -10,7 +10,8 @@ use std::time::Duration;
 use keygate_vault::{Clock, Timestamp, Vault};
 
 use crate::config::{Kind, Rotator, RotatorSet, Schedule};
-use crate::engine::{retire_expired, rotate};
+use crate::engine::{retire_expired, rotate_team};
+use crate::publish::{NoTeam, Publish};
 
 /// How often the long-lived processes tick.
 pub const TICK: Duration = Duration::from_secs(60);
@@ -65,12 +66,22 @@ impl Scheduler {
         Self { clock, backoff: HashMap::new() }
     }
 
-    /// Run what is due now.
+    /// Run what is due now; team copies are left alone (see [`Scheduler::tick_team`]).
     pub async fn tick(&mut self, vault: &mut Vault, rotators: &RotatorSet) -> Vec<Event> {
+        self.tick_team(vault, rotators, &NoTeam).await
+    }
+
+    /// Run what is due now, team copies included when `team` reaches the team.
+    pub async fn tick_team(&mut self, vault: &mut Vault, rotators: &RotatorSet, team: &impl Publish) -> Vec<Event> {
         let mut events: Vec<Event> =
             retire_expired(vault, rotators).await.into_iter().map(|error| Event::RetireFailed { error }).collect();
+        // Unreadable: every rotation below fails with the vault's reason, as it should.
+        let team_copies = vault.team_versions().unwrap_or_default();
         for rotator in rotators.iter().filter(|r| runs_by_itself(r)) {
             let name = rotator.credential.clone();
+            if team_copies.contains_key(&name) && !team.reaches_team() {
+                continue;
+            }
             let now = self.clock.now();
             if self.backoff.get(&name).is_some_and(|b| b.next_try > now) {
                 continue;
@@ -85,7 +96,7 @@ impl Scheduler {
             if !due {
                 continue;
             }
-            match rotate(vault, rotator).await {
+            match rotate_team(vault, rotator, team).await {
                 Ok(report) => {
                     self.backoff.remove(&name);
                     events.push(Event::Rotated { credential: name, version: report.version });

@@ -7,6 +7,7 @@
 mod config;
 mod error;
 mod login;
+mod publish;
 mod remote;
 mod status;
 mod sync;
@@ -14,6 +15,7 @@ mod sync;
 pub use config::{TEAM_SECTION, TeamConfig};
 pub use error::{Result, TeamError};
 pub use login::{Login, forget_login, load_login, store_login};
+pub use publish::TeamPublisher;
 pub use remote::{Remote, RemoteSecret};
 pub use status::{TeamStatus, read_status, write_status};
 pub use sync::{SyncReport, run_sync_loop, sync};

@@ -125,6 +125,30 @@ impl Remote {
         Ok(Some(RemoteSecret { version, value: SecretString::from(data.value), max_age_days }))
     }
 
+    /// The newest live version of `name` older than `before`, with its value (what a
+    /// rollback restores), or `None` if the team keeps none.
+    pub async fn previous(&self, name: &str, before: i64) -> Result<Option<(i64, SecretString)>> {
+        let key = self.key(name);
+        let meta = match vaultrs::kv2::read_metadata(&self.client, &self.mount, &key).await {
+            Ok(meta) => meta,
+            Err(ClientError::APIError { code: 404, .. }) => return Ok(None),
+            Err(e) => return Err(self.error(e, &format!("reading {name}"))),
+        };
+        let live = |(number, v): (&String, &vaultrs::api::kv2::responses::SecretMetadata)| {
+            let number: i64 = number.parse().ok()?;
+            (number < before && v.deletion_time.is_empty() && !v.destroyed).then_some(number)
+        };
+        let Some(version) = meta.versions.iter().filter_map(live).max() else { return Ok(None) };
+        let data: serde_json::Value = vaultrs::kv2::read_version(&self.client, &self.mount, &key, version as u64)
+            .await
+            .map_err(|e| self.error(e, &format!("reading version {version} of {name}")))?;
+        let data: Data = serde_json::from_value(data).map_err(|_| TeamError::BadSecret {
+            name: name.to_string(),
+            detail: format!("version {version}'s data is not {{\"value\": \"...\"}}"),
+        })?;
+        Ok(Some((version, SecretString::from(data.value))))
+    }
+
     /// Create `name` (check-and-set 0: refused if the team has it already); its version.
     pub async fn create(&self, name: &str, value: &SecretString, max_age_days: Option<i64>) -> Result<i64> {
         let version = self.write(name, value, 0).await.map_err(|e| match e {
@@ -132,14 +156,19 @@ impl Remote {
             other => other,
         })?;
         if let Some(days) = max_age_days {
-            let metadata = HashMap::from([(MAX_AGE_KEY.to_string(), days.to_string())]);
-            let mut request = SetSecretMetadataRequest::builder();
-            request.custom_metadata(metadata);
-            vaultrs::kv2::set_metadata(&self.client, &self.mount, &self.key(name), Some(&mut request))
-                .await
-                .map_err(|e| self.error(e, &format!("setting the policy of {name}")))?;
+            self.set_max_age(name, days).await?;
         }
         Ok(version)
+    }
+
+    /// Set `name`'s rotation policy (days a version may live), which every machine applies.
+    pub async fn set_max_age(&self, name: &str, days: i64) -> Result<()> {
+        let metadata = HashMap::from([(MAX_AGE_KEY.to_string(), days.to_string())]);
+        let mut request = SetSecretMetadataRequest::builder();
+        request.custom_metadata(metadata);
+        vaultrs::kv2::set_metadata(&self.client, &self.mount, &self.key(name), Some(&mut request))
+            .await
+            .map_err(|e| self.error(e, &format!("setting the policy of {name}")))
     }
 
     /// Write a new version of `name` over `expected` (check-and-set); its version.

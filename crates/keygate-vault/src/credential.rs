@@ -80,7 +80,8 @@ pub fn validate_value(value: &SecretString) -> Result<()> {
     Err(VaultError::InvalidValue { reason })
 }
 
-pub(crate) fn validate_max_age(days: i64) -> Result<()> {
+/// Check a rotation policy: 1 to 3650 days.
+pub fn validate_max_age(days: i64) -> Result<()> {
     if (1..=3650).contains(&days) { Ok(()) } else { Err(VaultError::InvalidMaxAge { days }) }
 }
 

@@ -43,7 +43,8 @@ pub use client_config::{ClientConfigEntry, ClientConfigWrite, MAX_CLIENT_CONFIG_
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use config::{AuditPolicy, DEFAULT_CONFIG, TokenPolicy, format_ttl, parse_ttl};
 pub use credential::{
-    CredentialInfo, DEFAULT_MAX_AGE_DAYS, MAX_VALUE_LEN, OpenedCredential, validate_name, validate_value,
+    CredentialInfo, DEFAULT_MAX_AGE_DAYS, MAX_VALUE_LEN, OpenedCredential, validate_max_age, validate_name,
+    validate_value,
 };
 pub use credential_versions::{CredentialDetail, RetiringVersion};
 pub use error::{Result, VaultError};

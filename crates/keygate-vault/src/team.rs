@@ -84,7 +84,9 @@ impl Vault {
         Ok(true)
     }
 
-    fn record_team_version(&mut self, name: &str, team_version: i64) -> Result<()> {
+    /// Record that the copy `name` holds `team_version` (after this machine published its
+    /// current value as that version).
+    pub fn record_team_version(&mut self, name: &str, team_version: i64) -> Result<()> {
         let now = self.clock.now().unix_millis();
         let key = &self.keys.rows;
         store::write(&mut self.conn, |tx| {

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -118,46 +118,10 @@ pub fn add_fixture_server(home: &Path, name: &str, description: &str) {
     std::fs::write(&path, entry).expect("write config.toml");
 }
 
-/// `dbus-monitor` watching notification calls on the session bus.
-pub struct NotificationWatch {
-    child: Child,
-    log: PathBuf,
-}
-
-impl NotificationWatch {
-    pub fn start(log: PathBuf) -> Self {
-        let file = std::fs::File::create(&log).expect("monitor log");
-        let child = Command::new("dbus-monitor")
-            .arg("interface='org.freedesktop.Notifications',member='Notify'")
-            .stdout(file)
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start dbus-monitor");
-        // The monitor must be listening before anything is sent.
-        std::thread::sleep(Duration::from_millis(300));
-        Self { child, log }
-    }
-
-    /// Wait until a Notify call carrying `needle` was seen; return how many carried it.
-    pub fn wait_for(&self, needle: &str) -> usize {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let seen = std::fs::read_to_string(&self.log).unwrap_or_default().matches(needle).count();
-            if seen > 0 {
-                return seen;
-            }
-            assert!(Instant::now() < deadline, "no notification with {needle:?} seen on D-Bus in 15 s");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for NotificationWatch {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+// One watcher for the CLI's tests and the app's.
+#[path = "../../../crates/keygate-cli/tests/common/notifications.rs"]
+mod notifications;
+pub use notifications::NotificationWatch;
 
 /// The `keygate` CLI built beside the app.
 pub fn keygate_cli(home: &Path, args: &[&str], stdin: &str) -> String {

@@ -7,6 +7,7 @@ use std::process::{Child, ChildStdout, Command, Output, Stdio};
 
 use base64::Engine as _;
 
+pub mod notifications;
 pub mod provider;
 
 /// A throwaway Keygate home and the environment to reach it.

@@ -25,6 +25,8 @@ pub struct State {
     next: u64,
     /// Answer the next N mints with 500.
     pub fail_mints: usize,
+    /// OpenAI projects made active beside `proj_1` (an archived `proj_old` is always listed).
+    pub more_active_projects: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -172,7 +174,16 @@ fn route(r: &Request, s: &mut State) -> (u16, Value) {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let name = r.body["name"].as_str().unwrap_or("").to_string();
     match (r.method.as_str(), segments.as_slice()) {
-        // OpenAI: /v1/organization/projects/{p}/service_accounts[/{id}]
+        // OpenAI: /v1/organization/projects, and /{p}/service_accounts[/{id}] in proj_1 only.
+        ("GET", ["v1", "organization", "projects"]) => {
+            let mut data =
+                vec![json!({ "id": "proj_1", "status": "active" }), json!({ "id": "proj_old", "status": "archived" })];
+            data.extend(s.more_active_projects.iter().map(|id| json!({ "id": id, "status": "active" })));
+            (200, json!({ "object": "list", "data": data }))
+        }
+        (_, ["v1", "organization", "projects", project, ..]) if *project != "proj_1" => {
+            (404, json!({ "error": "no such project" }))
+        }
         ("POST", ["v1", "organization", "projects", _, "service_accounts"]) => match mint(s, &name) {
             Some((id, value)) => {
                 (200, json!({ "id": id, "name": name, "api_key": { "id": format!("k{id}"), "value": value } }))
