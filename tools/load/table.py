@@ -7,7 +7,7 @@ import sys
 
 
 def parse(line):
-    label, conns, load, syncs, ticks = line.rstrip("\n").split("|")
+    label, conns, load, syncs, ticks, written = line.rstrip("\n").split("|")
     fields = dict(part.split("=") for part in load.split()[1:])
     return {
         "label": label,
@@ -19,6 +19,8 @@ def parse(line):
         "syncs": syncs,
         # Clock ticks are 10 ms: per call in µs.
         "cpu": "" if ticks == "-" else f"{int(ticks) * 10_000 / max(int(fields['requests']), 1):.0f}",
+        # What Keygate's process caused to be written to storage, per call.
+        "written": "" if written == "-" else f"{int(written) / 1024 / max(int(fields['requests']), 1):.1f}",
     }
 
 
@@ -27,8 +29,8 @@ def main(path):
         rows = [parse(line) for line in f if line.strip()]
     direct = {r["conns"]: r for r in rows if r["label"].startswith("direct")}
     print("| path | conns | median µs | p99 µs | calls/s | added median µs | added p99 µs | keygate CPU µs/call "
-          "| errors | fsyncs |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| KiB written/call | errors | fsyncs |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         base = direct.get(r["conns"])
         if r["label"].startswith("direct") or base is None:
@@ -36,7 +38,7 @@ def main(path):
         else:
             added = (str(r["median"] - base["median"]), str(r["p99"] - base["p99"]))
         print(f"| {r['label']} | {r['conns']} | {r['median']} | {r['p99']} | {r['rate']:,.0f} | "
-              f"{added[0]} | {added[1]} | {r['cpu']} | {r['bad']} | {r['syncs']} |")
+              f"{added[0]} | {added[1]} | {r['cpu']} | {r['written']} | {r['bad']} | {r['syncs']} |")
     if any(r["bad"] for r in rows):
         print("load: some calls failed (errors column): the figures above are not valid", file=sys.stderr)
         sys.exit(1)
