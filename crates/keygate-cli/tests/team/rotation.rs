@@ -28,6 +28,29 @@ fn rotating_machine(bao: &Bao, upstream: &str, provider: &Provider) -> Kg {
     kg
 }
 
+/// OpenBao, an upstream, and a provider whose first key `sk-seeded` is live.
+struct Team {
+    bao: Bao,
+    upstream: String,
+    provider: Provider,
+    _scratch: tempfile::TempDir,
+}
+
+impl Team {
+    async fn start() -> Self {
+        let scratch = tempfile::tempdir().expect("scratch");
+        let bao = Bao::start(scratch.path(), &scratch.path().join("bao-audit.log")).await;
+        let (upstream, _) = start_upstream();
+        let provider = Provider::start();
+        provider.seed("seed_1", "sk-seeded");
+        Self { bao, upstream, provider, _scratch: scratch }
+    }
+
+    fn machine(&self) -> Kg {
+        rotating_machine(&self.bao, &self.upstream, &self.provider)
+    }
+}
+
 fn value(kg: &Kg) -> String {
     use secrecy::ExposeSecret;
     kg.open_in_process().open_credential(NAME).expect("open").value.expose_secret().to_string()
@@ -39,13 +62,9 @@ async fn team_version(bao: &Bao) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotator_rotates_a_team_key_once_for_every_machine() {
-    let scratch = tempfile::tempdir().expect("scratch");
-    let bao = Bao::start(scratch.path(), &scratch.path().join("bao-audit.log")).await;
-    let (upstream, _) = start_upstream();
-    let provider = Provider::start();
-    provider.seed("seed_1", "sk-seeded");
-    let (laptop, desktop) =
-        (rotating_machine(&bao, &upstream, &provider), rotating_machine(&bao, &upstream, &provider));
+    let team = Team::start().await;
+    let (bao, provider) = (&team.bao, &team.provider);
+    let (laptop, desktop) = (team.machine(), team.machine());
     laptop.ok_with_stdin(&["cred", "add", NAME, "--team"], b"sk-seeded\n");
     desktop.ok(&["team", "sync"]);
 
@@ -54,13 +73,13 @@ async fn a_rotator_rotates_a_team_key_once_for_every_machine() {
     assert!(out.contains("published to the team"), "{out}");
     let minted = value(&laptop);
     assert!(provider.is_live(&minted) && minted != "sk-seeded");
-    assert_eq!(team_version(&bao).await, 2);
+    assert_eq!(team_version(bao).await, 2);
     assert_eq!(team_copies(&laptop), [(NAME.to_string(), 2)]);
 
     // The desktop, still on version 1, rotates too: it loses, and the key it minted is revoked.
     assert_fails(&desktop.run(&["cred", "rotate", NAME]), 1, "changed first (a teammate rotated or removed it)");
     assert_eq!(provider.counts(), (2, 1), "two mints, the loser's key revoked");
-    assert_eq!(team_version(&bao).await, 2, "nothing written over the laptop's version");
+    assert_eq!(team_version(bao).await, 2, "nothing written over the laptop's version");
     assert_eq!(value(&desktop), "sk-seeded", "the desktop's copy is untouched until it syncs");
     desktop.ok(&["team", "sync"]);
     assert_eq!(value(&desktop), minted);
@@ -76,7 +95,7 @@ async fn a_rotator_rotates_a_team_key_once_for_every_machine() {
     laptop.ok(&["cred", "rotate", NAME]);
     provider.state.lock().expect("lock").live.remove("seed_1");
     assert_fails(&laptop.run(&["cred", "rollback", NAME]), 1, "the test step failed");
-    assert_eq!(team_version(&bao).await, 4);
+    assert_eq!(team_version(bao).await, 4);
 
     // A policy set on one machine is the team's: the other's sync applies it.
     laptop.ok(&["cred", "set", NAME, "--max-age-days", "7"]);
@@ -86,16 +105,13 @@ async fn a_rotator_rotates_a_team_key_once_for_every_machine() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keygate_serve_finishes_a_team_rotation_a_killed_run_left() {
-    let scratch = tempfile::tempdir().expect("scratch");
-    let bao = Bao::start(scratch.path(), &scratch.path().join("bao-audit.log")).await;
-    let (upstream, _) = start_upstream();
-    let provider = Provider::start();
-    provider.seed("seed_1", "sk-seeded");
-    let laptop = rotating_machine(&bao, &upstream, &provider);
+    let team = Team::start().await;
+    let (bao, provider) = (&team.bao, &team.provider);
+    let laptop = team.machine();
     laptop.ok_with_stdin(&["cred", "add", NAME, "--team"], b"sk-seeded\n");
     laptop.open_in_process().begin_rotation(NAME).expect("a run that died after starting");
     let (_serve, _url) = start_serve(&laptop);
-    wait_until("serve publishes the rotation", async || team_version(&bao).await == 2).await;
+    wait_until("serve publishes the rotation", async || team_version(bao).await == 2).await;
     wait_until("and makes it current here", async || team_copies(&laptop) == [(NAME.to_string(), 2)]).await;
     assert!(provider.is_live(&value(&laptop)));
 }
