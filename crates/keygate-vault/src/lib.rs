@@ -32,6 +32,7 @@ mod rows;
 mod seal;
 mod store;
 mod team;
+mod team_copy;
 mod token;
 mod vault;
 
@@ -43,7 +44,8 @@ pub use client_config::{ClientConfigEntry, ClientConfigWrite, MAX_CLIENT_CONFIG_
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use config::{AuditPolicy, DEFAULT_CONFIG, TokenPolicy, format_ttl, parse_ttl};
 pub use credential::{
-    CredentialInfo, DEFAULT_MAX_AGE_DAYS, MAX_VALUE_LEN, OpenedCredential, validate_name, validate_value,
+    CredentialInfo, DEFAULT_MAX_AGE_DAYS, MAX_VALUE_LEN, OpenedCredential, validate_max_age, validate_name,
+    validate_value,
 };
 pub use credential_versions::{CredentialDetail, RetiringVersion};
 pub use error::{Result, VaultError};
@@ -65,6 +67,7 @@ pub use rotation_steps::{Attempt, MintedKey};
 pub use rows::RowFinding;
 pub use seal::{MASTER_KEY_LEN, MasterKey};
 pub use team::TeamChange;
+pub use team_copy::TeamVersion;
 pub use token::{
     Denial, IssuedToken, TokenDecision, TokenGrant, TokenInfo, TokenRequest, TokenStatus, is_token_id, scope_covers,
     token_id,

@@ -94,6 +94,7 @@ fn populate(fx: &Fixture) -> Vec<String> {
             tool: "github_search",
             credential: Some("github"),
             credential_version: Some(1),
+            team_version: None,
             decision: keygate_vault::Decision::Denied,
             status: Some("unknown"),
         };
