@@ -70,9 +70,15 @@ impl Vault {
     /// team's (a teammate's `cred set`, or a copy written before they were followed), without
     /// reading the value. `Unchanged`, or an error if `name` is not a copy at that version.
     pub fn follow_team_copy(&mut self, name: &str, team: &TeamVersion) -> Result<TeamChange> {
-        match self.team_versions()?.get(name) {
-            Some(&held) if held == team.version => {}
-            _ => return Err(VaultError::CredentialNotFound { name: name.to_string() }),
+        // One row, not `team_versions`: sync calls this for every secret at every refresh.
+        rows::TEAM_CREDENTIAL.require(&self.conn, &self.keys.rows, "WHERE t.name = ?1", &[&name])?;
+        let held: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT team_version FROM team_credential WHERE name = ?1")?
+            .query_row([name], |r| r.get(0))
+            .optional()?;
+        if held != Some(team.version) {
+            return Err(VaultError::CredentialNotFound { name: name.to_string() });
         }
         self.follow_team(name, team, TeamChange::Unchanged)?;
         Ok(TeamChange::Unchanged)

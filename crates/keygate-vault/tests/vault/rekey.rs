@@ -83,7 +83,12 @@ fn rekey_moves_everything_to_the_new_key_and_the_old_one_stops_opening() {
     let audit = vault.verify_audit().expect("audit");
     assert!(audit.is_intact() && audit.rows == rows_before, "{audit}");
     let mut team_rows = 0;
-    vault.export_audit(None, |r| Ok(team_rows += usize::from(r.team_version == Some(7)))).expect("export");
+    vault
+        .export_audit(None, |r| {
+            team_rows += usize::from(r.team_version == Some(7));
+            Ok(())
+        })
+        .expect("export");
     assert!(team_rows > 0, "rows with a team version survived retention and rekey");
     assert!(vault.verify_rotation_log().expect("log").is_intact());
     let last = vault.rotation_log().expect("log").pop().expect("a row");

@@ -150,7 +150,12 @@ fn the_audit_records_the_team_version_and_the_chain_covers_it() {
     assert_eq!(recorded, [None, Some(7), Some(8)]);
     assert_eq!(vault.verify_audit().expect("verify").to_string(), "ok, 3 rows");
     let mut exported = Vec::new();
-    vault.export_audit(None, |r| Ok(exported.push(r.team_version))).expect("export");
+    vault
+        .export_audit(None, |r| {
+            exported.push(r.team_version);
+            Ok(())
+        })
+        .expect("export");
     assert_eq!(exported, recorded);
     let json = serde_json::to_value(&log[1]).expect("json");
     assert_eq!(json["team_version"], 7, "{json}");
