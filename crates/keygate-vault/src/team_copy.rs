@@ -100,11 +100,8 @@ impl Vault {
         if redate || held.team_version != Some(team.version) {
             self.mark_team_version(name, team.version, date)?;
         }
-        match team.max_age_days {
-            Some(days) if days != held.max_age_days => {
-                self.set_credential_policy(name, Some(days), None)?;
-            }
-            _ => {}
+        if let Some(days) = team.max_age_days.filter(|days| *days != held.max_age_days) {
+            self.set_credential_policy(name, Some(days), None)?;
         }
         Ok(())
     }
