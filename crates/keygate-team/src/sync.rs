@@ -95,9 +95,14 @@ pub async fn sync(vault: &mut Vault, remote: &Remote) -> Result<SyncReport> {
 /// policy; the value is read only for a version not held yet.
 async fn sync_one(vault: &mut Vault, remote: &Remote, name: &str, held: Option<i64>) -> Result<Option<TeamChange>> {
     let Some(team) = remote.metadata(name).await? else { return Ok(None) };
-    if held == Some(team.version) && vault.current_version(name)?.is_some() {
-        // The due date and a teammate's policy change follow the team even with no new value.
-        return Ok(Some(vault.follow_team_copy(name, &team)?));
+    if held == Some(team.version) {
+        // The due date and a teammate's policy change follow the team even with no new value;
+        // a copy whose credential is gone is stored again from the value.
+        match vault.follow_team_copy(name, &team) {
+            Ok(change) => return Ok(Some(change)),
+            Err(keygate_vault::VaultError::CredentialNotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     let Some(value) = remote.read_value(name, team.version).await? else { return Ok(None) };
     Ok(Some(vault.store_team_copy(name, &value, &team)?))

@@ -29,8 +29,11 @@ pub struct TeamVersion {
 /// What the current local version of a copy says of the team, read before following it.
 struct Held {
     max_age_days: i64,
+    /// The team version the local version is marked with (NULL before 012, or cut short).
     team_version: Option<i64>,
     created_at: i64,
+    /// The team version the `team_credential` row says the copy holds (`None`: not a copy).
+    copy_of: Option<i64>,
 }
 
 impl Vault {
@@ -68,25 +71,27 @@ impl Vault {
 
     /// A copy that already holds `team`'s version: align its due date and policy with the
     /// team's (a teammate's `cred set`, or a copy written before they were followed), without
-    /// reading the value. `Unchanged`, or an error if `name` is not a copy at that version.
+    /// reading the value. `Unchanged`; `CredentialNotFound` if `name` is not a copy at that
+    /// version (then its value must be read and stored).
     pub fn follow_team_copy(&mut self, name: &str, team: &TeamVersion) -> Result<TeamChange> {
-        // One row, not `team_versions`: sync calls this for every secret at every refresh.
+        // One row of each table, not `team_versions`: sync calls this per secret per refresh.
         rows::TEAM_CREDENTIAL.require(&self.conn, &self.keys.rows, "WHERE t.name = ?1", &[&name])?;
-        let held: Option<i64> = self
-            .conn
-            .prepare_cached("SELECT team_version FROM team_credential WHERE name = ?1")?
-            .query_row([name], |r| r.get(0))
-            .optional()?;
-        if held != Some(team.version) {
+        let held = self.held(name)?;
+        if held.copy_of != Some(team.version) {
             return Err(VaultError::CredentialNotFound { name: name.to_string() });
         }
-        self.follow_team(name, team, TeamChange::Unchanged)?;
+        self.follow(name, team, TeamChange::Unchanged, &held)?;
         Ok(TeamChange::Unchanged)
     }
 
     /// Date the current local version by the team's version and mark it with that version,
     /// then apply the team's policy if it differs. Writes nothing when all already agree.
     fn follow_team(&mut self, name: &str, team: &TeamVersion, change: TeamChange) -> Result<()> {
+        let held = self.held(name)?;
+        self.follow(name, team, change, &held)
+    }
+
+    fn follow(&mut self, name: &str, team: &TeamVersion, change: TeamChange, held: &Held) -> Result<()> {
         let now = self.clock.now();
         let date = match (team.created_at, change) {
             // A time still in the future waits until it has passed, so the date never moves
@@ -95,7 +100,6 @@ impl Vault {
             (None, TeamChange::Unchanged) => None,
             (at, _) => Some(at.map_or(now, |at| at.min(now))),
         };
-        let held = self.held(name)?;
         let redate = date.is_some_and(|d| d.unix_millis() != held.created_at);
         if redate || held.team_version != Some(team.version) {
             self.mark_team_version(name, team.version, date)?;
@@ -110,11 +114,14 @@ impl Vault {
         rows::CREDENTIAL.require(&self.conn, &self.keys.rows, "WHERE c.name = ?1", &[&name])?;
         self.conn
             .prepare_cached(
-                "SELECT c.max_age_days, v.team_version, v.created_at
+                "SELECT c.max_age_days, v.team_version, v.created_at, t.team_version
                  FROM credential c JOIN credential_version v ON v.name = c.name AND v.version = c.current_version
+                 LEFT JOIN team_credential t ON t.name = c.name
                  WHERE c.name = ?1",
             )?
-            .query_row([name], |r| Ok(Held { max_age_days: r.get(0)?, team_version: r.get(1)?, created_at: r.get(2)? }))
+            .query_row([name], |r| {
+                Ok(Held { max_age_days: r.get(0)?, team_version: r.get(1)?, created_at: r.get(2)?, copy_of: r.get(3)? })
+            })
             .optional()?
             .ok_or_else(|| VaultError::CredentialNotFound { name: name.to_string() })
     }
