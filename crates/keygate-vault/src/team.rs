@@ -12,8 +12,11 @@ use secrecy::SecretString;
 use crate::error::Result;
 use crate::rows;
 use crate::store;
-use crate::team_copy::TeamVersion;
 use crate::vault::Vault;
+
+mod copy;
+
+pub use copy::TeamVersion;
 
 /// What holding one team version changed locally.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +66,7 @@ impl Vault {
         Ok(true)
     }
 
-    pub(crate) fn record_team_version(&mut self, name: &str, team_version: i64) -> Result<()> {
+    fn record_team_version(&mut self, name: &str, team_version: i64) -> Result<()> {
         let now = self.clock.now().unix_millis();
         let key = &self.keys.rows;
         store::write(&mut self.conn, |tx| {
@@ -72,7 +75,9 @@ impl Vault {
                  ON CONFLICT(name) DO UPDATE SET team_version = ?2, synced_at = ?3",
                 params![name, team_version, now],
             )?;
-            rows::TEAM_CREDENTIAL.reseal(tx, key, &[vec![Value::Text(name.to_string())]])
+            rows::TEAM_CREDENTIAL.reseal(tx, key, &[vec![Value::Text(name.to_string())]])?;
+            // The current local version now holds that team version: what its calls' audit names.
+            copy::mark_current(tx, key, name, team_version, None)
         })
     }
 }

@@ -7,10 +7,11 @@ use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, params};
 use secrecy::{ExposeSecret, SecretString};
 
+use super::TeamChange;
 use crate::clock::Timestamp;
 use crate::credential::validate_name;
 use crate::error::{Result, VaultError};
-use crate::team::TeamChange;
+use crate::mac::RowMac;
 use crate::vault::Vault;
 use crate::{rows, store};
 
@@ -62,10 +63,10 @@ impl Vault {
             (None, true) if same => TeamChange::Adopted,
             (None, true) => return Err(VaultError::TeamNameTaken { name: name.to_string() }),
         };
-        self.follow_team(name, team, change)?;
         if change != TeamChange::Unchanged {
             self.record_team_version(name, team.version)?;
         }
+        self.follow_team(name, team, change)?;
         Ok(change)
     }
 
@@ -126,19 +127,27 @@ impl Vault {
             .ok_or_else(|| VaultError::CredentialNotFound { name: name.to_string() })
     }
 
-    /// Set the current local version's team version (and its date, if given) and reseal the
-    /// credential row, whose MAC covers both.
     fn mark_team_version(&mut self, name: &str, team_version: i64, date: Option<Timestamp>) -> Result<()> {
         let key = &self.keys.rows;
-        store::write(&mut self.conn, |tx| {
-            // Never reseal a row changed behind Keygate's back: refuse it instead.
-            rows::CREDENTIAL.require(tx, key, "WHERE c.name = ?1", &[&name])?;
-            tx.execute(
-                "UPDATE credential_version SET team_version = ?2, created_at = coalesce(?3, created_at)
-                 WHERE name = ?1 AND version = (SELECT current_version FROM credential WHERE name = ?1)",
-                params![name, team_version, date.map(Timestamp::unix_millis)],
-            )?;
-            rows::CREDENTIAL.reseal(tx, key, &[vec![Value::Text(name.to_string())]])
-        })
+        store::write(&mut self.conn, |tx| mark_current(tx, key, name, team_version, date))
     }
+}
+
+/// Set the current local version's team version (and its date, if given) and reseal the
+/// credential row, whose MAC covers both.
+pub(super) fn mark_current(
+    tx: &rusqlite::Transaction<'_>,
+    key: &RowMac,
+    name: &str,
+    team_version: i64,
+    date: Option<Timestamp>,
+) -> Result<()> {
+    // Never reseal a row changed behind Keygate's back: refuse it instead.
+    rows::CREDENTIAL.require(tx, key, "WHERE c.name = ?1", &[&name])?;
+    tx.execute(
+        "UPDATE credential_version SET team_version = ?2, created_at = coalesce(?3, created_at)
+         WHERE name = ?1 AND version = (SELECT current_version FROM credential WHERE name = ?1)",
+        params![name, team_version, date.map(Timestamp::unix_millis)],
+    )?;
+    rows::CREDENTIAL.reseal(tx, key, &[vec![Value::Text(name.to_string())]])
 }
