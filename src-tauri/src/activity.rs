@@ -151,6 +151,7 @@ mod tests {
             tool: tool.into(),
             credential: None,
             credential_version: None,
+            team_version: None,
             decision: decision.into(),
             status: Some(status.into()),
             duration_ms: None,

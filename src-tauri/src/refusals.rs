@@ -99,6 +99,7 @@ mod tests {
             tool: AUTHENTICATION.into(),
             credential: None,
             credential_version: None,
+            team_version: None,
             decision: "denied".into(),
             status: Some(status.into()),
             duration_ms: None,

@@ -312,6 +312,20 @@ pub fn show_log(json: bool) -> Result<()> {
     })?)
 }
 
+/// The credential a call used as `keygate audit` shows it: `search_key v3 (team v7)`, the
+/// team version only for a team credential, the version only once opened.
+fn credential_used(entry: &keygate_vault::AuditEntry) -> String {
+    let Some(name) = entry.credential.as_deref() else { return "-".into() };
+    let mut shown = name.to_string();
+    if let Some(version) = entry.credential_version {
+        shown.push_str(&format!(" v{version}"));
+    }
+    if let Some(team) = entry.team_version {
+        shown.push_str(&format!(" (team v{team})"));
+    }
+    shown
+}
+
 pub fn show_audit(json: bool) -> Result<()> {
     let headers = ["AT", "TOKEN", "GRANT", "TOOL", "CREDENTIAL", "DECISION", "STATUS", "MS", "COUNT"];
     Ok(output::listing(&open_vault()?.audit_log()?, json, &headers, "No tool calls audited yet.", |e| {
@@ -320,7 +334,7 @@ pub fn show_audit(json: bool) -> Result<()> {
             or_dash(e.token_id.as_deref()),
             or_dash(e.grant.as_deref()),
             e.tool.clone(),
-            or_dash(e.credential.as_deref()),
+            credential_used(e),
             e.decision.clone(),
             or_dash(e.status.as_deref()),
             or_dash(e.duration_ms),

@@ -20,6 +20,7 @@ fn audited() -> Kg {
             tool,
             credential: None,
             credential_version: None,
+            team_version: None,
             decision: Decision::Denied,
             status: Some("unknown"),
         };

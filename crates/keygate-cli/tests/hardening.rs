@@ -70,6 +70,7 @@ fn audit_survives_rows_written_before_names_were_bounded() {
         tool: &raw,
         credential: None,
         credential_version: None,
+        team_version: None,
         decision: keygate_vault::Decision::Denied,
         status: Some("unknown_tool"),
     };

@@ -375,3 +375,114 @@ async fn an_upstream_refusing_a_rotated_key_makes_the_sync_look_at_once() {
     })
     .await;
 }
+
+/// A tool on `upstream` that uses the local credential `local_key`.
+fn add_local_tool(kg: &Kg, upstream: &str) {
+    let config = kg.home().join("config.toml");
+    let extra = format!(
+        "\n[[tool]]\nname = \"local_search\"\ndescription = \"search\"\ncredential = \"local_key\"\nmethod = \"POST\"\n\
+         url = \"{upstream}\"\ncredential_header = \"Authorization\"\ncredential_prefix = \"Bearer \"\n\
+         input_schema = {{ type = \"object\" }}\n"
+    );
+    let text = std::fs::read_to_string(&config).expect("config") + &extra;
+    std::fs::write(&config, text).expect("write config");
+}
+
+/// `created_time` of the team's current version of `name`, plus `days`, as `cred show` gives a
+/// due date (RFC 3339 to the second).
+async fn team_due_at(bao: &Bao, name: &str, days: u64) -> String {
+    let meta = bao.versions(name).await;
+    let current = meta["current_version"].to_string();
+    let created = meta["versions"][&current]["created_time"].as_str().expect("created_time");
+    let created = keygate_vault::Timestamp::parse_rfc3339(created).expect("RFC 3339");
+    created.plus(Duration::from_secs(days * 24 * 3600)).rfc3339()
+}
+
+fn shown(kg: &Kg, name: &str) -> Value {
+    kg.json(&["cred", "show", name, "--json"])
+}
+
+/// Every machine reminds the same way: the due date starts at the team version's
+/// `created_time`, and a policy changed on OpenBao reaches the other machine. Each call's
+/// audit row records the team version used (and none for a local credential); the chain
+/// still verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn due_dates_policies_and_the_audit_follow_the_team_version() {
+    let scratch = tempfile::tempdir().expect("scratch");
+    let bao = Bao::start(scratch.path(), &scratch.path().join("bao-audit.log")).await;
+    let (upstream, seen) = start_upstream();
+    let (laptop, desktop) = (machine(&bao.address, &upstream), machine(&bao.address, &upstream));
+    add_local_tool(&desktop, &upstream);
+    for kg in [&laptop, &desktop] {
+        kg.ok_with_stdin(&["team", "login"], format!("{}\n", bao.root).as_bytes());
+    }
+    desktop.ok_with_stdin(&["cred", "add", "local_key"], b"sk-local\n");
+
+    // Three team versions before the desktop ever syncs: its first local version holds team v3.
+    laptop.ok_with_stdin(&["cred", "add", "search_key", "--team", "--max-age-days", "30"], b"sk-one\n");
+    laptop.ok_with_stdin(&["cred", "rotate", "search_key"], b"sk-two\n");
+    laptop.ok_with_stdin(&["cred", "rotate", "search_key"], b"sk-three\n");
+    laptop.ok(&["team", "sync"]);
+    let due = team_due_at(&bao, "search_key", 30).await;
+    assert_eq!(shown(&laptop, "search_key")["due_at"], due.as_str(), "the writer dates it by the team");
+
+    // The desktop syncs later (more than a second, the due date's precision): the same date.
+    std::thread::sleep(Duration::from_millis(1500));
+    let (_serve, url) = start_serve(&desktop);
+    wait_until("the desktop's first sync", async || team_copies(&desktop) == [("search_key".to_string(), 3)]).await;
+    let on_desktop = shown(&desktop, "search_key");
+    assert_eq!((on_desktop["version"].clone(), on_desktop["due_at"].clone()), (json!(1), json!(due)), "{on_desktop}");
+
+    // A teammate changes the policy on OpenBao: the desktop applies it at its next sync.
+    let metadata = format!("secret/metadata/{TEAM_PATH}/search_key");
+    let policy = json!({"custom_metadata": {"keygate_max_age_days": "7"}});
+    bao.api(reqwest::Method::POST, &metadata, Some(policy)).await;
+    wait_until("the desktop applies the team's new policy", async || {
+        shown(&desktop, "search_key")["max_age_days"] == 7
+    })
+    .await;
+    assert_eq!(shown(&desktop, "search_key")["due_at"], team_due_at(&bao, "search_key", 7).await.as_str());
+
+    // Calls through the desktop's `keygate serve` record the team version used.
+    let token =
+        desktop.json(&["token", "create", "--tool", "team_search", "--tool", "local_search", "--json"])["token"]
+            .as_str()
+            .expect("token")
+            .to_string();
+    let http = reqwest::Client::new();
+    let call = async |tool: &str| {
+        let (status, answer) = call_tool(&http, &url, &token, tool, json!({"q": "keygate"})).await;
+        assert!(status == 200 && answer["result"]["isError"] == false, "{tool}: {answer}");
+    };
+    call("team_search").await;
+    call("local_search").await;
+    assert_eq!(seen.lock().expect("lock").last().map(String::as_str), Some("Bearer sk-local"));
+    laptop.ok_with_stdin(&["cred", "rotate", "search_key"], b"sk-four\n");
+    wait_until("the desktop holds team v4", async || team_copies(&desktop) == [("search_key".to_string(), 4)]).await;
+    call("team_search").await;
+    assert_eq!(seen.lock().expect("lock").last().map(String::as_str), Some("Bearer sk-four"));
+
+    let audit = desktop.json(&["audit", "--json"]);
+    let used: Vec<(Value, Value, Value)> = audit
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r["decision"] == "allowed")
+        .map(|r| (r["credential"].clone(), r["credential_version"].clone(), r["team_version"].clone()))
+        .collect();
+    assert_eq!(
+        used,
+        [
+            (json!("search_key"), json!(1), json!(3)),
+            (json!("local_key"), json!(1), Value::Null),
+            (json!("search_key"), json!(2), json!(4)),
+        ],
+        "{audit}"
+    );
+    let text = desktop.ok(&["audit"]);
+    assert!(text.contains("search_key v1 (team v3)") && text.contains("search_key v2 (team v4)"), "{text}");
+    assert!(text.contains("local_key v1") && !text.contains("local_key v1 (team"), "{text}");
+    assert!(desktop.ok(&["audit", "verify"]).starts_with("ok, "), "the chain verifies with team versions");
+    let exported = desktop.ok(&["audit", "--jsonl"]);
+    assert_eq!(exported.matches("\"team_version\":4").count(), 1, "{exported}");
+}

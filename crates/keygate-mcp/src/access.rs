@@ -189,6 +189,7 @@ fn audit_failure(state: &AccessState, token_id: Option<&str>, status: &str) {
         tool: AUTH_TOOL,
         credential: None,
         credential_version: None,
+        team_version: None,
         decision: keygate_vault::Decision::Denied,
         status: Some(status),
     });

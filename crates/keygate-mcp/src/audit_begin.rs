@@ -27,6 +27,8 @@ pub(crate) struct AllowedCall {
     pub(crate) tool: String,
     pub(crate) credential: Option<String>,
     pub(crate) credential_version: Option<i64>,
+    /// For a team credential, the team's version that local version holds.
+    pub(crate) team_version: Option<i64>,
 }
 
 impl AllowedCall {
@@ -37,6 +39,7 @@ impl AllowedCall {
             tool: &self.tool,
             credential: self.credential.as_deref(),
             credential_version: self.credential_version,
+            team_version: self.team_version,
             decision: Decision::Allowed,
             status: None,
         }
@@ -175,6 +178,7 @@ mod tests {
             tool,
             credential: Some("c".into()),
             credential_version: Some(1),
+            team_version: None,
         }
     }
 

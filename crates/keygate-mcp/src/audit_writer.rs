@@ -184,6 +184,7 @@ mod tests {
             tool: "t",
             credential: None,
             credential_version: None,
+            team_version: None,
             decision: Decision::Allowed,
             status: None,
         };

@@ -31,6 +31,7 @@ pub(crate) struct ToolCall<'a> {
 struct Ready<'t> {
     tool: &'t ToolConfig,
     credential_version: i64,
+    team_version: Option<i64>,
     credential: SecretString,
     arguments: Map<String, Value>,
 }
@@ -76,6 +77,7 @@ impl<'a> ToolCall<'a> {
             tool: self.name.clone(),
             credential: Some(ready.tool.credential.clone()),
             credential_version: Some(ready.credential_version),
+            team_version: ready.team_version,
         };
         let audit = match shared.audit_begins.begin(row).await {
             Ok(audit) => audit,
@@ -126,6 +128,7 @@ fn prepare<'t>(
             tool: name,
             credential,
             credential_version: None,
+            team_version: None,
             decision: Decision::Denied,
             status: Some(status),
         };
@@ -167,7 +170,13 @@ fn prepare<'t>(
             return Err(Refusal::Tool(format!("refused: {e}")));
         }
     };
-    Ok(Ready { tool, credential_version: opened.version, credential: opened.value, arguments })
+    Ok(Ready {
+        tool,
+        credential_version: opened.version,
+        team_version: opened.team_version,
+        credential: opened.value,
+        arguments,
+    })
 }
 
 fn text_result(text: String) -> CallToolResult {

@@ -161,6 +161,7 @@ fn write_summary(vault: &mut Vault, summary: &Summary) {
         tool: &summary.tool,
         credential: summary.credential.as_deref(),
         credential_version: None,
+        team_version: None,
         decision: Decision::Denied,
         status: Some(&summary.kind.status),
     };
@@ -188,6 +189,7 @@ mod tests {
             tool,
             credential: None,
             credential_version: None,
+            team_version: None,
             decision: Decision::Denied,
             status: Some(status),
         }

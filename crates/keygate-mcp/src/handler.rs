@@ -143,6 +143,7 @@ impl Shared {
             tool: &shown,
             credential: None,
             credential_version: None,
+            team_version: None,
             decision: keygate_vault::Decision::Denied,
             status: Some("invalid_tool_name"),
         });

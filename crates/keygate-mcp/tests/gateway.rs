@@ -235,3 +235,24 @@ async fn an_agent_cancelling_a_call_in_its_session_stops_it_at_the_server() {
     let slow = audit.iter().find(|e| e.tool == "fx_slow").expect("audited");
     assert_eq!(slow.status.as_deref(), Some("cancelled"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_team_copys_version_is_audited_and_a_new_team_version_restarts_the_child() {
+    let g = Gateway::start(&fixture_server("fx", "", "")).await;
+    let client = g.client(&g.token(&["fx_*"])).await;
+    let local: u32 = text(&call_tool(&client, "fx_pid", json!({})).await).parse().expect("pid");
+    // The local key becomes the team's copy (same value, team version 5): the child is started
+    // again, so the audit names the team version it holds.
+    g.vault().store_team_version("fixture_key", &FIXTURE_KEY.to_string().into(), 5, None).expect("adopt");
+    let adopted: u32 = text(&call_tool(&client, "fx_pid", json!({})).await).parse().expect("pid");
+    assert_ne!(local, adopted, "the child kept running under the old team version");
+    // A teammate's rotation synced: a new local version holding team version 6.
+    g.vault().store_team_version("fixture_key", &FIXTURE_KEY_V2.to_string().into(), 6, None).expect("sync");
+    assert_eq!(text(&call_tool(&client, "fx_echo", json!({"text": "v6"})).await), "v6");
+    g.server.flush_audit().await;
+    let audit = g.vault().audit_log().expect("audit");
+    let used: Vec<(Option<i64>, Option<i64>)> =
+        audit.iter().filter(|e| e.decision == "allowed").map(|e| (e.credential_version, e.team_version)).collect();
+    assert_eq!(used, [(Some(1), None), (Some(1), Some(5)), (Some(2), Some(6))]);
+    assert!(g.vault().verify_audit().expect("verify").is_intact());
+}

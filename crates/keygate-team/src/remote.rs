@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use keygate_vault::{TeamVersion, Timestamp};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use vaultrs::api::kv2::requests::{SetSecretMetadataRequest, SetSecretRequestOptions};
@@ -30,14 +31,16 @@ pub struct RemoteSecret {
     pub value: SecretString,
     /// The rotation policy the team set, if any.
     pub max_age_days: Option<i64>,
+    /// When the team created this version (`created_time`), if it could be read.
+    pub created_at: Option<Timestamp>,
 }
 
 impl std::fmt::Debug for RemoteSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "RemoteSecret {{ version: {}, value: [redacted], max_age_days: {:?} }}",
-            self.version, self.max_age_days
+            "RemoteSecret {{ version: {}, value: [redacted], max_age_days: {:?}, created_at: {:?} }}",
+            self.version, self.max_age_days, self.created_at
         )
     }
 }
@@ -95,34 +98,63 @@ impl Remote {
     /// The current version of `name`, or `None` if there is none (never written, or its
     /// current version deleted or destroyed).
     pub async fn current_version(&self, name: &str) -> Result<Option<i64>> {
+        Ok(self.metadata(name).await?.map(|team| team.version))
+    }
+
+    /// What one read of `name`'s metadata says of its current version: number, `created_time`
+    /// and the team's policy; `None` if there is no current version.
+    pub async fn metadata(&self, name: &str) -> Result<Option<TeamVersion>> {
         let key = self.key(name);
         let meta = match vaultrs::kv2::read_metadata(&self.client, &self.mount, &key).await {
             Ok(meta) => meta,
             Err(ClientError::APIError { code: 404, .. }) => return Ok(None),
             Err(e) => return Err(self.error(e, &format!("reading {name}"))),
         };
-        let current = meta.versions.get(&meta.current_version.to_string());
-        let live = current.is_some_and(|v| v.deletion_time.is_empty() && !v.destroyed);
-        Ok(live.then_some(meta.current_version as i64))
+        let Some(current) = meta.versions.get(&meta.current_version.to_string()) else { return Ok(None) };
+        if !current.deletion_time.is_empty() || current.destroyed {
+            return Ok(None);
+        }
+        let created_at = Timestamp::parse_rfc3339(&current.created_time);
+        if created_at.is_none() {
+            tracing::warn!(name, "the team version's created_time is not RFC 3339: dated by this machine's clock");
+        }
+        let max_age_days = meta.custom_metadata.as_ref().and_then(|m| m.get(MAX_AGE_KEY)).and_then(|days| {
+            let valid = days.parse().ok().filter(|d| keygate_vault::validate_max_age(*d).is_ok());
+            if valid.is_none() {
+                tracing::warn!(name, "the team's {MAX_AGE_KEY} is not a number of days from 1 to 3650: not applied");
+            }
+            valid
+        });
+        let version = i64::try_from(meta.current_version).unwrap_or(i64::MAX);
+        Ok(Some(TeamVersion { version, created_at, max_age_days }))
     }
 
-    /// The current version of `name` with its value and policy, or `None`.
-    pub async fn read(&self, name: &str) -> Result<Option<RemoteSecret>> {
-        let Some(version) = self.current_version(name).await? else { return Ok(None) };
+    /// The value of `name` at `version`, or `None` if that version is gone (deleted since).
+    pub async fn read_value(&self, name: &str, version: i64) -> Result<Option<SecretString>> {
         let key = self.key(name);
-        let data: serde_json::Value =
-            match vaultrs::kv2::read_version(&self.client, &self.mount, &key, version as u64).await {
-                Ok(data) => data,
-                Err(ClientError::APIError { code: 404, .. }) => return Ok(None),
-                Err(e) => return Err(self.error(e, &format!("reading {name}"))),
-            };
+        let version = u64::try_from(version).unwrap_or_default();
+        let data: serde_json::Value = match vaultrs::kv2::read_version(&self.client, &self.mount, &key, version).await {
+            Ok(data) => data,
+            Err(ClientError::APIError { code: 404, .. }) => return Ok(None),
+            Err(e) => return Err(self.error(e, &format!("reading {name}"))),
+        };
         let bad = |detail: &str| TeamError::BadSecret { name: name.to_string(), detail: detail.to_string() };
         let data: Data = serde_json::from_value(data)
             .map_err(|_| bad("its data is not {\"value\": \"...\"} (write it with `keygate cred add --team`)"))?;
-        let meta =
-            vaultrs::kv2::read_metadata(&self.client, &self.mount, &key).await.map_err(|e| self.error(e, name))?;
-        let max_age_days = meta.custom_metadata.as_ref().and_then(|m| m.get(MAX_AGE_KEY)).and_then(|d| d.parse().ok());
-        Ok(Some(RemoteSecret { version, value: SecretString::from(data.value), max_age_days }))
+        Ok(Some(SecretString::from(data.value)))
+    }
+
+    /// The current version of `name` with its value, policy and date, or `None` (one read of
+    /// the metadata, one of the value).
+    pub async fn read(&self, name: &str) -> Result<Option<RemoteSecret>> {
+        let Some(team) = self.metadata(name).await? else { return Ok(None) };
+        let Some(value) = self.read_value(name, team.version).await? else { return Ok(None) };
+        Ok(Some(RemoteSecret {
+            version: team.version,
+            value,
+            max_age_days: team.max_age_days,
+            created_at: team.created_at,
+        }))
     }
 
     /// The newest live version of `name` older than `before`, with its value (what a

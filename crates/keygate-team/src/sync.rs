@@ -91,14 +91,21 @@ pub async fn sync(vault: &mut Vault, remote: &Remote) -> Result<SyncReport> {
 }
 
 /// One secret, of which the vault holds team version `held`: `None` if the team has no
-/// current version of it (deleted).
+/// current version of it (deleted). One metadata read gives the version, its date and the
+/// policy; the value is read only for a version not held yet.
 async fn sync_one(vault: &mut Vault, remote: &Remote, name: &str, held: Option<i64>) -> Result<Option<TeamChange>> {
-    let Some(version) = remote.current_version(name).await? else { return Ok(None) };
-    if held == Some(version) && vault.current_version(name)?.is_some() {
-        return Ok(Some(TeamChange::Unchanged));
+    let Some(team) = remote.metadata(name).await? else { return Ok(None) };
+    if held == Some(team.version) {
+        // The due date and a teammate's policy change follow the team even with no new value;
+        // a copy whose credential is gone is stored again from the value.
+        match vault.follow_team_copy(name, &team) {
+            Ok(change) => return Ok(Some(change)),
+            Err(keygate_vault::VaultError::CredentialNotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
-    let Some(secret) = remote.read(name).await? else { return Ok(None) };
-    Ok(Some(vault.store_team_version(name, &secret.value, secret.version, secret.max_age_days)?))
+    let Some(value) = remote.read_value(name, team.version).await? else { return Ok(None) };
+    Ok(Some(vault.store_team_copy(name, &value, &team)?))
 }
 
 fn forget_all_but(vault: &mut Vault, kept: &[String]) -> Result<Vec<String>> {

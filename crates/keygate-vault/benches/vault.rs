@@ -107,6 +107,7 @@ fn allowed_call(token_id: &str) -> AuditStart<'_> {
         tool: "web_search",
         credential: Some("scavio_api_key"),
         credential_version: Some(1),
+        team_version: None,
         decision: Decision::Allowed,
         status: None,
     }

@@ -47,6 +47,8 @@ pub struct AuditStart<'a> {
     pub credential: Option<&'a str>,
     /// Its version, if opened.
     pub credential_version: Option<i64>,
+    /// For a team credential, the team's version that local version holds.
+    pub team_version: Option<i64>,
     /// Allowed or denied.
     pub decision: Decision,
     /// For a denial, why; for an allowed call, filled in by `finish_audit`.
@@ -85,6 +87,8 @@ pub struct AuditEntry {
     pub credential: Option<String>,
     /// The credential's version.
     pub credential_version: Option<i64>,
+    /// For a team credential, the team's version used.
+    pub team_version: Option<i64>,
     /// allowed or denied.
     pub decision: String,
     /// The outcome, e.g. an HTTP status or why it was denied.
@@ -157,14 +161,15 @@ fn insert_row(
         credential_version: start.credential_version,
         decision,
         server: start.server,
+        team_version: start.team_version,
     };
     let mac = chain::link_mac(key, audit_chain::DOMAIN, link.prev, &row.values());
     let outcome = audit_chain::Outcome { status: start.status, duration_ms: None, count: i64::from(count) };
     let seal = audit_chain::outcome_seal(key, &mac, &outcome);
     let mut insert = tx.prepare_cached(
         "INSERT INTO audit (id, at, token_id, tool, credential, credential_version, decision, status, server,
-                            mac, seal, count)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                            mac, seal, count, team_version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?;
     insert.execute(params![
         link.id,
@@ -178,7 +183,8 @@ fn insert_row(
         start.server,
         mac,
         seal,
-        count
+        count,
+        start.team_version
     ])?;
     Ok((AuditId(link.id), mac))
 }
@@ -286,7 +292,7 @@ impl Vault {
     fn query_audit(&self, order: &str, params: impl rusqlite::Params) -> Result<Vec<AuditEntry>> {
         let sql = format!(
             "SELECT a.at, a.token_id, a.tool, a.credential, a.credential_version, a.decision, a.status,
-                    a.duration_ms, a.server, g.name, a.count
+                    a.duration_ms, a.server, g.name, a.count, a.team_version
              FROM audit a LEFT JOIN token t ON t.id = a.token_id LEFT JOIN agent_grant g ON g.id = t.grant_id
              {order}"
         );
@@ -298,6 +304,7 @@ impl Vault {
                 tool: row.get(2)?,
                 credential: row.get(3)?,
                 credential_version: row.get(4)?,
+                team_version: row.get(11)?,
                 decision: row.get(5)?,
                 status: row.get(6)?,
                 duration_ms: row.get(7)?,

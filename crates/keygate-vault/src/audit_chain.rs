@@ -1,6 +1,6 @@
 //! The audit's chain. A row is chained when it is written, before the call goes anywhere:
 //! its `mac` covers what is known then (id, time, token, server, tool, credential, version,
-//! decision) and the previous row's `mac`. What is written later (status, duration) and the
+//! decision, and for a team credential the team version) and the previous row's `mac`. What is written later (status, duration) and the
 //! count of an aggregated denial are covered by the row's `seal`, an HMAC over its `mac` and
 //! those fields, rewritten whenever they are; so an outcome or a count cannot be changed either.
 
@@ -29,13 +29,16 @@ pub(crate) struct Content<'a> {
     pub credential_version: Option<i64>,
     pub decision: &'a str,
     pub server: Option<&'a str>,
+    pub team_version: Option<i64>,
 }
 
 impl Content<'_> {
-    /// The values MAC'd, in order (the same order `read_links` selects them in).
+    /// The values MAC'd, in order (the same order `for_each_link` selects them in). The team
+    /// version comes last and only when there is one, so rows from before it (and rows of
+    /// local credentials) are MAC'd exactly as they always were.
     pub fn values(&self) -> Vec<Value> {
         let text = |t: Option<&str>| t.map(String::from).into();
-        vec![
+        let mut values = vec![
             self.id.into(),
             self.at.into(),
             text(self.token_id),
@@ -44,7 +47,9 @@ impl Content<'_> {
             self.credential_version.into(),
             self.decision.to_string().into(),
             text(self.server),
-        ]
+        ];
+        values.extend(self.team_version.map(Value::Integer));
+        values
     }
 }
 
@@ -71,7 +76,9 @@ pub(crate) fn checkpoint_seal(key: &RowMac, id: i64, at: i64, status: Option<&st
 }
 
 const SELECT: &str = "SELECT id, at, token_id, tool, credential, credential_version, decision, server,
-                             status, duration_ms, mac, seal, count FROM audit";
+                             status, duration_ms, mac, seal, count, team_version FROM audit";
+/// Where `SELECT` has the team version: chained after the first 8 columns, when not NULL.
+const TEAM_VERSION: usize = 13;
 
 /// One audit row as stored, with its chain MACs: what `keygate audit --jsonl` streams.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -88,6 +95,8 @@ pub struct AuditRecord {
     pub credential: Option<String>,
     /// Its version.
     pub credential_version: Option<i64>,
+    /// For a team credential, the team's version used (null for a local one).
+    pub team_version: Option<i64>,
     /// `allowed`, `denied`, or `checkpoint` for a retention checkpoint.
     pub decision: String,
     /// The downstream MCP server, for a gateway call.
@@ -113,6 +122,7 @@ fn record(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
         tool: r.get(3)?,
         credential: r.get(4)?,
         credential_version: r.get(5)?,
+        team_version: r.get(TEAM_VERSION)?,
         decision: r.get(6)?,
         server: r.get(7)?,
         status: r.get(8)?,
@@ -141,7 +151,13 @@ fn for_each_link(conn: &Connection, key: &RowMac, mut f: impl FnMut(chain::Link)
             let expected = checkpoint_seal(key, id, r.get(1)?, status.as_deref(), carried);
             chain::Link { id, mac, checkpoint: Some(seal_matches(expected)), content: Vec::new(), sealed: true }
         } else {
-            let content = (0..8).map(|i| r.get_ref(i).map(chain::owned)).collect::<rusqlite::Result<Vec<Value>>>()?;
+            let mut content =
+                (0..8).map(|i| r.get_ref(i).map(chain::owned)).collect::<rusqlite::Result<Vec<Value>>>()?;
+            // As `Content::values`: the team version is chained only when present.
+            let team_version = r.get_ref(TEAM_VERSION)?;
+            if team_version != rusqlite::types::ValueRef::Null {
+                content.push(chain::owned(team_version));
+            }
             let outcome = Outcome { status: status.as_deref(), duration_ms: r.get(9)?, count: r.get(12)? };
             let sealed = seal_matches(outcome_seal(key, carried, &outcome));
             chain::Link { id, mac, checkpoint: None, content, sealed }

@@ -34,6 +34,13 @@ impl Timestamp {
         Duration::from_millis(u64::try_from(self.0.saturating_sub(earlier.0)).unwrap_or(0))
     }
 
+    /// An RFC 3339 time (any offset, any fraction of a second), to the millisecond; `None`
+    /// if `text` is not one or lies outside what a timestamp holds.
+    pub fn parse_rfc3339(text: &str) -> Option<Self> {
+        let at = OffsetDateTime::parse(text, &Rfc3339).ok()?;
+        i64::try_from(at.unix_timestamp_nanos().div_euclid(1_000_000)).ok().map(Self)
+    }
+
     /// RFC 3339 in UTC to the second, e.g. `2026-11-23T21:50:24Z`.
     pub fn rfc3339(self) -> String {
         let seconds = self.0.div_euclid(1000);
@@ -103,6 +110,16 @@ mod tests {
     #[test]
     fn formats_rfc3339_to_the_second() {
         assert_eq!(Timestamp::from_unix_millis(1_700_000_000_999).rfc3339(), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn parses_rfc3339_to_the_millisecond_and_refuses_anything_else() {
+        let parse = Timestamp::parse_rfc3339;
+        assert_eq!(parse("2023-11-14T22:13:20.999999999Z"), Some(Timestamp::from_unix_millis(1_700_000_000_999)));
+        assert_eq!(parse("2023-11-14T23:13:20+01:00"), Some(Timestamp::from_unix_millis(1_700_000_000_000)));
+        for bad in ["", "yesterday", "2023-11-14", "2023-13-14T22:13:20Z", "2023-11-14T22:13:20"] {
+            assert_eq!(parse(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -46,13 +46,19 @@ pub struct CredentialInfo {
 pub struct OpenedCredential {
     /// Which version this is.
     pub version: i64,
+    /// For a team copy, the team's version this local version holds; `None` for a local one.
+    pub team_version: Option<i64>,
     /// The value; zeroized when dropped.
     pub value: SecretString,
 }
 
 impl fmt::Debug for OpenedCredential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "OpenedCredential {{ version: {}, value: [redacted] }}", self.version)
+        write!(
+            f,
+            "OpenedCredential {{ version: {}, team_version: {:?}, value: [redacted] }}",
+            self.version, self.team_version
+        )
     }
 }
 
@@ -191,11 +197,17 @@ impl Vault {
     /// The current version of `name`, or `None` if there is no such credential (a cheap read,
     /// made on every gateway call to notice a rotation).
     pub fn current_version(&self, name: &str) -> Result<Option<i64>> {
+        Ok(self.current_versions(name)?.map(|(version, _)| version))
+    }
+
+    /// The current version of `name` and, for a team copy, the team version it holds (one
+    /// read, made on every gateway call: a teammate's version noticed like a rotation).
+    pub fn current_versions(&self, name: &str) -> Result<Option<(i64, Option<i64>)>> {
         let mut stmt = self.conn.prepare_cached(CURRENT_QUERY)?;
         let mut rows = stmt.query([name])?;
         let Some(row) = rows.next()? else { return Ok(None) };
         self.require_current(name, row)?;
-        Ok(Some(row.get(0)?))
+        Ok(Some((row.get(0)?, row.get(5)?)))
     }
 
     /// Decrypt the current version of `name` for one use.
@@ -205,12 +217,13 @@ impl Vault {
         let Some(row) = rows.next()? else { return Err(VaultError::CredentialNotFound { name: name.to_string() }) };
         self.require_current(name, row)?;
         let version: i64 = row.get(0)?;
-        let sealed = row.get_ref(6)?.as_blob().map_err(rusqlite::Error::from)?;
+        let team_version: Option<i64> = row.get(5)?;
+        let sealed = row.get_ref(7)?.as_blob().map_err(rusqlite::Error::from)?;
         let binding = Binding::Credential { vault_id: &self.vault_id, name, version };
         let cannot_open = || VaultError::CannotOpen { name: name.to_string(), version };
         let plaintext = self.sealer.open(binding, sealed).ok_or_else(cannot_open)?;
         let text = std::str::from_utf8(&plaintext).map_err(|_| cannot_open())?;
-        Ok(OpenedCredential { version, value: SecretString::from(text) })
+        Ok(OpenedCredential { version, team_version, value: SecretString::from(text) })
     }
 
     /// Refuse a `CURRENT_QUERY` row whose MAC does not verify (the hot path's inline check).
@@ -221,7 +234,12 @@ impl Vault {
         for i in 0..5 {
             mac.value(row.get_ref(i)?);
         }
-        let stored = row.get_ref(5)?.as_blob_or_null().map_err(rusqlite::Error::from)?;
+        // The team version is fed only when present (`optional_last`), as for local rows before it.
+        let team_version = row.get_ref(5)?;
+        if team_version != rusqlite::types::ValueRef::Null {
+            mac.value(team_version);
+        }
+        let stored = row.get_ref(6)?.as_blob_or_null().map_err(rusqlite::Error::from)?;
         if mac.verify(stored) { Ok(()) } else { Err(rows::CREDENTIAL.tampered(&[Value::Text(name.to_string())])) }
     }
 
@@ -238,8 +256,9 @@ impl Vault {
 
 /// A credential's authenticated columns (in `rows::CREDENTIAL`'s order after the name), its
 /// MAC, and its current version's sealed value (NULL if that row is gone: the MAC then fails).
+/// The call path's only read of the credential: the team version comes with it.
 const CURRENT_QUERY: &str = "SELECT c.current_version, c.max_age_days, c.created_at, c.rotated_at, v.created_at,
-            c.mac, v.sealed
+            v.team_version, c.mac, v.sealed
      FROM credential c LEFT JOIN credential_version v ON v.name = c.name AND v.version = c.current_version
      WHERE c.name = ?1";
 

@@ -81,6 +81,7 @@ fn fill(vault: &mut Vault) {
         tool: "fz_echo",
         credential: Some("fuzz_key"),
         credential_version: Some(2),
+        team_version: None,
         decision: crate::Decision::Allowed,
         status: None,
     };

@@ -65,7 +65,7 @@ pub use rotation_state::{MAX_GRACE, VersionInfo, VersionState};
 pub use rotation_steps::{Attempt, MintedKey};
 pub use rows::RowFinding;
 pub use seal::{MASTER_KEY_LEN, MasterKey};
-pub use team::TeamChange;
+pub use team::{TeamChange, TeamVersion};
 pub use token::{
     Denial, IssuedToken, TokenDecision, TokenGrant, TokenInfo, TokenRequest, TokenStatus, is_token_id, scope_covers,
     token_id,

@@ -85,7 +85,7 @@ impl Vault {
             tx.execute("DELETE FROM audit WHERE id < ?1", [last_old])?;
             tx.execute(
                 "UPDATE audit SET token_id = NULL, tool = '', credential = NULL, credential_version = NULL,
-                   decision = ?2, status = ?3, duration_ms = NULL, server = NULL, seal = ?4 WHERE id = ?1",
+                   team_version = NULL, decision = ?2, status = ?3, duration_ms = NULL, server = NULL, seal = ?4 WHERE id = ?1",
                 params![last_old, CHECKPOINT, summary, seal],
             )?;
             Ok(Retention::Pruned { pruned, checkpoint: last_old })

@@ -190,12 +190,12 @@ impl Vault {
 
     /// Decrypt one stored version of `name` (a pending key to test, a previous one to revoke).
     pub fn open_version(&self, name: &str, version: i64) -> Result<OpenedCredential> {
-        let sealed: Vec<u8> = self
+        let (sealed, team_version): (Vec<u8>, Option<i64>) = self
             .conn
             .query_row(
-                "SELECT sealed FROM credential_version WHERE name = ?1 AND version = ?2",
+                "SELECT sealed, team_version FROM credential_version WHERE name = ?1 AND version = ?2",
                 params![name, version],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map_err(|e| match e {
                 rusqlite::Error::QueryReturnedNoRows => VaultError::CannotOpen { name: name.to_string(), version },
@@ -205,7 +205,7 @@ impl Vault {
         let cannot_open = || VaultError::CannotOpen { name: name.to_string(), version };
         let plaintext = self.sealer.open(binding, &sealed).ok_or_else(cannot_open)?;
         let text = std::str::from_utf8(&plaintext).map_err(|_| cannot_open())?;
-        Ok(OpenedCredential { version, value: SecretString::from(text) })
+        Ok(OpenedCredential { version, team_version, value: SecretString::from(text) })
     }
 }
 

@@ -49,15 +49,17 @@ pub(crate) const GRANT: Spec = Spec {
     optional_last: true,
 };
 
-/// A credential's MAC also covers its current version's `created_at`: the due date.
+/// A credential's MAC also covers its current version's `created_at` (the due date) and, for
+/// a team copy, the team version it holds (what the audit records; NULL for a local one).
 pub(crate) const CREDENTIAL: Spec = Spec {
     table: "credential",
     what: "credential",
-    select: "SELECT c.name, c.name, c.current_version, c.max_age_days, c.created_at, c.rotated_at, v.created_at, c.mac
+    select: "SELECT c.name, c.name, c.current_version, c.max_age_days, c.created_at, c.rotated_at, v.created_at,
+                    v.team_version, c.mac
              FROM credential c LEFT JOIN credential_version v ON v.name = c.name AND v.version = c.current_version",
     update: "UPDATE credential SET mac = ?1 WHERE name = ?2",
     ids: 1,
-    optional_last: false,
+    optional_last: true,
 };
 
 /// A credential's rotation state: its grace, the version rollback restores and when that

@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema/009_team.sql"),
     include_str!("schema/010_policy.sql"),
     include_str!("schema/011_rotation.sql"),
+    include_str!("schema/012_team_audit.sql"),
 ];
 
 /// The schema version this build writes.

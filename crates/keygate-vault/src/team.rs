@@ -7,13 +7,16 @@ use std::collections::BTreeMap;
 
 use rusqlite::params;
 use rusqlite::types::Value;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
-use crate::credential::validate_name;
-use crate::error::{Result, VaultError};
+use crate::error::Result;
 use crate::rows;
 use crate::store;
 use crate::vault::Vault;
+
+mod copy;
+
+pub use copy::TeamVersion;
 
 /// What holding one team version changed locally.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +43,7 @@ impl Vault {
     /// Hold `value` as the team's `name` at `team_version`: a new credential, or a new current
     /// version of the copy. A local credential of that name that is not a copy is taken over
     /// only if it holds the same value (a sync cut short between the two writes leaves that).
+    /// Dated now: a sync, which knows the team's `created_time`, uses `store_team_copy`.
     pub fn store_team_version(
         &mut self,
         name: &str,
@@ -47,30 +51,8 @@ impl Vault {
         team_version: i64,
         max_age_days: Option<i64>,
     ) -> Result<TeamChange> {
-        validate_name(name)?;
-        let held = self.team_versions()?.get(name).copied();
-        let current = match self.current_version(name)? {
-            Some(_) => Some(self.open_credential(name)?.value),
-            None => None,
-        };
-        let same = current.as_ref().is_some_and(|c| c.expose_secret() == value.expose_secret());
-        let change = match (held, current.is_some()) {
-            (_, false) => {
-                self.add_credential(name, value, max_age_days)?;
-                TeamChange::Added
-            }
-            (Some(v), true) if v == team_version && same => return Ok(TeamChange::Unchanged),
-            (Some(_), true) => {
-                if !same {
-                    self.rotate_credential(name, value)?;
-                }
-                TeamChange::Updated
-            }
-            (None, true) if same => TeamChange::Adopted,
-            (None, true) => return Err(VaultError::TeamNameTaken { name: name.to_string() }),
-        };
-        self.record_team_version(name, team_version)?;
-        Ok(change)
+        let team = TeamVersion { version: team_version, created_at: None, max_age_days };
+        self.store_team_copy(name, value, &team)
     }
 
     /// Forget the local copy of a team credential (deleted or no longer readable on the team):
@@ -95,7 +77,9 @@ impl Vault {
                  ON CONFLICT(name) DO UPDATE SET team_version = ?2, synced_at = ?3",
                 params![name, team_version, now],
             )?;
-            rows::TEAM_CREDENTIAL.reseal(tx, key, &[vec![Value::Text(name.to_string())]])
+            rows::TEAM_CREDENTIAL.reseal(tx, key, &[vec![Value::Text(name.to_string())]])?;
+            // The current local version now holds that team version: what its calls' audit names.
+            copy::mark_current(tx, key, name, team_version, None)
         })
     }
 }

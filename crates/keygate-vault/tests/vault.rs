@@ -35,5 +35,7 @@ mod rotation_steps;
 mod rows;
 #[path = "vault/team.rs"]
 mod team;
+#[path = "vault/team_audit.rs"]
+mod team_audit;
 #[path = "vault/tokens.rs"]
 mod tokens;

@@ -154,6 +154,7 @@ impl Approvals {
             tool: call.tool,
             credential: None,
             credential_version: None,
+            team_version: None,
             decision: Decision::Approval,
             status: Some(&status),
         };

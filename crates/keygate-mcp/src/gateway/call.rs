@@ -105,6 +105,10 @@ impl GatewayCall<'_> {
             [(_, version)] => Some(*version),
             _ => None,
         };
+        let team_version = match child.injected.team_versions() {
+            [team_version] => *team_version,
+            _ => None,
+        };
         self.shared.gate.with(|vault| {
             if child.keys_rotated(vault) {
                 return Err(Begin::Rotated);
@@ -134,6 +138,7 @@ impl GatewayCall<'_> {
                 tool: &self.exposed,
                 credential: credential.as_deref(),
                 credential_version: version,
+                team_version,
                 decision,
                 status,
             };
@@ -221,6 +226,7 @@ impl GatewayCall<'_> {
             tool: &self.exposed,
             credential: None,
             credential_version: None,
+            team_version: None,
             decision: Decision::Denied,
             status: Some(status),
         };

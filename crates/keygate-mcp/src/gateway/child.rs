@@ -117,12 +117,13 @@ impl Child {
         self.gone.load(Ordering::SeqCst) || self.service.is_closed() || self.peer().is_transport_closed()
     }
 
-    /// Whether a credential it was started with has been rotated since.
+    /// Whether a credential it was started with has been rotated since (or, for a team copy,
+    /// now holds another team version: the audit must name the one in use).
     pub(crate) fn keys_rotated(&self, vault: &keygate_vault::Vault) -> bool {
-        self.injected
-            .versions()
-            .iter()
-            .any(|(name, version)| vault.current_version(name).ok().flatten() != Some(*version))
+        let versions = self.injected.versions();
+        versions.iter().zip(self.injected.team_versions()).any(|((name, version), team_version)| {
+            vault.current_versions(name).ok().flatten() != Some((*version, *team_version))
+        })
     }
 
     /// How long it has been running.

@@ -255,6 +255,7 @@ impl Downstream {
                 tool: &exposed,
                 credential: None,
                 credential_version: None,
+                team_version: None,
                 decision: Decision::Denied,
                 status: Some(status),
             };

@@ -18,6 +18,8 @@ use crate::redact::Forms;
 pub(crate) struct Injected {
     /// (credential name, version, value), in file order without repeats.
     values: Arc<Vec<(String, i64, SecretString)>>,
+    /// For each of `values`, the team version its local version holds (`None`: a local one).
+    team_versions: Arc<Vec<Option<i64>>>,
 }
 
 impl fmt::Debug for Injected {
@@ -29,10 +31,13 @@ impl fmt::Debug for Injected {
 impl Injected {
     /// Open every credential `entry` needs; a missing one is an error that says how to add it.
     pub(crate) fn open(vault: &Vault, entry: &ServerEntry) -> Result<Self, String> {
-        let mut values = Vec::new();
+        let (mut values, mut team_versions) = (Vec::new(), Vec::new());
         for name in entry.credentials() {
             match vault.open_credential(name) {
-                Ok(opened) => values.push((name.to_string(), opened.version, opened.value)),
+                Ok(opened) => {
+                    team_versions.push(opened.team_version);
+                    values.push((name.to_string(), opened.version, opened.value));
+                }
                 Err(VaultError::CredentialNotFound { .. }) => {
                     return Err(format!(
                         "server {}: credential {name} is not in the vault yet: add it with `keygate cred add {name}`",
@@ -42,12 +47,18 @@ impl Injected {
                 Err(e) => return Err(format!("server {}: cannot open credential {name}: {e}", entry.name)),
             }
         }
-        Ok(Self { values: Arc::new(values) })
+        Ok(Self { values: Arc::new(values), team_versions: Arc::new(team_versions) })
     }
 
     /// (name, version) of each credential, for the audit and to notice rotation.
     pub(crate) fn versions(&self) -> Vec<(String, i64)> {
         self.values.iter().map(|(name, version, _)| (name.clone(), *version)).collect()
+    }
+
+    /// The team version of each credential (`None` for a local one), in `versions`' order:
+    /// for the audit, and to notice a teammate's version held under the same local one.
+    pub(crate) fn team_versions(&self) -> &[Option<i64>] {
+        &self.team_versions
     }
 
     /// The text a setting stands for: plain text as is, a credential with its prefix.
@@ -83,8 +94,10 @@ mod tests {
 
     #[test]
     fn redaction_replaces_every_value_and_debug_shows_none() {
-        let injected =
-            Injected { values: Arc::new(vec![("a".into(), 1, "sk-aaaa".into()), ("b".into(), 3, "tok-bbbb".into())]) };
+        let injected = Injected {
+            values: Arc::new(vec![("a".into(), 1, "sk-aaaa".into()), ("b".into(), 3, "tok-bbbb".into())]),
+            team_versions: Arc::new(vec![None, Some(7)]),
+        };
         assert_eq!(injected.redact("x sk-aaaa y tok-bbbb sk-aaaa"), "x [redacted] y [redacted] [redacted]");
         assert!(injected.leaks_into("..tok-bbbb.."));
         assert!(!injected.leaks_into("nothing"));

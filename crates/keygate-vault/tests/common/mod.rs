@@ -16,8 +16,10 @@ pub const T0: Timestamp = Timestamp::from_unix_millis(1_760_000_000_000);
 pub const HOUR: Duration = Duration::from_secs(3600);
 pub const DAY: Duration = Duration::from_secs(24 * 3600);
 
-/// Undo the rotation-state migration (010_rotation.sql), for tests that roll a vault's schema back past it.
-pub const UNDO_ROTATION_SCHEMA: &str = "DROP TABLE credential_rotation;
+/// Undo the rotation-state migration (011_rotation.sql) and the ones after it (012_team_audit.sql:
+/// the team versions), for tests that roll a vault's schema back past them.
+pub const UNDO_ROTATION_SCHEMA: &str = "ALTER TABLE audit DROP COLUMN team_version;
+     ALTER TABLE credential_version DROP COLUMN team_version; DROP TABLE credential_rotation;
      ALTER TABLE credential_version DROP COLUMN provider_id; ALTER TABLE credential_version DROP COLUMN expires_at;";
 
 /// A temp home with a known master key and a clock moved by hand.

@@ -14,6 +14,7 @@ fn begin_allowed(vault: &mut Vault, token_id: &str) -> AuditId {
         tool: "web_search",
         credential: Some("a"),
         credential_version: Some(1),
+        team_version: None,
         decision: Decision::Allowed,
         status: None,
     };
@@ -44,6 +45,7 @@ fn audit_rows_are_written_and_finished_in_order() {
             tool: "web_search",
             credential: Some("a"),
             credential_version: Some(1),
+            team_version: None,
             decision: Decision::Allowed,
             status: None,
         })
@@ -61,6 +63,7 @@ fn audit_rows_are_written_and_finished_in_order() {
             tool: "other",
             credential: None,
             credential_version: None,
+            team_version: None,
             decision: Decision::Denied,
             status: Some("out_of_scope"),
         })
@@ -105,6 +108,7 @@ fn recent_audit_is_newest_first_and_limited() {
             tool,
             credential: None,
             credential_version: None,
+            team_version: None,
             decision: Decision::Denied,
             status: Some("unknown_token"),
         };
@@ -166,6 +170,7 @@ fn refused_calls_count_as_uses_of_their_token_like_the_audit_says() {
         tool: "not_granted",
         credential: None,
         credential_version: None,
+        team_version: None,
         decision: Decision::Denied,
         status: Some("out_of_scope"),
     };

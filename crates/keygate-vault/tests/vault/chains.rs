@@ -21,6 +21,7 @@ fn audited(calls: usize) -> Fixture {
             tool: "web_search",
             credential: Some("a"),
             credential_version: Some(1),
+            team_version: None,
             decision: if denied { Decision::Denied } else { Decision::Allowed },
             status: denied.then_some("out_of_scope"),
         };
@@ -166,6 +167,7 @@ fn retention_prunes_behind_a_checkpoint_and_the_chain_still_verifies() {
         tool: "web_search",
         credential: None,
         credential_version: None,
+        team_version: None,
         decision: Decision::Allowed,
         status: None,
     };
@@ -220,6 +222,7 @@ fn an_aggregated_denial_is_chained_and_its_count_sealed() {
         tool: "(authentication)",
         credential: None,
         credential_version: None,
+        team_version: None,
         decision: Decision::Denied,
         status: Some("auth_unknown"),
     };

@@ -20,7 +20,8 @@ type GrantRow = (String, Vec<String>, i64, Option<i64>, Option<i64>);
 #[derive(Debug, PartialEq)]
 struct Observed {
     credentials: Vec<CredentialInfo>,
-    values: Vec<(i64, String)>,
+    /// Each credential's version, team version (for the team copy) and value.
+    values: Vec<(i64, Option<i64>, String)>,
     decisions: Vec<TokenDecision>,
     tokens: Vec<TokenRow>,
     grants: Vec<GrantRow>,
@@ -45,7 +46,7 @@ fn observe(vault: &Vault, tokens: &[String]) -> Result<Observed, String> {
     let mut values = Vec::new();
     for c in &credentials {
         let opened = vault.open_credential(&c.name).map_err(e)?;
-        values.push((opened.version, opened.value.expose_secret().to_string()));
+        values.push((opened.version, opened.team_version, opened.value.expose_secret().to_string()));
     }
     let mut decisions = Vec::new();
     for token in tokens {
@@ -79,6 +80,7 @@ fn populate(fx: &Fixture) -> Vec<String> {
     vault.add_credential("openai", &secret("sk-one"), Some(30)).expect("add");
     vault.add_credential("github", &secret("ghp-two"), Some(90)).expect("add");
     vault.rotate_credential("openai", &secret("sk-three")).expect("rotate");
+    vault.store_team_version("search", &secret("sk-team"), 7, Some(30)).expect("team copy");
     let mut tokens = Vec::new();
     for tools in [&["web_search"][..], &["github_*"], &["web_search", "other"]] {
         tokens.push(vault.issue_token(&request(tools, None)).expect("issue").token.expose_secret().to_string());
@@ -87,13 +89,15 @@ fn populate(fx: &Fixture) -> Vec<String> {
     tokens.push(vault.mint_grant_token("cursor").expect("mint").token.expose_secret().to_string());
     let def = |d: &str| ListedTool { tool: d.into(), sha256: Sha256::digest(d).into(), definition: d.into() };
     vault.record_tool_listing("github", &[def("search"), def("create_issue")]).expect("pins");
-    for _ in 0..20 {
+    for i in 0..20 {
+        // Every other row names a team version: the chain covers it too.
         let start = keygate_vault::AuditStart {
             token_id: None,
             server: Some("github"),
             tool: "github_search",
             credential: Some("github"),
             credential_version: Some(1),
+            team_version: (i % 2 == 0).then_some(7),
             decision: keygate_vault::Decision::Denied,
             status: Some("unknown"),
         };

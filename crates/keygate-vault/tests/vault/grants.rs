@@ -201,6 +201,7 @@ fn audit_entries_name_the_grant_of_the_calling_token() {
             tool: "web_search",
             credential: None,
             credential_version: None,
+            team_version: None,
             decision: if token_id.is_some() { Decision::Allowed } else { Decision::Denied },
             status: None,
         };

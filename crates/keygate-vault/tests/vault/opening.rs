@@ -272,6 +272,7 @@ fn a_vault_being_written_by_another_process_still_opens() {
                     tool: "web_search",
                     credential: None,
                     credential_version: None,
+                    team_version: None,
                     decision: Decision::Denied,
                     status: Some(&status),
                 };

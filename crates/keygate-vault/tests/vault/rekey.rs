@@ -36,6 +36,8 @@ fn full_vault(fx: &Fixture) -> String {
             tool: "web_search",
             credential: Some("a"),
             credential_version: Some(2),
+            // Some rows name a team version: rekey re-chains them with it.
+            team_version: (i % 2 == 1).then_some(7),
             decision: Decision::Allowed,
             status: None,
         };
@@ -80,6 +82,14 @@ fn rekey_moves_everything_to_the_new_key_and_the_old_one_stops_opening() {
     assert_eq!(vault.verify_rows().expect("rows"), []);
     let audit = vault.verify_audit().expect("audit");
     assert!(audit.is_intact() && audit.rows == rows_before, "{audit}");
+    let mut team_rows = 0;
+    vault
+        .export_audit(None, |r| {
+            team_rows += usize::from(r.team_version == Some(7));
+            Ok(())
+        })
+        .expect("export");
+    assert!(team_rows > 0, "rows with a team version survived retention and rekey");
     assert!(vault.verify_rotation_log().expect("log").is_intact());
     let last = vault.rotation_log().expect("log").pop().expect("a row");
     assert_eq!((last.credential.as_str(), last.action.as_str()), ("(master key)", "rekeyed"));
