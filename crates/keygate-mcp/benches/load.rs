@@ -2,7 +2,8 @@
 //! straight to that upstream, in one run on this machine.
 //!
 //! `cargo bench -p keygate-mcp --bench load` (optional env: LOAD_CALLS, LOAD_SECONDS, and
-//! LOAD_RULES=1 for a token with 5 argument rules on the tool).
+//! LOAD_RULES=1 for a token with 5 argument rules on the tool, LOAD_TEAM=1 for a tool whose
+//! credential is a team copy, as synced from OpenBao).
 //! Single client: sequential calls, latency median and p99 of each path and the difference.
 //! Concurrent: 8 clients for LOAD_SECONDS each, completed calls per second for each path.
 
@@ -154,7 +155,12 @@ async fn main() {
     );
     let config = keygate_mcp::Config::parse(&config, std::path::Path::new("load.toml")).expect("config");
     let mut vault = Vault::open(&home, key(), Arc::new(SystemClock), Actor::Server).expect("open");
-    vault.add_credential("scavio_api_key", &SecretString::from(KEY), None).expect("credential");
+    // LOAD_TEAM=1: the credential is a team copy (issue 15's goal: the same cost as a local one).
+    match std::env::var_os("LOAD_TEAM") {
+        Some(_) => vault.store_team_version("scavio_api_key", &SecretString::from(KEY), 7, None).map(|_| ()),
+        None => vault.add_credential("scavio_api_key", &SecretString::from(KEY), None).map(|_| ()),
+    }
+    .expect("credential");
     let request = TokenRequest { tools: vec!["web_search".into()], ttl: Some(Duration::from_secs(3600)), label: None };
     // LOAD_RULES=1: the token carries 5 argument rules on the tool (issue 14's goal: within
     // 10 % of the run without them).
