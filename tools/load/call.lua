@@ -35,6 +35,10 @@ init = function(args)
 end
 response = function(status, headers, body)
   if status ~= 200 or (not direct and not string.find(body, '"isError":false', 1, true)) then
+    if failures == 0 then
+      -- The first failed answer of each thread, so a run with errors says what they were.
+      io.stderr:write("load: a failed answer: " .. status .. " " .. string.sub(body, 1, 400) .. "\n")
+    end
     failures = failures + 1
   end
 end
