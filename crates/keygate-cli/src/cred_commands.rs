@@ -38,10 +38,11 @@ fn print_detail(detail: &CredentialDetail) -> Result<()> {
                 v.created_at.to_string(),
                 or_dash(v.expires_at),
                 or_dash(v.provider_id.as_ref()),
+                v.team_version.map_or_else(|| "-".to_string(), |t| format!("v{t}")),
             ]
         })
         .collect();
-    Ok(output::table(&["VERSION", "STATE", "CREATED", "EXPIRES", "PROVIDER ID"], &rows, "no versions")?)
+    Ok(output::table(&["VERSION", "STATE", "CREATED", "EXPIRES", "PROVIDER ID", "TEAM"], &rows, "no versions")?)
 }
 
 fn state_word(state: VersionState) -> &'static str {

@@ -41,6 +41,8 @@ pub struct VersionInfo {
     pub expires_at: Option<Timestamp>,
     /// The provider's id of the key (not secret: it names the key, to revoke it).
     pub provider_id: Option<String>,
+    /// For a team copy, the team (OpenBao) version this local version holds.
+    pub team_version: Option<i64>,
 }
 
 /// The rotation state as stored; `grace` and the previous version for a credential from
@@ -129,7 +131,7 @@ pub(crate) fn versions(
     previous: Option<i64>,
 ) -> Result<Vec<VersionInfo>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT version, created_at, expires_at, provider_id FROM credential_version
+        "SELECT version, created_at, expires_at, provider_id, team_version FROM credential_version
          WHERE name = ?1 ORDER BY version DESC",
     )?;
     let rows = stmt.query_map([name], |r| {
@@ -147,6 +149,7 @@ pub(crate) fn versions(
             created_at: Timestamp::from_unix_millis(r.get(1)?),
             expires_at: r.get::<_, Option<i64>>(2)?.map(Timestamp::from_unix_millis),
             provider_id: r.get(3)?,
+            team_version: r.get(4)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

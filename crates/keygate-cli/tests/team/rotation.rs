@@ -75,6 +75,9 @@ async fn a_rotator_rotates_a_team_key_once_for_every_machine() {
     assert!(provider.is_live(&minted) && minted != "sk-seeded");
     assert_eq!(team_version(bao).await, 2);
     assert_eq!(team_copies(&laptop), [(NAME.to_string(), 2)]);
+    let shown = laptop.json(&["cred", "show", NAME, "--json"]);
+    assert_eq!(shown["versions"][0]["team_version"], 2, "cred show names the team version: {shown}");
+    assert!(laptop.ok(&["cred", "show", NAME]).contains(" v2"), "the TEAM column");
 
     // The desktop, still on version 1, rotates too: it loses, and the key it minted is revoked.
     assert_fails(&desktop.run(&["cred", "rotate", NAME]), 1, "changed first (a teammate rotated or removed it)");
