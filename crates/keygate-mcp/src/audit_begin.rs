@@ -152,24 +152,11 @@ impl AuditBegins {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::time::Duration;
-
-    use keygate_vault::{Actor, Home, KeySource, MasterKey, SystemClock, TokenRequest, Vault};
 
     use super::*;
 
-    fn vault_with_token(dir: &std::path::Path) -> (Vault, String) {
-        let home = Home::at(dir);
-        let mut raw = [0u8; 32];
-        getrandom::fill(&mut raw).expect("random");
-        let key = || KeySource::Given(MasterKey::from_bytes(&raw).expect("key"));
-        Vault::init(&home, key(), &SystemClock).expect("init");
-        let mut vault = Vault::open(&home, key(), Arc::new(SystemClock), Actor::Server).expect("open");
-        let request = TokenRequest { tools: vec!["t".into()], ttl: None, label: None };
-        let token_id = vault.issue_token(&request).expect("token").id;
-        (vault, token_id)
-    }
+    use crate::test_vault::with_token as vault_with_token;
 
     fn row(token_id: &str, tool: String) -> AllowedCall {
         AllowedCall {

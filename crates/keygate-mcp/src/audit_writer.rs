@@ -161,23 +161,15 @@ fn log_unfinished(outcome: &CallOutcome, error: &VaultError) {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::time::Duration;
 
-    use keygate_vault::{Actor, AuditStart, Decision, Home, KeySource, MasterKey, SystemClock, TokenRequest, Vault};
+    use keygate_vault::{AuditStart, Decision, Vault};
 
     use super::*;
 
     /// A vault with one token and `calls` audit rows begun for it.
     fn vault_with_calls(dir: &std::path::Path, calls: usize) -> (Vault, Vec<CallOutcome>) {
-        let home = Home::at(dir);
-        let mut raw = [0u8; 32];
-        getrandom::fill(&mut raw).expect("random");
-        let key = || KeySource::Given(MasterKey::from_bytes(&raw).expect("key"));
-        Vault::init(&home, key(), &SystemClock).expect("init");
-        let mut vault = Vault::open(&home, key(), Arc::new(SystemClock), Actor::Server).expect("open");
-        let request = TokenRequest { tools: vec!["t".into()], ttl: None, label: None };
-        let token_id = vault.issue_token(&request).expect("token").id;
+        let (mut vault, token_id) = crate::test_vault::with_token(dir);
         let start = AuditStart {
             server: None,
             token_id: Some(&token_id),

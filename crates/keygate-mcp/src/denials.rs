@@ -176,9 +176,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use keygate_vault::{Actor, Home, KeySource, MasterKey, SystemClock};
 
     use super::*;
 
@@ -198,10 +195,7 @@ mod tests {
     #[test]
     fn one_row_per_kind_then_one_summary_with_the_count() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let home = Home::at(dir.path());
-        let key = || KeySource::Given(MasterKey::from_bytes(&[7u8; 32]).expect("key"));
-        Vault::init(&home, key(), &SystemClock).expect("init");
-        let vault = Vault::open(&home, key(), Arc::new(SystemClock), Actor::Server).expect("open");
+        let vault = crate::test_vault::open_new(dir.path());
         let gate = Gate::new(vault);
         let denials = Denials::new(gate.clone());
         for i in 0..500 {

@@ -29,6 +29,8 @@ mod rules;
 mod server;
 mod session_calls;
 mod sessions;
+#[cfg(test)]
+mod test_vault;
 mod text;
 mod upstream;
 mod watch;
