@@ -5,9 +5,8 @@
 //! "Allow for 10 minutes" (the ActionInvoked signal a notification server sends) lets a third
 //! through and the next without asking; the audit says the app answered.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use crate::support::{self, AgentGuard, NotificationWatch, Upstream, keygate_cli, mcp_client, result_text, search};
 use crate::webdriver::{Session, TauriDriver};
@@ -25,7 +24,7 @@ async fn a_waiting_call_is_notified_listed_in_the_window_and_answered_there() {
     let config = std::fs::read_to_string(home.join("config.toml")).expect("config");
     std::fs::write(home.join("config.toml"), format!("{config}approve = true\n")).expect("approve");
     let notifications = NotificationWatch::start(scratch.path().join("notify.log"));
-    let replies = NotifyReplies::start(scratch.path().join("replies.log"));
+    let replies = NotificationWatch::start_with_replies(scratch.path().join("replies.log"));
     let desktop = support::DesktopUser::new(scratch.path());
     let driver = TauriDriver::start(&desktop.envs(&home));
     let _agent = AgentGuard::new(&home);
@@ -69,7 +68,7 @@ async fn a_waiting_call_is_notified_listed_in_the_window_and_answered_there() {
 
     // The notification's own button: what the notification server sends when it is clicked.
     let clicked = tokio::spawn(async move { agent.call_tool(search("click me")).await.map(|r| (r, agent)) });
-    let id = replies.notification_id("click me");
+    let id = replies.wait_until(|log| id_in(log, "click me"), "no reply to a Notify call with \"click me\"");
     let sent = Command::new("dbus-send")
         .args(["--session", "--type=signal", "/org/freedesktop/Notifications"])
         .arg("org.freedesktop.Notifications.ActionInvoked")
@@ -93,40 +92,6 @@ async fn a_waiting_call_is_notified_listed_in_the_window_and_answered_there() {
     assert!(audit.contains("approved by app for 600s"), "{audit}");
 }
 
-/// `dbus-monitor` on the notification calls and every method return, to learn the id the
-/// notification server gave a notification (the reply to its Notify call).
-struct NotifyReplies {
-    child: Child,
-    log: PathBuf,
-}
-
-impl NotifyReplies {
-    fn start(log: PathBuf) -> Self {
-        let file = std::fs::File::create(&log).expect("monitor log");
-        let child = Command::new("dbus-monitor")
-            .args(["interface='org.freedesktop.Notifications',member='Notify'", "type='method_return'"])
-            .stdout(file)
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start dbus-monitor");
-        std::thread::sleep(Duration::from_millis(300));
-        Self { child, log }
-    }
-
-    /// The id of the notification whose Notify call carried `needle`.
-    fn notification_id(&self, needle: &str) -> u32 {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-            if let Some(id) = id_in(&text, needle) {
-                return id;
-            }
-            assert!(Instant::now() < deadline, "no reply to a Notify call with {needle:?} in 15 s:\n{text}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
 /// In a dbus-monitor log: the Notify call holding `needle`, its sender and serial; the method
 /// return to that sender with that reply serial; the uint32 it carries.
 fn id_in(log: &str, needle: &str) -> Option<u32> {
@@ -142,11 +107,4 @@ fn id_in(log: &str, needle: &str) -> Option<u32> {
             && b.contains(&format!("destination={sender}"))
     })?;
     reply.split("uint32 ").nth(1)?.split_whitespace().next()?.parse().ok()
-}
-
-impl Drop for NotifyReplies {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

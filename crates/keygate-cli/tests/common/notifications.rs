@@ -11,11 +11,22 @@ pub struct NotificationWatch {
     log: PathBuf,
 }
 
+const NOTIFY: &str = "interface='org.freedesktop.Notifications',member='Notify'";
+
 impl NotificationWatch {
     pub fn start(log: PathBuf) -> Self {
+        Self::watching(log, &[NOTIFY])
+    }
+
+    /// Also every method return: the replies to Notify carry the ids notifications were given.
+    pub fn start_with_replies(log: PathBuf) -> Self {
+        Self::watching(log, &[NOTIFY, "type='method_return'"])
+    }
+
+    fn watching(log: PathBuf, rules: &[&str]) -> Self {
         let file = std::fs::File::create(&log).expect("monitor log");
         let child = Command::new("dbus-monitor")
-            .arg("interface='org.freedesktop.Notifications',member='Notify'")
+            .args(rules)
             .stdout(file)
             .stderr(Stdio::null())
             .spawn()
@@ -27,13 +38,19 @@ impl NotificationWatch {
 
     /// Wait until a Notify call carrying `needle` was seen; return how many carried it.
     pub fn wait_for(&self, needle: &str) -> usize {
+        let seen = |log: &str| Some(log.matches(needle).count()).filter(|n| *n > 0);
+        self.wait_until(seen, &format!("no notification with {needle:?} seen on D-Bus"))
+    }
+
+    /// Wait (15 s at most) until `found` finds what it looks for in the monitor's log.
+    pub fn wait_until<T>(&self, found: impl Fn(&str) -> Option<T>, what: &str) -> T {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            let seen = std::fs::read_to_string(&self.log).unwrap_or_default().matches(needle).count();
-            if seen > 0 {
-                return seen;
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if let Some(value) = found(&log) {
+                return value;
             }
-            assert!(Instant::now() < deadline, "no notification with {needle:?} seen on D-Bus in 15 s");
+            assert!(Instant::now() < deadline, "{what} in 15 s:\n{log}");
             std::thread::sleep(Duration::from_millis(100));
         }
     }
