@@ -7,31 +7,44 @@
 //! rmcp's path calls too, so scope, audit row, upstream and redaction are the same code.
 //!
 //! The fast path only ever *serves*: it takes a request only if rmcp would serve it exactly
-//! this way, and everything else (a header rmcp would refuse, a body it would not parse, a
-//! progress token or any other `_meta`, a batch, another method, a protocol version that
-//! needs per-request metadata, an unknown session) falls through to rmcp, which answers or
-//! refuses as it always did. So every refusal is rmcp's own; what is checked here is that a
+//! this way, and everything else (a header rmcp would refuse, a body it would not parse, any
+//! `_meta` but a progress token, a batch, another method, a protocol version that needs
+//! per-request metadata, an unknown session) falls through to rmcp, which answers or refuses
+//! as it always did. So every refusal is rmcp's own; what is checked here is that a
 //! request is one rmcp accepts: loopback Host as rmcp's allowed hosts, Accept allowing both
 //! JSON and SSE, Content-Type JSON, a known MCP-Protocol-Version below the one that changes
 //! the lifecycle, and rmcp's own type parsing the body. `tests/fast_call.rs` sends the same
 //! requests, well-formed and not, both ways and compares the answers.
+//!
+//! The answer is rmcp's stateless JSON answer: one JSON body, unless the call sends progress
+//! (a fronted server's, or an approval's wait) before it ends; then, as rmcp does, the whole
+//! sequence goes out as an SSE stream. rmcp's own client puts a progress token on every call,
+//! so this is the path of every call it makes.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use axum::body::Body;
-use axum::response::Response;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode, header};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ClientJsonRpcMessage, ClientRequest, ErrorData, GetMeta,
-    JsonObject, JsonRpcMessage, ProtocolVersion, RequestId, ServerJsonRpcMessage, ServerResult,
+    JsonObject, JsonRpcMessage, ProgressToken, ProtocolVersion, RequestId, ServerJsonRpcMessage, ServerResult,
 };
 use rmcp::transport::common::http_header::{EVENT_STREAM_MIME_TYPE, HEADER_MCP_PROTOCOL_VERSION, JSON_MIME_TYPE};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::mpsc;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::access::Caller;
 use crate::handler::{CallScope, Shared};
+use crate::progress::ProgressSink;
 use crate::session_calls::SessionCall;
+
+/// Messages of one answer waiting to be written (as rmcp's one-shot transport holds them).
+const ANSWER_QUEUE: usize = 16;
+/// rmcp's default: an SSE answer that is quiet this long gets a comment line.
+const SSE_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// The hosts rmcp's streamable HTTP service allows by default (any port); Keygate's own
 /// check admits all of 127.0.0.0/8, so a request for 127.0.0.2 is left to rmcp to refuse.
@@ -70,7 +83,7 @@ impl FastCalls {
 
 /// The one body shape the fast path reads: exactly these members, each once (serde refuses
 /// a repeated or unknown member, and the request then goes to rmcp), so nothing rmcp would
-/// read differently (`_meta`, the input-required fields, anything newer) is ever skipped.
+/// read differently (other `_meta`, the input-required fields, anything newer) is ever skipped.
 /// Parsing this is several times cheaper than rmcp's message type, which tries every kind
 /// of message in turn.
 #[derive(serde::Deserialize)]
@@ -89,6 +102,18 @@ struct PlainCall<'a> {
 struct PlainParams {
     name: String,
     arguments: Option<JsonObject>,
+    /// Read as rmcp reads it: an object (serde would take an array for a struct).
+    #[serde(rename = "_meta")]
+    meta: Option<JsonObject>,
+}
+
+/// A `_meta` the fast path takes: a progress token rmcp can read, and nothing else.
+fn progress_only(mut meta: JsonObject) -> Option<ProgressToken> {
+    let token = meta.remove("progressToken")?;
+    if !meta.is_empty() {
+        return None;
+    }
+    serde_json::from_value(token).ok()
 }
 
 /// A `tools/call` the fast path may serve.
@@ -96,6 +121,7 @@ struct PlainParams {
 pub(crate) struct FastCall {
     id: RequestId,
     params: CallToolRequestParams,
+    progress: Option<ProgressToken>,
 }
 
 impl FastCall {
@@ -111,7 +137,11 @@ impl FastCall {
         }
         let mut params = CallToolRequestParams::new(plain.params.name);
         params.arguments = plain.params.arguments;
-        Some(Self { id: plain.id, params })
+        let progress = match plain.params.meta {
+            Some(meta) => Some(progress_only(meta)?),
+            None => None,
+        };
+        Some(Self { id: plain.id, params, progress })
     }
 
     /// The same body read by rmcp's own message type, as rmcp's stateless service reads it:
@@ -121,7 +151,9 @@ impl FastCall {
         let JsonRpcMessage::Request(request) = serde_json::from_slice::<ClientJsonRpcMessage>(body).ok()? else {
             return None;
         };
-        if !request.request.get_meta().0.0.is_empty() {
+        let meta = request.request.get_meta();
+        let progress = meta.get_progress_token();
+        if meta.0.0.keys().any(|key| key != "progressToken") {
             return None;
         }
         let ClientRequest::CallToolRequest(call) = request.request else { return None };
@@ -129,7 +161,7 @@ impl FastCall {
         if params.meta.is_some() || params.input_responses.is_some() || params.request_state.is_some() {
             return None;
         }
-        Some(Self { id: request.id, params })
+        Some(Self { id: request.id, params, progress })
     }
 
     /// The JSON-RPC id of the call.
@@ -147,7 +179,13 @@ impl FastCall {
         self.params.arguments.as_ref()
     }
 
-    /// Serve the call as rmcp's stateless JSON answer: HTTP 200, one JSON-RPC response or error.
+    /// The agent's progress token, if it asked for progress.
+    pub(crate) fn progress_token(&self) -> Option<&ProgressToken> {
+        self.progress.as_ref()
+    }
+
+    /// Serve the call as rmcp's stateless service answers: HTTP 200 with one JSON-RPC
+    /// response or error, or an SSE stream when progress comes first.
     ///
     /// The call runs in its own task, as rmcp runs a handler: an agent that hangs up cancels
     /// it (a fronted server gets `notifications/cancelled`) but cannot cut it off between its
@@ -155,28 +193,62 @@ impl FastCall {
     pub(crate) async fn serve(self, shared: Arc<Shared>, caller: Caller, session: Option<SessionCall>) -> Response {
         let ct = CancellationToken::new();
         let hung_up = ct.clone().drop_guard();
-        let Self { id, params } = self;
-        let scope = CallScope { ct, progress: None, session };
-        let call =
-            tokio::spawn(
-                async move { shared.call_tool(caller, params.name.into_owned(), params.arguments, scope).await },
-            );
-        let answered = call.await;
-        hung_up.disarm();
-        let message: ServerJsonRpcMessage = match answered {
-            Ok(Ok(result)) => JsonRpcMessage::response(legacy_shape(result), id),
-            Ok(Err(error)) => JsonRpcMessage::error(error, Some(id)),
-            Err(_) => return internal_error("the call stopped unexpectedly"),
-        };
-        match serde_json::to_vec(&message) {
-            Ok(body) => Response::builder()
-                .status(StatusCode::OK)
-                .header(header::CONTENT_TYPE, JSON_MIME_TYPE)
-                .body(Body::from(body))
-                .unwrap_or_else(|_| internal_error("cannot build the answer")),
-            Err(_) => internal_error("cannot serialize the answer"),
+        let Self { id, params, progress } = self;
+        let (messages, mut answer) = mpsc::channel(ANSWER_QUEUE);
+        let progress = progress.map(|token| (token, ProgressSink::Answer(messages.clone())));
+        let scope = CallScope { ct, progress, session };
+        tokio::spawn(async move {
+            let result = shared.call_tool(caller, params.name.into_owned(), params.arguments, scope).await;
+            let message: ServerJsonRpcMessage = match result {
+                Ok(result) => JsonRpcMessage::response(legacy_shape(result), id),
+                Err(error) => JsonRpcMessage::error(error, Some(id)),
+            };
+            let _ = messages.send(message).await;
+        });
+        // The call's task holds a sender until it has sent its answer: `None` means it died.
+        let Some(first) = answer.recv().await else { return internal_error("the call stopped unexpectedly") };
+        if is_final(&first) {
+            hung_up.disarm();
+            return json_answer(&first);
         }
+        sse_answer(first, answer, hung_up)
     }
+}
+
+fn is_final(message: &ServerJsonRpcMessage) -> bool {
+    matches!(message, JsonRpcMessage::Response(_) | JsonRpcMessage::Error(_))
+}
+
+fn json_answer(message: &ServerJsonRpcMessage) -> Response {
+    match serde_json::to_vec(message) {
+        Ok(body) => Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, JSON_MIME_TYPE)
+            .body(Body::from(body))
+            .unwrap_or_else(|_| internal_error("cannot build the answer")),
+        Err(_) => internal_error("cannot serialize the answer"),
+    }
+}
+
+/// `first`, then the rest of the call's messages up to its answer, as SSE events. The call is
+/// cancelled if the agent hangs up before the answer was written.
+fn sse_answer(first: ServerJsonRpcMessage, rest: mpsc::Receiver<ServerJsonRpcMessage>, hung_up: DropGuard) -> Response {
+    let events =
+        futures_util::stream::unfold((Some(first), rest, Some(hung_up)), |(next, mut rest, mut hung_up)| async move {
+            hung_up.as_ref()?;
+            let message = match next {
+                Some(message) => message,
+                None => rest.recv().await?,
+            };
+            if is_final(&message) {
+                hung_up.take().map(DropGuard::disarm);
+            }
+            let data = serde_json::to_string(&message).unwrap_or_default();
+            Some((Ok::<_, std::convert::Infallible>(Event::default().data(data)), (None, rest, hung_up)))
+        });
+    let mut response = Sse::new(events).keep_alive(KeepAlive::new().interval(SSE_KEEP_ALIVE)).into_response();
+    response.headers_mut().insert("x-accel-buffering", http::HeaderValue::from_static("no"));
+    response
 }
 
 /// The result as rmcp's handler shapes it for a peer before 2026-07-28 (the only versions
@@ -334,6 +406,21 @@ mod tests {
     }
 
     #[test]
+    fn a_progress_token_is_taken_as_rmcp_reads_it() {
+        for (body, token) in [
+            (&br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","_meta":{"progressToken":7}}}"#[..], serde_json::json!(7)),
+            (br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":{"progressToken":"p"},"name":"t"}}"#, serde_json::json!("p")),
+        ] {
+            let fast = FastCall::parse(&headers(&good()), body).expect("taken");
+            let rmcp = FastCall::parse_as_rmcp(body).expect("rmcp reads a plain call");
+            assert_eq!(serde_json::to_value(fast.progress_token()).expect("json"), token);
+            assert_eq!(fast.progress_token(), rmcp.progress_token());
+        }
+        let plain = FastCall::parse(&headers(&good()), CALL).expect("taken");
+        assert!(plain.progress_token().is_none());
+    }
+
+    #[test]
     fn anything_rmcp_would_treat_otherwise_falls_through() {
         for left in [
             ("host", None),
@@ -354,7 +441,12 @@ mod tests {
             br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
             br#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"t"}}"#,
             br#"{"jsonrpc":"1.0","id":1,"method":"tools/call","params":{"name":"t"}}"#,
-            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","_meta":{"progressToken":1}}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","_meta":{"progressToken":1,"x":2}}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","_meta":{"progressToken":true}}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","_meta":{"other":1}}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","_meta":[1]}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","_meta":{}}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","_meta":{"progressToken":1.5}}}"#,
             br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","requestState":"x"}}"#,
             br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}"#,
             b"{",

@@ -4,9 +4,9 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, JsonObject, ListToolsResult,
-    PaginatedRequestParams, ProgressToken, ServerCapabilities, ServerConfig, Tool,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
 };
-use rmcp::service::{NotificationContext, Peer, RequestContext};
+use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use tokio_util::sync::CancellationToken;
 
@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::denials::Denials;
 use crate::gate::Gate;
 use crate::gateway::{Gateway, GatewayCall};
+use crate::progress::{Progress, ProgressSink};
 use crate::session_calls::SessionCall;
 use crate::upstream::Upstream;
 
@@ -75,7 +76,7 @@ pub(crate) struct CallScope {
     /// Cancelled when the agent cancels the call or goes away.
     pub(crate) ct: CancellationToken,
     /// The agent's progress token and where to send progress, if it asked for progress.
-    pub(crate) progress: Option<(ProgressToken, Peer<RoleServer>)>,
+    pub(crate) progress: Option<Progress>,
     /// Set for a call inside a session, so `notifications/cancelled` can reach it.
     pub(crate) session: Option<SessionCall>,
 }
@@ -234,7 +235,7 @@ impl ServerHandler for KeygateHandler {
             .get::<http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<SessionCall>())
             .cloned();
-        let progress = context.meta.get_progress_token().map(|token| (token, context.peer.clone()));
+        let progress = context.meta.get_progress_token().map(|token| (token, ProgressSink::Peer(context.peer.clone())));
         let scope = CallScope { ct: context.ct, progress, session };
         self.shared.call_tool(caller, request.name.into_owned(), request.arguments, scope).await.map(Into::into)
     }

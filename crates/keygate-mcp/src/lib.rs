@@ -21,6 +21,7 @@ mod gateway;
 mod handler;
 mod oauth;
 mod process;
+mod progress;
 mod rate_limit;
 mod readiness;
 mod redact;

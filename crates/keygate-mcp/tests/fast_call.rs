@@ -95,7 +95,11 @@ fn cases() -> Vec<Case> {
         with_header("an unknown version", "mcp-protocol-version", Some("2099-01-01"), false),
         with_header("the version with per-request metadata", "mcp-protocol-version", Some("2026-07-28"), false),
         with_header("a loopback Host rmcp does not allow", "host", Some("127.0.0.2:{port}"), false),
-        case("a progress token", r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"web_search","arguments":{"query":"q"},"_meta":{"progressToken":"p"}}}"#.into(), false),
+        case("a progress token", r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"web_search","arguments":{"query":"q"},"_meta":{"progressToken":"p"}}}"#.into(), true),
+        case("a numeric progress token", r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"_meta":{"progressToken":0},"name":"web_search","arguments":{"query":"q"}}}"#.into(), true),
+        case("a progress token rmcp cannot read", r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"web_search","arguments":{"query":"q"},"_meta":{"progressToken":true}}}"#.into(), false),
+        case("_meta with another member", r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"web_search","arguments":{"query":"q"},"_meta":{"progressToken":1,"trace":"x"}}}"#.into(), false),
+        case("_meta an array", r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"web_search","arguments":{"query":"q"},"_meta":[1]}}"#.into(), false),
         case("a tool name with an escape", r#"{"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"web\u005fsearch","arguments":{"query":"q"}}}"#.into(), true),
         case("members in another order", r#"{"params":{"arguments":{"query":"q"},"name":"web_search"},"id":11,"method":"tools/call","jsonrpc":"2.0"}"#.into(), true),
         case("an escaped method", r#"{"jsonrpc":"2.0","id":12,"method":"tools\/call","params":{"name":"web_search","arguments":{"query":"q"}}}"#.into(), false),
@@ -113,6 +117,10 @@ fn cases() -> Vec<Case> {
         case("not UTF-8", "\u{fffd}".into(), false),
         case("an empty body", String::new(), false),
         in_session("a call in its own session", Session::Own, true),
+        Case {
+            session: Session::Own,
+            ..case("a call with a progress token in its own session", r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"web_search","arguments":{"query":"q"},"_meta":{"progressToken":0}}}"#.into(), true)
+        },
         in_session("a call in an unknown session", Session::Unknown, false),
         in_session("a call in another token's session", Session::Foreign, false),
     ]

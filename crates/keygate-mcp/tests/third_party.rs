@@ -68,6 +68,77 @@ async fn server_everything_answers_through_keygate_with_its_progress() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     assert!(counter.0.load(Ordering::SeqCst) >= 4, "progress seen: {}", counter.0.load(Ordering::SeqCst));
+    // rmcp's client puts a progress token on every call: both calls took the fast path.
+    assert_eq!(g.server.fast_calls_served(), 2, "the session's calls went through rmcp");
+}
+
+/// A call with a progress token, POSTed as an agent does; returns the content type and the
+/// JSON-RPC messages of the answer (one JSON body, or the data of each SSE event).
+async fn post_with_progress(g: &Gateway, token: &str, body: &Value) -> (String, Vec<Value>) {
+    let response = reqwest::Client::new()
+        .post(g.server.url())
+        .bearer_auth(token)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .json(body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    let content_type = response.headers()["content-type"].to_str().expect("ascii").to_string();
+    let text = response.text().await.expect("body");
+    let messages = if content_type.starts_with("text/event-stream") {
+        text.lines()
+            .filter_map(|line| line.strip_prefix("data:"))
+            .map(|data| serde_json::from_str(data.trim()).expect("an event's JSON"))
+            .collect()
+    } else {
+        vec![serde_json::from_str(&text).expect("JSON")]
+    };
+    (content_type, messages)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_is_streamed_the_same_on_the_fast_path_and_through_rmcp() {
+    let server = node_server("everything", "@modelcontextprotocol/server-everything/dist/index.js", ", \"stdio\"", "");
+    let g = Gateway::start(&server).await;
+    let token = g.token(&["everything_*"]);
+    let call = |id: u64, progress: Value| {
+        let arguments = json!({"duration": 0.3, "steps": 3});
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+               "params": {"name": "everything_trigger-long-running-operation", "arguments": arguments, "_meta": {"progressToken": progress}}})
+    };
+    let mut answers = Vec::new();
+    for fast in [true, false] {
+        g.server.set_fast_calls(fast);
+        let served = g.server.fast_calls_served();
+        answers.push(post_with_progress(&g, &token, &call(7, json!("p-1"))).await);
+        assert_eq!(g.server.fast_calls_served() - served, u64::from(fast));
+    }
+    let (fast, rmcp) = (&answers[0], &answers[1]);
+    assert_eq!(fast, rmcp, "the fast path and rmcp streamed different answers");
+    let (content_type, messages) = fast;
+    assert!(content_type.starts_with("text/event-stream"), "{content_type}");
+    assert_eq!(messages.len(), 4, "three progress notifications, then the answer: {messages:?}");
+    for (step, note) in messages[..3].iter().enumerate() {
+        assert_eq!(note["method"], "notifications/progress", "{note}");
+        assert_eq!(note["params"]["progressToken"], "p-1", "{note}");
+        assert_eq!(note["params"]["progress"].as_f64(), Some(step as f64 + 1.0), "{note}");
+    }
+    assert_eq!(messages[3]["id"], 7);
+    assert!(
+        messages[3]["result"]["content"][0]["text"].as_str().is_some_and(|t| t.contains("completed")),
+        "{}",
+        messages[3]
+    );
+
+    // A tool that sends no progress answers with one JSON body either way.
+    g.server.set_fast_calls(true);
+    let echo = json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
+                      "params": {"name": "everything_echo", "arguments": {"message": "hi"}, "_meta": {"progressToken": 3}}});
+    let (content_type, messages) = post_with_progress(&g, &token, &echo).await;
+    assert_eq!(content_type, "application/json");
+    assert_eq!(messages[0]["result"]["content"][0]["text"], "Echo: hi");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

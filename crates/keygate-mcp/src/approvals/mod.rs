@@ -17,15 +17,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use keygate_vault::{AuditStart, Clock, Decision, Timestamp, TokenGrant};
-use rmcp::model::{CallToolResult, ContentBlock, JsonObject, ProgressNotificationParam, ProgressToken};
-use rmcp::service::Peer;
-use rmcp::{ErrorData, RoleServer};
+use rmcp::ErrorData;
+use rmcp::model::{CallToolResult, ContentBlock, JsonObject, ProgressNotificationParam};
 use tokio_util::sync::CancellationToken;
 
 pub use files::{APPROVALS_DIR, ApprovalDecision, ApprovalError, PendingApproval, decide_approval, pending_approvals};
 
 use crate::config::{Config, ServerEntry};
 use crate::gate::Gate;
+use crate::progress::Progress;
 
 /// Hex digits in a waiting call's id.
 const ID_HEX_LEN: usize = 8;
@@ -72,7 +72,7 @@ impl Approvals {
         &self,
         call: Hold<'_>,
         ct: &CancellationToken,
-        progress: Option<&(ProgressToken, Peer<RoleServer>)>,
+        progress: Option<&Progress>,
     ) -> Result<(), Stopped> {
         if !needs_approval(&call) || !would_go_ahead(&call) {
             return Ok(());
@@ -108,13 +108,7 @@ impl Approvals {
     }
 
     /// Wait for the answer, the timeout or the agent's cancel, telling the agent as it waits.
-    async fn wait(
-        &self,
-        id: &str,
-        timeout: Duration,
-        ct: &CancellationToken,
-        progress: Option<&(ProgressToken, Peer<RoleServer>)>,
-    ) -> Ended {
+    async fn wait(&self, id: &str, timeout: Duration, ct: &CancellationToken, progress: Option<&Progress>) -> Ended {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut next_progress = tokio::time::Instant::now();
         let mut sent = 0u32;
@@ -129,13 +123,13 @@ impl Approvals {
             if now >= deadline {
                 return Ended::TimedOut(timeout);
             }
-            if let Some((token, peer)) = progress
+            if let Some((token, sink)) = progress
                 && now >= next_progress
             {
                 sent += 1;
                 let message = format!("waiting for your approval: `keygate approve {id}` or the Keygate app");
                 let note = ProgressNotificationParam::new(token.clone(), f64::from(sent)).with_message(message);
-                let _ = peer.notify_progress(note).await;
+                sink.notify(note).await;
                 next_progress = now + PROGRESS_EVERY;
             }
             tokio::select! {

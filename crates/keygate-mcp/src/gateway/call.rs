@@ -6,13 +6,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use keygate_vault::{AuditStart, CallOutcome, Decision, Denial, PinState};
-use rmcp::model::ProgressToken;
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotification, CancelledNotificationParam,
     ClientNotification, ClientRequest, ContentBlock, JsonObject, ServerResult,
 };
-use rmcp::service::{Peer, PeerRequestOptions};
-use rmcp::{ErrorData, RoleServer, ServiceError};
+use rmcp::service::PeerRequestOptions;
+use rmcp::{ErrorData, ServiceError};
 use tokio_util::sync::CancellationToken;
 
 use super::child::Child;
@@ -23,9 +22,7 @@ use crate::access::Caller;
 /// How long an answer waits for the progress notifications that came before it.
 const PROGRESS_DRAIN: Duration = Duration::from_millis(500);
 use crate::handler::Shared;
-
-/// The agent's progress token and the agent to send progress to.
-pub(crate) type Progress = (ProgressToken, Peer<RoleServer>);
+use crate::progress::Progress;
 
 /// Why a call did not get its audit row.
 enum Begin {

@@ -12,12 +12,13 @@ use rmcp::{ClientHandler, Peer, RoleClient, RoleServer};
 use tokio::sync::{Notify, broadcast, mpsc};
 
 use super::secrets::Injected;
+use crate::progress::ProgressSink;
 use crate::text::printable;
 
 /// (server, the progress token Keygate sent the child).
 type ChildProgress = (String, ProgressToken);
 /// The agent that asked, the progress token it sent, and what of it is still on its way.
-type AgentProgress = (Peer<RoleServer>, ProgressToken, Arc<Pending>);
+type AgentProgress = (ProgressSink, ProgressToken, Arc<Pending>);
 
 /// A call's progress notifications: counted as they arrive from the child (in its order, by
 /// `InOrder`) and as they are delivered to the agent, which happens in tasks of their own.
@@ -70,7 +71,7 @@ impl Relay {
         self: &Arc<Self>,
         server: &str,
         child_token: ProgressToken,
-        agent: Peer<RoleServer>,
+        agent: ProgressSink,
         agent_token: ProgressToken,
     ) -> ProgressRoute {
         let key = (server.to_string(), child_token);
@@ -176,7 +177,7 @@ impl ClientHandler for ChildEvents {
         if let Some((agent, agent_token, pending)) = route {
             params.progress_token = agent_token;
             params.message = params.message.map(|m| self.injected.redact(&m));
-            let _ = agent.notify_progress(params).await;
+            agent.notify(params).await;
             pending.delivered.fetch_add(1, Ordering::SeqCst);
             pending.changed.notify_waiters();
         }
