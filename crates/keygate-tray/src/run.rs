@@ -104,6 +104,8 @@ fn run_agent(home: Home, hidden: bool) {
         exit_with(&e);
     }
     gtk::main();
+    // The server has stopped; a task still waiting on a slow peer does not hold up the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     tracing::info!("Keygate stopped");
 }
 
