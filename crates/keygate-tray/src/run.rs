@@ -46,8 +46,9 @@ impl Agent {
         self.runtime.block_on(future)
     }
 
-    /// Stop the server cleanly (open requests finish, outcomes are written), then end the
-    /// GTK loop, and with it the agent; a window sees the agent go and closes too.
+    /// Stop the server cleanly (open requests finish, outcomes are written), close the window
+    /// this agent started, then end the GTK loop, and with it the agent; any other window sees
+    /// the agent go and closes too.
     pub fn quit(&self) {
         self.block_on(self.shut_down());
     }
@@ -56,6 +57,7 @@ impl Agent {
     pub async fn shut_down(&self) {
         stop_server(&self.state, "Keygate quit").await;
         watch::publish_status(&self.state);
+        window_process::end_window();
         gtk::glib::MainContext::default().invoke(gtk::main_quit);
     }
 }

@@ -18,6 +18,20 @@ pub fn reap_window() {
     }
 }
 
+/// Ask the window this agent started to close (SIGTERM), as Quit does: a window still starting
+/// might otherwise never see the agent it came up after, and stay open alone.
+pub fn end_window() {
+    let mut window = lock(&WINDOW);
+    let Some(child) = window.as_mut() else { return };
+    if !matches!(child.try_wait(), Ok(None)) {
+        return;
+    }
+    let Ok(pid) = i32::try_from(child.id()) else { return };
+    if let Err(e) = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM) {
+        tracing::warn!(error = %e, "cannot close the Keygate window");
+    }
+}
+
 /// Bring the window to the front, starting a window process if none is open.
 pub fn open_window(state: &AppState) {
     let mut window = lock(&WINDOW);

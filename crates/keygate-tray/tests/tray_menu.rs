@@ -1,7 +1,8 @@
 //! The agent's tray menu, driven as a desktop's tray drives it: over D-Bus, through the
 //! dbusmenu object libappindicator exports for tray-icon (`gdbus`, in the private session of
-//! scripts/with-desktop). The menu shows the running server, Start at login switches off, and
-//! Quit stops the server cleanly and ends the agent.
+//! scripts/with-desktop). The menu shows the running server, Open starts the window
+//! (`keygate-window`, beside the agent), Start at login switches off, and Quit stops the
+//! server cleanly and ends the agent, and the window with it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -141,6 +142,26 @@ fn click(name: &str, path: &str, label: &str) {
     assert!(gdbus(&args).is_some(), "clicking {label:?} was refused");
 }
 
+/// The processes whose parent is `parent` running the executable `exe`.
+fn children_running(parent: u32, exe: &Path) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let proc = Path::new("/proc").join(pid.to_string());
+            let stat = std::fs::read_to_string(proc.join("stat")).unwrap_or_default();
+            let ppid = stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
+            ppid == Some(parent) && std::fs::read_link(proc.join("exe")).ok().as_deref() == Some(exe)
+        })
+        .collect()
+}
+
+/// Whether `pid` runs: it exists and has not exited (a zombie nobody reaped has).
+fn running(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next()).is_some_and(|state| state != "Z")
+}
+
 fn agent_status(home: &Path) -> serde_json::Value {
     let text = std::fs::read(home.join(".agent-status.json")).unwrap_or_default();
     serde_json::from_slice(&text).unwrap_or_default()
@@ -176,6 +197,13 @@ fn the_tray_menu_shows_the_server_switches_start_at_login_off_and_quits_cleanly(
     let entry = config.join("autostart/keygate.desktop");
     assert!(entry.is_file(), "the first start wrote the login entry");
 
+    let window_exe = Path::new(env!("CARGO_BIN_EXE_keygate-app")).with_file_name("keygate-window");
+    assert!(window_exe.is_file(), "{} is missing: build it too (cargo build -p keygate-app)", window_exe.display());
+    let window_exe = std::fs::canonicalize(window_exe).expect("window path");
+    click(&name, &path, "Open Keygate");
+    let window =
+        wait_for("Open to start keygate-window", || children_running(agent.0.id(), &window_exe).first().copied());
+
     click(&name, &path, "Start at login");
     wait_for("Start at login to switch off", || {
         let off = !entry.exists() && std::fs::read_to_string(home.join("start-at-login")).ok()? == "off\n";
@@ -187,6 +215,7 @@ fn the_tray_menu_shows_the_server_switches_start_at_login_off_and_quits_cleanly(
     assert!(exit.success(), "Quit ends the agent with success: {exit}");
     let status = agent_status(&home);
     assert_eq!(status["server"]["reason"], "Keygate quit", "the server was stopped first: {status}");
+    wait_for("the window to close once the agent is gone", || (!running(window)).then_some(()));
 }
 
 #[test]
