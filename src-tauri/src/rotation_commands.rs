@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use keygate_rotate::{Kind, RotateError};
+use keygate_rotate::Kind;
 use keygate_team::TeamPublisher;
 use keygate_vault::{Actor, CredentialInfo, Vault};
 use serde::Serialize;
@@ -13,18 +13,6 @@ use crate::error::AppError;
 use crate::state::AppState;
 
 type CommandResult<T> = Result<T, AppError>;
-
-impl From<RotateError> for AppError {
-    fn from(err: RotateError) -> Self {
-        match err {
-            RotateError::Vault(e) => e.into(),
-            RotateError::Config { .. } | RotateError::ConfigFile { .. } => {
-                AppError::new("rotator_config", err.to_string())
-            }
-            other => AppError::new("rotation_failed", other.to_string()),
-        }
-    }
-}
 
 /// What Rotate now did.
 #[derive(Debug, Serialize)]

@@ -71,7 +71,11 @@ pub async fn quit_keygate<R: Runtime>(app: AppHandle<R>, state: State<'_, AppSta
     match state.server_host() {
         ServerHost::Agent if agent::agent_running(state.home()) => agent::nudge(state.home(), agent::QUIT_FILE),
         ServerHost::Agent => app.exit(0),
-        ServerHost::InProcess(_) => crate::tray::shut_down(&app).await,
+        ServerHost::InProcess(_) => {
+            keygate_tray::stop_server(&state, "Keygate quit").await;
+            keygate_tray::watch::publish_status(&state);
+            app.exit(0);
+        }
     }
     Ok(())
 }

@@ -40,7 +40,7 @@ async fn a_developer_keeps_a_key_in_keygate_and_an_agent_uses_it_without_seeing_
     let (user, opened) = (desktop.home.clone(), desktop.opened.clone());
     let driver = TauriDriver::start(&desktop.envs(&home));
     let _agent = support::AgentGuard::new(&home);
-    let app = Session::start(&driver, std::path::Path::new(env!("CARGO_BIN_EXE_keygate-app")), &["--window"]).await;
+    let app = Session::start(&driver, support::window_exe(), &[]).await;
 
     // First start: the window made the vault (master key in the keychain) and started the
     // agent, which runs the server.
@@ -173,8 +173,7 @@ async fn agents_view(app: &Session, home: &Path, user: &Path, mcp_url: &str, ups
     app.click("#tab-agents").await;
     let cursor = "#agents-clients tr[data-client=cursor]";
     app.wait_text(cursor, "not connected").await;
-    let cli =
-        std::fs::canonicalize(Path::new(env!("CARGO_BIN_EXE_keygate-app")).with_file_name("keygate")).expect("cli");
+    let cli = std::fs::canonicalize(support::window_exe().with_file_name("keygate")).expect("cli");
     app.wait_text("#agents-cli", &cli.display().to_string()).await;
     app.click(&format!("{cursor} button.connect")).await;
     app.type_into("#grant-name", "cursor-e2e").await;
@@ -264,7 +263,7 @@ async fn the_agent_stops_cleanly_on_sigterm_and_keeps_every_audit_outcome() {
     let home = scratch.path().join("home");
     let (upstream, upstream_url) = Upstream::start().await;
     support::write_config(&home, &upstream_url);
-    let mut agent = std::process::Command::new(env!("CARGO_BIN_EXE_keygate-app"))
+    let mut agent = std::process::Command::new(support::agent_exe())
         .arg("--hidden")
         .env("KEYGATE_HOME", &home)
         .env("XDG_CONFIG_HOME", scratch.path().join("config"))
@@ -276,8 +275,9 @@ async fn the_agent_stops_cleanly_on_sigterm_and_keeps_every_audit_outcome() {
 
     // Its first start turned on Start at login: an autostart entry starting it hidden, on this vault.
     let entry = std::fs::read_to_string(scratch.path().join("config/autostart/keygate.desktop")).expect("entry");
-    let exe = env!("CARGO_BIN_EXE_keygate-app");
-    assert!(entry.contains(&format!("\"KEYGATE_HOME={}\" \"{exe}\" \"--hidden\"", home.display())), "{entry}");
+    let exe = support::agent_exe();
+    let expected = format!("\"KEYGATE_HOME={}\" \"{}\" \"--hidden\"", home.display(), exe.display());
+    assert!(entry.contains(&expected), "{entry}");
 
     keygate_cli(&home, &["cred", "add", "scavio_api_key"], KEY_V1);
     let created: serde_json::Value =

@@ -28,7 +28,7 @@ async fn a_waiting_call_is_notified_listed_in_the_window_and_answered_there() {
     let desktop = support::DesktopUser::new(scratch.path());
     let driver = TauriDriver::start(&desktop.envs(&home));
     let _agent = AgentGuard::new(&home);
-    let app = Session::start(&driver, std::path::Path::new(env!("CARGO_BIN_EXE_keygate-app")), &["--window"]).await;
+    let app = Session::start(&driver, support::window_exe(), &[]).await;
     app.wait_text("#checklist", "Created a new vault").await;
     let mcp_url = app.wait_attribute("#server-status[data-state=running]", "data-url").await;
     keygate_cli(&home, &["cred", "add", "scavio_api_key"], KEY);

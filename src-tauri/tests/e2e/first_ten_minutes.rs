@@ -39,8 +39,8 @@ async fn a_new_user_is_guided_from_first_key_to_first_call_and_sees_what_agents_
     let (user, opened, envs) = (&desktop.home, &desktop.opened, desktop.envs(&home));
     let driver = TauriDriver::start(&envs);
     let _agent = AgentGuard::new(&home);
-    let exe = Path::new(env!("CARGO_BIN_EXE_keygate-app"));
-    let app = Session::start(&driver, exe, &["--window"]).await;
+    let exe = support::window_exe();
+    let app = Session::start(&driver, exe, &[]).await;
 
     // The checklist replaces the vault banner: nothing done yet, the vault's place said once.
     app.wait_text("#checklist", "Created a new vault").await;
@@ -188,27 +188,27 @@ async fn config_line(app: &Session, home: &Path, opened: &Path) {
     app.wait_until("the error is gone", "return document.getElementById('config-error').hidden").await;
 }
 
-/// Launching the app again, or another window, focuses the open window: no second one.
+/// Launching the app (the agent) again, or another window, focuses the open window: no
+/// second one.
 fn one_window_for_two_launches(home: &Path, exe: &Path, envs: &[(&str, &Path)]) {
     assert_eq!(window_processes(home, exe).len(), 1, "one window to start with");
     let focus = home.join(".window-focus");
     let before = std::fs::metadata(&focus).and_then(|m| m.modified()).ok();
-    for args in [&[][..], &["--window"][..]] {
-        let mut launch = Command::new(exe);
-        launch.args(args);
+    for launched in [support::agent_exe(), exe.to_path_buf()] {
+        let mut launch = Command::new(&launched);
         for (name, value) in envs {
             launch.env(name, value);
         }
-        let mut child = launch.spawn().expect("launch keygate-app again");
+        let mut child = launch.spawn().expect("launch Keygate again");
         let deadline = Instant::now() + Duration::from_secs(15);
         let status = loop {
             if let Some(status) = child.try_wait().expect("wait") {
                 break status;
             }
-            assert!(Instant::now() < deadline, "keygate-app {args:?} kept running beside the open window");
+            assert!(Instant::now() < deadline, "{} kept running beside the open window", launched.display());
             std::thread::sleep(Duration::from_millis(50));
         };
-        assert!(status.success(), "keygate-app {args:?}: {status}");
+        assert!(status.success(), "{}: {status}", launched.display());
     }
     // The window the agent started for the bare launch exits as soon as it sees the lock.
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -261,7 +261,7 @@ async fn shoot_both(app: &Session, name: &str) {
     app.eval("delete document.documentElement.dataset.theme; return true").await;
 }
 
-/// The window processes of this home: this binary run with `--window` and this KEYGATE_HOME.
+/// The window processes of this home: the window's executable run with this KEYGATE_HOME.
 fn window_processes(home: &Path, exe: &Path) -> Vec<u32> {
     let exe = std::fs::canonicalize(exe).unwrap_or_else(|_| exe.to_path_buf());
     let wanted_home = format!("KEYGATE_HOME={}", home.display());
@@ -271,10 +271,8 @@ fn window_processes(home: &Path, exe: &Path) -> Vec<u32> {
         .filter(|pid| {
             let proc = Path::new("/proc").join(pid.to_string());
             let running_exe = std::fs::read_link(proc.join("exe")).ok();
-            let args = std::fs::read(proc.join("cmdline")).unwrap_or_default();
             let environ = std::fs::read(proc.join("environ")).unwrap_or_default();
             running_exe.as_deref() == Some(exe.as_path())
-                && args.split(|b| *b == 0).any(|a| a == b"--window")
                 && environ.split(|b| *b == 0).any(|v| v == wanted_home.as_bytes())
         })
         .collect()

@@ -2,8 +2,6 @@
 //! agent's scheduler on its first tick, with a desktop notification; the Credentials view
 //! shows the rotator, rolls back and rotates now through it.
 
-use std::path::Path;
-
 use keygate_vault::{Actor, Home, KeySource, SystemClock, Vault};
 
 use crate::support::{self, AgentGuard, NotificationWatch, Upstream, keygate_cli};
@@ -41,7 +39,7 @@ async fn the_agent_finishes_a_rotation_and_the_view_rolls_back_and_rotates_now()
     let desktop = support::DesktopUser::new(scratch.path());
     let driver = TauriDriver::start(&desktop.envs(&home));
     let _agent = AgentGuard::new(&home);
-    let app = Session::start(&driver, Path::new(env!("CARGO_BIN_EXE_keygate-app")), &["--window"]).await;
+    let app = Session::start(&driver, support::window_exe(), &[]).await;
 
     // The agent's first tick finishes the rotation and says so on the desktop.
     notifications.wait_for("Rotated scavio_api_key");

@@ -123,10 +123,21 @@ pub fn add_fixture_server(home: &Path, name: &str, description: &str) {
 mod notifications;
 pub use notifications::NotificationWatch;
 
+/// The window's executable, which these tests drive through WebDriver.
+pub fn window_exe() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_keygate-window"))
+}
+
+/// The agent's executable, `keygate-app`: keygate-tray's binary, built beside the window.
+pub fn agent_exe() -> PathBuf {
+    let agent = window_exe().with_file_name("keygate-app");
+    assert!(agent.is_file(), "{} is missing: build it too (cargo build -p keygate-tray)", agent.display());
+    agent
+}
+
 /// The `keygate` CLI built beside the app.
 pub fn keygate_cli(home: &Path, args: &[&str], stdin: &str) -> String {
-    let app = Path::new(env!("CARGO_BIN_EXE_keygate-app"));
-    let cli = app.with_file_name("keygate");
+    let cli = window_exe().with_file_name("keygate");
     assert!(cli.is_file(), "{} is missing: build the workspace (cargo test --workspace)", cli.display());
     let mut child = Command::new(&cli)
         .args(args)
@@ -159,8 +170,7 @@ pub fn result_text(result: &CallToolResult) -> String {
 
 /// Where screenshots go: `target/e2e-screenshots`, beside the build output.
 pub fn screenshot_dir() -> PathBuf {
-    let app = Path::new(env!("CARGO_BIN_EXE_keygate-app"));
-    let target = app.parent().and_then(Path::parent).expect("target dir");
+    let target = window_exe().parent().and_then(Path::parent).expect("target dir");
     let dir = target.join("e2e-screenshots");
     std::fs::create_dir_all(&dir).expect("screenshot dir");
     dir

@@ -1,8 +1,8 @@
 //! The app's footprint, measured on the real binary in a private desktop session:
 //!
 //! ```sh
-//! cargo build --release -p keygate-app
-//! scripts/with-desktop cargo run --release -p keygate-footprint -- target/release/keygate-app
+//! cargo build --release -p keygate-tray -p keygate-app -p keygate-footprint
+//! scripts/with-desktop target/release/keygate-footprint target/release/keygate-app
 //! ```
 //!
 //! - start to MCP: from spawning the app to its MCP port answering an HTTP request (a 401,

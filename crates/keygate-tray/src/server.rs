@@ -102,7 +102,7 @@ fn ensure_agent(state: &AppState) {
         agent::nudge(state.home(), agent::NUDGE_FILE);
         return;
     }
-    if let Err(e) = agent::spawn_self(agent::HIDDEN_FLAG) {
+    if let Err(e) = agent::spawn_sibling(agent::AGENT_EXE, &[agent::HIDDEN_FLAG]) {
         tracing::error!(error = %e, "cannot start Keygate's background process");
     }
 }

@@ -1,8 +1,10 @@
-//! Keygate runs as two processes of this one binary, so that it idles without a web view:
+//! Keygate runs as two processes of two executables installed side by side, so that it idles
+//! without a web view, and without even WebKit's libraries mapped:
 //!
-//! - the **agent** (`keygate-app`, or `--hidden`): long-lived; the MCP server, the tray, the
-//!   rotation reminders. It never loads a page.
-//! - the **window** (`keygate-app --window`): the UI; it exits when its window closes.
+//! - the **agent** (`keygate-app`, or `--hidden`; this crate, which never links Tauri):
+//!   long-lived; the MCP server, the tray, the rotation reminders.
+//! - the **window** (`keygate-window`, the Tauri package): the UI; it exits when its window
+//!   closes.
 //!
 //! Both open the vault, which serves several fronts at once. Besides it they share three small
 //! files in the Keygate home: the agent's lock (held while an agent runs, so there is one),
@@ -19,8 +21,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::server::ServerStatus;
 
-/// The window process's flag.
-pub const WINDOW_FLAG: &str = "--window";
+/// The agent's executable.
+pub const AGENT_EXE: &str = "keygate-app";
+/// The window's executable, beside the agent's.
+pub const WINDOW_EXE: &str = "keygate-window";
 /// The agent without a window at start.
 pub const HIDDEN_FLAG: &str = "--hidden";
 
@@ -159,9 +163,23 @@ pub fn stamp(home: &Home, file: &str) -> Option<std::time::SystemTime> {
     std::fs::metadata(home.dir().join(file)).and_then(|m| m.modified()).ok()
 }
 
-/// Start this binary again with `flag` (the agent or a window), with this environment.
-pub fn spawn_self(flag: &str) -> io::Result<Child> {
-    Command::new(std::env::current_exe()?).arg(flag).stdin(Stdio::null()).spawn()
+/// Start Keygate's other executable (`name`: [`AGENT_EXE`] or [`WINDOW_EXE`], found beside
+/// this one) with `args` and this environment.
+pub fn spawn_sibling(name: &str, args: &[&str]) -> io::Result<Child> {
+    let exe = sibling(&std::env::current_exe()?, name);
+    if !exe.is_file() {
+        let why = format!(
+            "{} is missing: keygate-app and keygate-window are installed side by side; reinstall Keygate (or build both: cargo build -p keygate-tray -p keygate-app)",
+            exe.display()
+        );
+        return Err(io::Error::new(io::ErrorKind::NotFound, why));
+    }
+    Command::new(exe).args(args).stdin(Stdio::null()).spawn()
+}
+
+/// `name` in the directory of `exe`.
+fn sibling(exe: &std::path::Path, name: &str) -> PathBuf {
+    exe.with_file_name(name)
 }
 
 #[cfg(test)]
@@ -178,6 +196,17 @@ mod tests {
         assert!(AgentLock::acquire(&home).expect("lock").is_none(), "a second agent backs off");
         drop(lock);
         assert!(!agent_running(&home));
+    }
+
+    #[test]
+    fn the_other_executable_is_looked_for_beside_this_one_and_a_missing_one_is_named() {
+        assert_eq!(
+            sibling(std::path::Path::new("/usr/bin/keygate-app"), WINDOW_EXE),
+            PathBuf::from("/usr/bin/keygate-window")
+        );
+        let e = spawn_sibling("keygate-no-such-executable", &[]).expect_err("missing");
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        assert!(e.to_string().contains("keygate-no-such-executable is missing"), "{e}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use keygate_mcp::McpError;
+use keygate_rotate::RotateError;
 use keygate_vault::VaultError;
 use serde::Serialize;
 
@@ -77,6 +78,18 @@ impl From<McpError> for AppError {
             McpError::Vault(inner) => inner.into(),
             McpError::Config { .. } => Self::new("config", err.to_string()),
             other => Self::new("server", other.to_string()),
+        }
+    }
+}
+
+impl From<RotateError> for AppError {
+    fn from(err: RotateError) -> Self {
+        match err {
+            RotateError::Vault(e) => e.into(),
+            RotateError::Config { .. } | RotateError::ConfigFile { .. } => {
+                AppError::new("rotator_config", err.to_string())
+            }
+            other => AppError::new("rotation_failed", other.to_string()),
         }
     }
 }

@@ -1,11 +1,13 @@
 //! The `keygate` CLI that client configs launch (`keygate connect --grant NAME`). The app's own
-//! binary is `keygate-app`, which has no `connect`, so a config must never launch it: the CLI is
+//! executables are `keygate-app` and `keygate-window`, which have no `connect`, so a config
+//! must never launch either: the CLI is
 //! looked for beside the app (a build's target dir and an install put them together), then on
 //! PATH, and its absence is an error naming what to install.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
+use crate::agent::{AGENT_EXE, WINDOW_EXE};
 use crate::error::AppError;
 
 /// The CLI's file name on this OS.
@@ -20,7 +22,8 @@ pub fn find() -> Result<PathBuf, AppError> {
 }
 
 /// The first `keygate` beside `app_exe`, else in an absolute directory of `path_var`, that is
-/// an executable file and not the app itself (a `keygate` link to `keygate-app` is skipped).
+/// an executable file and not the app itself (a `keygate` link to `keygate-app` or
+/// `keygate-window` is skipped, whichever of the two is asking).
 pub fn locate(app_exe: Option<&Path>, path_var: Option<&OsStr>) -> Result<PathBuf, AppError> {
     let name = file_name();
     let beside = app_exe.and_then(Path::parent).map(|dir| dir.join(&name));
@@ -35,7 +38,9 @@ pub fn locate(app_exe: Option<&Path>, path_var: Option<&OsStr>) -> Result<PathBu
 
 fn is_cli(candidate: &Path, app: Option<&Path>) -> bool {
     let Ok(real) = std::fs::canonicalize(candidate) else { return false };
-    real.is_file() && Some(real.as_path()) != app && is_executable(&real)
+    let apps = [AGENT_EXE, WINDOW_EXE].map(|name| format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let an_app = real.file_name().and_then(OsStr::to_str).is_some_and(|name| apps.iter().any(|app| app == name));
+    real.is_file() && Some(real.as_path()) != app && !an_app && is_executable(&real)
 }
 
 #[cfg(unix)]
@@ -106,5 +111,16 @@ mod tests {
         assert!(err.message.contains(&dir.path().display().to_string()), "{}", err.message);
         assert!(err.message.contains("cargo install --locked --path crates/keygate-cli"), "{}", err.message);
         assert_eq!(locate(None, None).expect_err("nothing").code, "keygate_cli_missing");
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn from_the_window_a_link_to_the_agent_never_counts_either() {
+        let dir = tempfile::tempdir().expect("temp");
+        let (window, agent) = (dir.path().join("keygate-window"), dir.path().join("keygate-app"));
+        executable(&window);
+        executable(&agent);
+        std::os::unix::fs::symlink(&agent, dir.path().join("keygate")).expect("link to the agent");
+        assert_eq!(locate(Some(&window), None).expect_err("the agent is no CLI").code, "keygate_cli_missing");
     }
 }
