@@ -13,7 +13,9 @@
 //! answered as JSON), in a session with rmcp's Streamable HTTP client (what rmcp agents use),
 //! and in a session with plain HTTP requests whose SSE answers are read to their end (as
 //! load.rs does). Each also sends `ping`, which crosses HTTP, the token check and rmcp but
-//! nothing of the gateway, so `call - ping - direct` is the gateway's own part.
+//! nothing of the gateway, so `call - ping - direct` is the gateway's own part. As a control
+//! without Keygate, the rust echo is also served over Streamable HTTP by rmcp alone and called
+//! with rmcp's client and with plain HTTP: what each HTTP client costs by itself.
 //!
 //! - 1 client: sequential calls, all paths alternated in one-second slices (after a one-second
 //!   warm-up of each) for GATEWAY_SECONDS slices each, so all see the same machine: latency
@@ -203,51 +205,84 @@ impl Keygate {
         vault.issue_token(&request).expect("token").token.expose_secret().to_string()
     }
 
-    /// An agent keeping a session, as rmcp's client does (initialize, then the session id).
-    /// rmcp's default HTTP client keeps no idle connection (`pool_max_idle_per_host(0)`), so
-    /// each request opens one; `pooled` gives it an ordinary keep-alive client instead, as
-    /// agents on other SDKs (fetch, undici) have.
     async fn session(&self, token: &str, pooled: bool) -> RunningService<RoleClient, ()> {
-        let config = StreamableHttpClientTransportConfig::with_uri(self.server.url()).auth_header(token);
-        let transport = if pooled {
-            StreamableHttpClientTransport::with_client(reqwest::Client::new(), config)
-        } else {
-            StreamableHttpClientTransport::from_config(config)
-        };
-        ().serve(transport).await.expect("client connects")
+        rmcp_session(&self.server.url(), token, pooled).await
     }
 
-    /// An agent without a session: one JSON-RPC POST per call, answered as JSON.
     fn stateless(&self, token: &str, tool: &str) -> Route {
-        let mut headers = HeaderMap::new();
-        headers.insert("authorization", format!("Bearer {token}").parse().expect("header"));
-        headers.insert("accept", "application/json, text/event-stream".parse().expect("header"));
-        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                          "params": {"name": tool, "arguments": {"text": TEXT}}});
-        Route::Http { client: reqwest::Client::new(), url: self.server.url(), headers, body, ping: false }
+        stateless_route(&self.server.url(), token, tool)
     }
 
-    /// An agent keeping a session with plain HTTP requests (as load.rs does): initialize,
-    /// then the session id on every POST, each SSE answer read to its end.
     async fn raw_session(&self, token: &str, tool: &str) -> Route {
-        let Route::Http { client, url, mut headers, body, .. } = self.stateless(token, tool) else { unreachable!() };
-        let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-            "protocolVersion": PROTOCOL, "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}});
-        let response = client.post(&url).headers(headers.clone()).json(&init).send().await.expect("initialize");
-        let session = response.headers().get("mcp-session-id").cloned().expect("a session id");
-        response.bytes().await.expect("initialize answer");
-        headers.insert("mcp-session-id", session);
-        headers.insert("mcp-protocol-version", PROTOCOL.parse().expect("header"));
-        let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-        let response = client.post(&url).headers(headers.clone()).json(&initialized).send().await.expect("initialized");
-        response.bytes().await.expect("initialized answer");
-        Route::Http { client, url, headers, body, ping: false }
+        plain_session(&self.server.url(), token, tool).await
     }
 
     /// The process id at the root of a fronted server's process tree, once it runs.
     fn child_pid(&self, server: &str) -> Option<u32> {
         self.server.server_statuses().into_iter().find(|s| s.name == server).and_then(|s| s.pid)
     }
+}
+
+/// An agent keeping a session, as rmcp's client does (initialize, then the session id).
+/// rmcp's default HTTP client keeps no idle connection (`pool_max_idle_per_host(0)`), so
+/// each request opens one; `pooled` gives it an ordinary keep-alive client instead, as
+/// agents on other SDKs (fetch, undici) have.
+async fn rmcp_session(url: &str, token: &str, pooled: bool) -> RunningService<RoleClient, ()> {
+    let config = StreamableHttpClientTransportConfig::with_uri(url).auth_header(token);
+    let transport = if pooled {
+        StreamableHttpClientTransport::with_client(reqwest::Client::new(), config)
+    } else {
+        StreamableHttpClientTransport::from_config(config)
+    };
+    ().serve(transport).await.expect("client connects")
+}
+
+/// An agent without a session: one JSON-RPC POST per call, answered as JSON.
+fn stateless_route(url: &str, token: &str, tool: &str) -> Route {
+    let mut headers = HeaderMap::new();
+    headers.insert("authorization", format!("Bearer {token}").parse().expect("header"));
+    headers.insert("accept", "application/json, text/event-stream".parse().expect("header"));
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": tool, "arguments": {"text": TEXT}}});
+    Route::Http { client: reqwest::Client::new(), url: url.to_string(), headers, body, ping: false }
+}
+
+/// An agent keeping a session with plain HTTP requests (as load.rs does): initialize, then
+/// the session id on every POST, each answer (JSON, or SSE read to its end) read whole.
+async fn plain_session(url: &str, token: &str, tool: &str) -> Route {
+    let Route::Http { client, url, mut headers, body, .. } = stateless_route(url, token, tool) else { unreachable!() };
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": PROTOCOL, "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}});
+    let response = client.post(&url).headers(headers.clone()).json(&init).send().await.expect("initialize");
+    let session = response.headers().get("mcp-session-id").cloned().expect("a session id");
+    response.bytes().await.expect("initialize answer");
+    headers.insert("mcp-session-id", session);
+    headers.insert("mcp-protocol-version", PROTOCOL.parse().expect("header"));
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let response = client.post(&url).headers(headers.clone()).json(&initialized).send().await.expect("initialized");
+    response.bytes().await.expect("initialized answer");
+    Route::Http { client, url, headers, body, ping: false }
+}
+
+/// The rust echo served over Streamable HTTP by rmcp alone, as rmcp serves by default
+/// (sessions, SSE answers): the control that shows what an HTTP client costs without Keygate.
+async fn bare_rmcp_http_echo() -> String {
+    use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+    use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+    let service = StreamableHttpService::new(
+        || Ok(Echo),
+        Arc::new(LocalSessionManager::default()),
+        StreamableHttpServerConfig::default(),
+    );
+    use axum::serve::ListenerExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/mcp", listener.local_addr().expect("addr"));
+    // As Keygate does: SSE answers are small writes, which would wait for delayed ACKs.
+    let listener = listener.tap_io(|stream| {
+        let _ = stream.set_nodelay(true);
+    });
+    tokio::spawn(async move { axum::serve(listener, axum::Router::new().nest_service("/mcp", service)).await });
+    url
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -496,6 +531,10 @@ async fn measure(kind: Kind, seconds: u64) {
     let pooled = keygate.session(&token, true).await;
     let pooled_route = Route::Mcp { peer: pooled.peer().clone(), tool: tool.clone(), ping: false };
     let raw_route = keygate.raw_session(&token, &tool).await;
+    let bare = bare_rmcp_http_echo().await;
+    let bare_rmcp = rmcp_session(&bare, "unused", true).await;
+    let bare_rmcp_route = Route::Mcp { peer: bare_rmcp.peer().clone(), tool: "echo".into(), ping: false };
+    let bare_plain_route = plain_session(&bare, "unused", "echo").await;
 
     // (name, tools/call route, its ping twin)
     let paths = [
@@ -504,6 +543,8 @@ async fn measure(kind: Kind, seconds: u64) {
         ("keygate, session, rmcp HTTP client", &session_route, Some(session_route.ping())),
         ("keygate, session, rmcp client, keep-alive", &pooled_route, Some(pooled_route.ping())),
         ("keygate, session, plain HTTP (SSE read)", &raw_route, Some(raw_route.ping())),
+        ("control: rmcp HTTP alone, rmcp keep-alive", &bare_rmcp_route, None),
+        ("control: rmcp HTTP alone, plain HTTP", &bare_plain_route, None),
     ];
     let routes: Vec<&Route> =
         paths.iter().flat_map(|(_, call, ping)| std::iter::once(*call).chain(ping.as_ref())).collect();
@@ -542,8 +583,15 @@ async fn measure(kind: Kind, seconds: u64) {
         direct_stats.opened_per_call
     );
     let mut gateway_work = Vec::new();
-    for (name, _, _) in &paths[1..] {
+    let mut controls = Vec::new();
+    for (name, _, has_ping) in &paths[1..] {
         let call = stats.next().expect("call");
+        let Some(_) = has_ping else {
+            let added = signed_micros(call.median, direct_stats.median);
+            println!("    {name:<42} {:>19} {:>19} {added:>19} {:>8.2}/call", pair(&call), "", call.opened_per_call);
+            controls.push(call.median);
+            continue;
+        };
         let ping = stats.next().expect("ping");
         let added = format!(
             "{} / {}",
@@ -561,6 +609,10 @@ async fn measure(kind: Kind, seconds: u64) {
     println!(
         "    gateway's own part (call - ping - direct, medians): no session {}, rmcp session {}, keep-alive {}, plain session {}",
         gateway_work[0], gateway_work[1], gateway_work[2], gateway_work[3]
+    );
+    println!(
+        "    rmcp's HTTP client's own cost over plain HTTP, without Keygate (control medians): {}",
+        signed_micros(controls[0], controls[1])
     );
 
     println!(
@@ -606,7 +658,7 @@ async fn measure(kind: Kind, seconds: u64) {
         raw_routes.push(keygate.raw_session(&token, &tool).await);
     }
     print("keygate, session, 8 plain HTTP clients", concurrent(raw_routes, seconds, gateway_pid).await);
-    for service in sessions.into_iter().chain([session, pooled, direct_service]) {
+    for service in sessions.into_iter().chain([session, pooled, bare_rmcp, direct_service]) {
         let _ = service.cancel().await;
     }
     keygate.server.shutdown().await.expect("shutdown");
