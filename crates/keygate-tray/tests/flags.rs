@@ -1,33 +1,11 @@
 //! `keygate-app --help` and `--version` answer on the terminal and exit, with no window and
 //! no agent started (they used to open the window and block the terminal).
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+#[path = "common/answer.rs"]
+mod answer;
 
 fn run_app(flag: &str) -> (i32, String) {
-    let home = tempfile::tempdir().expect("temp home");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keygate-app"))
-        .arg(flag)
-        .env("KEYGATE_HOME", home.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start keygate-app");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("keygate-app {flag} kept running: it started the app instead of answering");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut out = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut out).expect("read");
-    assert!(!home.path().join("vault.db").exists(), "{flag} created a vault");
-    (status.code().unwrap_or(-1), out)
+    answer::answer(env!("CARGO_BIN_EXE_keygate-app"), "keygate-app", flag)
 }
 
 #[test]

@@ -8,8 +8,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const DBUS: [&str; 4] = ["--session", "--dest", "org.freedesktop.DBus", "--object-path"];
-
 fn require_desktop() {
     for var in ["DISPLAY", "DBUS_SESSION_BUS_ADDRESS"] {
         assert!(
@@ -42,6 +40,16 @@ fn gdbus(args: &[&str]) -> Option<String> {
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// A method of the session bus itself (`org.freedesktop.DBus`), with at most one argument.
+fn bus_call(method: &str, argument: Option<&str>) -> Option<String> {
+    let method = format!("org.freedesktop.DBus.{method}");
+    let mut args =
+        vec!["call", "--session", "--dest", "org.freedesktop.DBus", "--object-path", "/org/freedesktop/DBus"];
+    args.extend(["--method", &method]);
+    args.extend(argument);
+    gdbus(&args)
+}
+
 fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -56,28 +64,9 @@ fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
 /// The agent's bus name and its menu's object path: the connection owned by `pid` that
 /// exports a dbusmenu (it may have others, e.g. for notifications).
 fn menu_of(pid: u32) -> Option<(String, String)> {
-    let names = gdbus(&[
-        "call",
-        DBUS[0],
-        DBUS[1],
-        DBUS[2],
-        DBUS[3],
-        "/org/freedesktop/DBus",
-        "--method",
-        "org.freedesktop.DBus.ListNames",
-    ])?;
+    let names = bus_call("ListNames", None)?;
     names.split('\'').filter(|name| name.starts_with(':')).find_map(|name| {
-        let owner = gdbus(&[
-            "call",
-            DBUS[0],
-            DBUS[1],
-            DBUS[2],
-            DBUS[3],
-            "/org/freedesktop/DBus",
-            "--method",
-            "org.freedesktop.DBus.GetConnectionUnixProcessID",
-            name,
-        ])?;
+        let owner = bus_call("GetConnectionUnixProcessID", Some(name))?;
         if owner.trim() != format!("(uint32 {pid},)") {
             return None;
         }
