@@ -269,9 +269,13 @@ fn internal_error(what: &'static str) -> Response {
 }
 
 /// rmcp's DNS-rebinding check passes: a Host header that parses as an authority whose host
-/// is one of rmcp's allowed hosts.
+/// is one of rmcp's allowed hosts. An authority with userinfo (`@127.0.0.1`) is no Host a
+/// client sends; Keygate's access layer refuses it before this, and so does this check.
 fn host_is_rmcps(headers: &HeaderMap) -> bool {
     let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else { return false };
+    if host.contains('@') {
+        return false;
+    }
     let Ok(authority) = http::uri::Authority::try_from(host) else { return false };
     let host = authority.host().trim_matches('[').trim_matches(']').to_ascii_lowercase();
     RMCP_ALLOWED_HOSTS.contains(&host.as_str())
@@ -425,6 +429,8 @@ mod tests {
         for left in [
             ("host", None),
             ("host", Some("127.0.0.2:7447")),
+            ("host", Some("@127.0.0.1:7447")),
+            ("host", Some("user@localhost")),
             ("accept", None),
             ("accept", Some("application/json")),
             ("accept", Some("application/json, text/event-stream;q=0")),
