@@ -16,7 +16,7 @@ mod window;
 
 use std::sync::Arc;
 
-use keygate_tray::launch::{answer_flags, exit_with, init_logging, print_answer};
+use keygate_tray::launch::{begin, exit_with};
 // keygate-tray's modules under their old names, so the views' `crate::state` and the like read
 // as before the agent moved out.
 use keygate_tray::{
@@ -38,16 +38,9 @@ const HELP: &str = "Keygate's window (the views over the vault). keygate-app, th
 
 /// Run the window until it closes (or Keygate quits).
 pub fn run() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(text) = answer_flags(agent::WINDOW_EXE, HELP, &args) {
-        return print_answer(&text);
+    if let Some((home, _)) = begin(agent::WINDOW_EXE, HELP) {
+        run_window(home);
     }
-    init_logging();
-    let home = match Home::from_env() {
-        Ok(home) => home,
-        Err(e) => exit_with(&e.to_string()),
-    };
-    run_window(home);
 }
 
 fn context() -> tauri::Context<Wry> {

@@ -50,12 +50,7 @@ pub struct AgentLock {
 impl AgentLock {
     /// Become the agent for `home`, unless another process already is (`Ok(None)`).
     pub fn acquire(home: &Home) -> io::Result<Option<Self>> {
-        let file = open_lock_file(home)?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(Self { _file: file })),
-            Err(TryLockError::WouldBlock) => Ok(None),
-            Err(TryLockError::Error(e)) => Err(e),
-        }
+        Ok(try_lock(home, AGENT_LOCK)?.map(|file| Self { _file: file }))
     }
 }
 
@@ -69,33 +64,30 @@ pub struct WindowLock {
 impl WindowLock {
     /// Become the window for `home`, unless another process already is (`Ok(None)`).
     pub fn acquire(home: &Home) -> io::Result<Option<Self>> {
-        home.ensure_dir().map_err(io::Error::other)?;
-        let file = OpenOptions::new().create(true).truncate(false).write(true).open(home.dir().join(WINDOW_LOCK))?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(Self { _file: file })),
-            Err(TryLockError::WouldBlock) => Ok(None),
-            Err(TryLockError::Error(e)) => Err(e),
-        }
+        Ok(try_lock(home, WINDOW_LOCK)?.map(|file| Self { _file: file }))
     }
 }
 
+const AGENT_LOCK: &str = ".agent.lock";
 const WINDOW_LOCK: &str = ".window.lock";
+
+/// The lock file `name` in `home`, locked by this process, unless another holds it (`Ok(None)`).
+fn try_lock(home: &Home, name: &str) -> io::Result<Option<File>> {
+    home.ensure_dir().map_err(io::Error::other)?;
+    let file = OpenOptions::new().create(true).truncate(false).write(true).open(home.dir().join(name))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(TryLockError::WouldBlock) => Ok(None),
+        Err(TryLockError::Error(e)) => Err(e),
+    }
+}
 
 /// Whether an agent runs for `home`.
 pub fn agent_running(home: &Home) -> bool {
-    match OpenOptions::new().write(true).open(lock_path(home)) {
+    match OpenOptions::new().write(true).open(home.dir().join(AGENT_LOCK)) {
         Ok(file) => matches!(file.try_lock(), Err(TryLockError::WouldBlock)),
         Err(_) => false,
     }
-}
-
-fn open_lock_file(home: &Home) -> io::Result<File> {
-    home.ensure_dir().map_err(io::Error::other)?;
-    OpenOptions::new().create(true).truncate(false).write(true).open(lock_path(home))
-}
-
-fn lock_path(home: &Home) -> PathBuf {
-    home.dir().join(".agent.lock")
 }
 
 fn status_path(home: &Home) -> PathBuf {

@@ -1,6 +1,23 @@
 //! What both executables do before anything else: answer `--help`/`--version` on the
 //! terminal, log to stderr, and stop with a message when they cannot go on.
 
+/// The start both executables share: `--help`/`--version` answered on the terminal (`None`:
+/// nothing else is to start), else logging set up and the Keygate home found (exiting with
+/// a message if it cannot be), with the other arguments.
+pub fn begin(binary: &str, help: &str) -> Option<(keygate_vault::Home, Vec<String>)> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(text) = answer_flags(binary, help, &args) {
+        // Answered on the terminal; no window, no agent, nothing left running.
+        print_answer(&text);
+        return None;
+    }
+    init_logging();
+    match keygate_vault::Home::from_env() {
+        Ok(home) => Some((home, args)),
+        Err(e) => exit_with(&e.to_string()),
+    }
+}
+
 /// `--help` and `--version` print instead of starting anything: `binary`'s version, or
 /// `help`. `None` for any other arguments.
 pub fn answer_flags(binary: &str, help: &str, args: &[String]) -> Option<String> {
@@ -12,13 +29,13 @@ pub fn answer_flags(binary: &str, help: &str, args: &[String]) -> Option<String>
 }
 
 /// Print `text` on stdout (a terminal answer; nothing else is started).
-pub fn print_answer(text: &str) {
+fn print_answer(text: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stdout(), "{text}");
 }
 
 /// Log to stderr at `RUST_LOG`'s level (info by default).
-pub fn init_logging() {
+fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use keygate_vault::{Home, KeySource, SystemClock};
 
 use crate::agent::{self, AgentLock, HIDDEN_FLAG};
-use crate::launch::{answer_flags, exit_with, init_logging, print_answer};
+use crate::launch::{begin, exit_with};
 use crate::server::{self, ServerHost, stop_server};
 use crate::state::AppState;
 use crate::{rotations, tray, watch, window_process};
@@ -64,17 +64,9 @@ impl Agent {
 
 /// `keygate-app`: answer `--help`/`--version`, or run the agent until it is told to quit.
 pub fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(text) = answer_flags(agent::AGENT_EXE, HELP, &args) {
-        // Answered on the terminal; no window, no agent, nothing left running.
-        return print_answer(&text);
+    if let Some((home, args)) = begin(agent::AGENT_EXE, HELP) {
+        run_agent(home, args.iter().any(|arg| arg == HIDDEN_FLAG));
     }
-    init_logging();
-    let home = match Home::from_env() {
-        Ok(home) => home,
-        Err(e) => exit_with(&e.to_string()),
-    };
-    run_agent(home, args.iter().any(|arg| arg == HIDDEN_FLAG));
 }
 
 fn run_agent(home: Home, hidden: bool) {
