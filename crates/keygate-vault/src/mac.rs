@@ -2,6 +2,8 @@
 //! stored: the keys are re-derived (HKDF-SHA256, one label each) every time a vault opens, so
 //! someone who can write `vault.db` but lacks the master key cannot make a MAC that verifies.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 
 use hkdf::Hkdf;
@@ -69,10 +71,28 @@ impl RowMac {
     }
 }
 
-/// Feeds fields into a MAC, each tagged and length-prefixed so no two records share bytes.
-pub(crate) struct MacWriter(HmacSha256);
+/// Where a [`MacWriter`]'s bytes go: the HMAC itself, or a copy of the message for
+/// [`RowMac::verify_remembered`].
+pub(crate) trait Sink {
+    fn update(&mut self, bytes: &[u8]);
+}
 
-impl MacWriter {
+impl Sink for HmacSha256 {
+    fn update(&mut self, bytes: &[u8]) {
+        Mac::update(self, bytes);
+    }
+}
+
+impl Sink for Vec<u8> {
+    fn update(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// Feeds fields into a MAC, each tagged and length-prefixed so no two records share bytes.
+pub(crate) struct MacWriter<S = HmacSha256>(S);
+
+impl<S: Sink> MacWriter<S> {
     /// A byte string.
     pub fn bytes(&mut self, bytes: &[u8]) -> &mut Self {
         self.0.update(b"b");
@@ -134,7 +154,9 @@ impl MacWriter {
             }
         }
     }
+}
 
+impl MacWriter {
     /// The MAC.
     pub fn finish(self) -> [u8; MAC_LEN] {
         self.0.finalize().into_bytes().into()
@@ -144,6 +166,47 @@ impl MacWriter {
     pub fn verify(self, stored: Option<&[u8]>) -> bool {
         let mac = self.finish();
         stored.is_some_and(|stored| bool::from(mac.as_slice().ct_eq(stored)))
+    }
+}
+
+/// Messages whose stored MAC was verified, by that MAC, so a row read again unchanged is not
+/// hashed again (on every call's path, the token check reads the same few rows over and
+/// over). Any change to a row, by this process or another, changes its message or its MAC,
+/// and it is verified afresh; so is any row once the memo is full and starts over. It holds
+/// only what the vault file holds in clear.
+#[derive(Debug, Default)]
+pub(crate) struct VerifiedMacs(RefCell<HashMap<[u8; MAC_LEN], Vec<u8>>>);
+
+/// Rows remembered at most (a few hundred bytes each); an agent uses a handful of tokens.
+const MAX_REMEMBERED: usize = 4096;
+
+impl RowMac {
+    /// Start the message of a record of kind `domain`, to verify with [`Self::verify_remembered`].
+    pub fn message(&self, domain: &str) -> MacWriter<Vec<u8>> {
+        let mut writer = MacWriter(Vec::with_capacity(256));
+        writer.text(domain);
+        writer
+    }
+
+    /// Whether `stored` is the MAC of `message` under this key, as [`MacWriter::verify`]
+    /// answers, skipping the hashing when this exact message and MAC were verified before.
+    pub fn verify_remembered(&self, message: MacWriter<Vec<u8>>, stored: Option<&[u8]>, memo: &VerifiedMacs) -> bool {
+        let Some(stored) = stored.and_then(|stored| <[u8; MAC_LEN]>::try_from(stored).ok()) else { return false };
+        let message = message.0;
+        let mut remembered = memo.0.borrow_mut();
+        if remembered.get(&stored) == Some(&message) {
+            return true;
+        }
+        let mut mac = self.0.clone();
+        Mac::update(&mut mac, &message);
+        let verified = MacWriter(mac).verify(Some(&stored));
+        if verified {
+            if remembered.len() >= MAX_REMEMBERED {
+                remembered.clear();
+            }
+            remembered.insert(stored, message);
+        }
+        verified
     }
 }
 
@@ -164,6 +227,47 @@ mod tests {
         assert_ne!(mac(&keys.rows), mac(&other_vault.rows));
         assert!(keys.rows.start("x").int(1).clone().verify(Some(&keys.rows.start("x").int(1).clone_finish())));
         assert!(!keys.rows.start("x").int(1).clone().verify(None));
+    }
+
+    #[test]
+    fn a_remembered_verification_answers_as_a_fresh_one() {
+        let keys = Keys::derive(&MasterKey::from_bytes(&[7u8; 32]).expect("key"), "abcd");
+        let key = &keys.rows;
+        let memo = VerifiedMacs::default();
+        let message = |text: &str| {
+            let mut writer = key.message("token");
+            writer.text(text).int(1);
+            writer
+        };
+        let good = key.start("token").text("row").int(1).clone_finish();
+        for _ in 0..2 {
+            assert!(key.verify_remembered(message("row"), Some(&good), &memo));
+        }
+        assert_eq!(memo.0.borrow().len(), 1, "verified once, then remembered");
+        // A changed row, a changed or truncated MAC, or none: never verified, never remembered.
+        assert!(!key.verify_remembered(message("rox"), Some(&good), &memo));
+        let mut flipped = good;
+        flipped[31] ^= 1;
+        assert!(!key.verify_remembered(message("row"), Some(&flipped), &memo));
+        assert!(!key.verify_remembered(message("row"), Some(&good[..31]), &memo));
+        assert!(!key.verify_remembered(message("row"), None, &memo));
+        assert_eq!(memo.0.borrow().len(), 1);
+        // Another key's MAC of the same message does not verify under this one.
+        let other = keys.audit.start("token").text("row").int(1).clone_finish();
+        assert!(!key.verify_remembered(message("row"), Some(&other), &memo));
+    }
+
+    #[test]
+    fn the_memo_starts_over_when_full() {
+        let keys = Keys::derive(&MasterKey::from_bytes(&[7u8; 32]).expect("key"), "abcd");
+        let memo = VerifiedMacs::default();
+        for i in 0..=MAX_REMEMBERED as i64 {
+            let mut message = keys.rows.message("token");
+            message.int(i);
+            let mac = keys.rows.start("token").int(i).clone_finish();
+            assert!(keys.rows.verify_remembered(message, Some(&mac), &memo));
+        }
+        assert_eq!(memo.0.borrow().len(), 1, "the full memo was not emptied");
     }
 
     impl MacWriter {

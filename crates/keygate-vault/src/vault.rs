@@ -12,7 +12,7 @@ use crate::error::{Result, VaultError, io_error};
 use crate::home::{Home, write_new_file};
 use crate::integrity::{self, Unauthenticated};
 use crate::key_source::{self, KeySource};
-use crate::mac::Keys;
+use crate::mac::{Keys, VerifiedMacs};
 use crate::random::random_hex;
 use crate::seal::{Binding, MasterKey, Sealer};
 use crate::store;
@@ -74,6 +74,8 @@ pub struct Vault {
     pub(crate) token_policy: TokenPolicy,
     pub(crate) audit_policy: AuditPolicy,
     pub(crate) keys: Keys,
+    /// Token and grant rows whose MACs were verified (see `VerifiedMacs`).
+    pub(crate) verified: VerifiedMacs,
     pub(crate) home: Home,
 }
 
@@ -141,7 +143,8 @@ impl Vault {
         let token_policy = TokenPolicy::load(&home.config_path())?;
         let audit_policy = AuditPolicy::load(&home.config_path())?;
         let home = home.clone();
-        let mut vault = Self { conn, sealer, vault_id, clock, actor, token_policy, audit_policy, keys, home };
+        let verified = VerifiedMacs::default();
+        let mut vault = Self { conn, sealer, vault_id, clock, actor, token_policy, audit_policy, keys, verified, home };
         // The long-lived processes keep the audit within `[audit] keep_days`.
         if matches!(actor, Actor::Server | Actor::App) {
             vault.apply_retention()?;
@@ -166,6 +169,7 @@ impl Vault {
             token_policy: self.token_policy,
             audit_policy: self.audit_policy,
             keys: self.keys.clone(),
+            verified: VerifiedMacs::default(),
             home: self.home.clone(),
         })
     }
