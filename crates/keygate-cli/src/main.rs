@@ -37,8 +37,11 @@ use keygate_vault::VaultError;
 /// key or token that reqwest, hyper and serde make in buffers they free) would otherwise stay
 /// in freed memory for as long as nothing reuses it: tests/memory.rs measures that a core of
 /// `keygate serve` taken after calls holds neither the upstream key nor the token.
+/// Underneath is mimalloc rather than glibc's malloc: blocks allocated on one tokio worker
+/// and freed on the other are the norm here, and with glibc they cost a quarter of the
+/// server's CPU per call under load (BENCHMARKS.md, "Load from outside").
 #[global_allocator]
-static ALLOCATOR: zeroizing_alloc::ZeroAlloc<std::alloc::System> = zeroizing_alloc::ZeroAlloc(std::alloc::System);
+static ALLOCATOR: zeroizing_alloc::ZeroAlloc<mimalloc::MiMalloc> = zeroizing_alloc::ZeroAlloc(mimalloc::MiMalloc);
 
 /// Exit codes: 0 success, 1 error, 2 bad usage, 75 vault busy (retry).
 const EXIT_ERROR: u8 = 1;

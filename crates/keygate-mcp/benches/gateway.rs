@@ -49,6 +49,10 @@ use rmcp::{ErrorData, Peer, RoleClient, RoleServer, ServerHandler, ServiceError,
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
+/// As in the `keygate` binary, so the figures are those of Keygate as it ships (load.rs too).
+#[global_allocator]
+static ALLOCATOR: zeroizing_alloc::ZeroAlloc<mimalloc::MiMalloc> = zeroizing_alloc::ZeroAlloc(mimalloc::MiMalloc);
+
 const CLIENTS: usize = 8;
 const TEXT: &str = "hello gateway";
 /// The protocol version the plain-HTTP session announces (as load.rs does).

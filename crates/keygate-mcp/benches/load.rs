@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 /// As in the `keygate` binary: every heap block zeroed when freed, so the figures are those
 /// of Keygate as it ships (RELIABILITY.md, "Secrets in the server's memory").
 #[global_allocator]
-static ALLOCATOR: zeroizing_alloc::ZeroAlloc<std::alloc::System> = zeroizing_alloc::ZeroAlloc(std::alloc::System);
+static ALLOCATOR: zeroizing_alloc::ZeroAlloc<mimalloc::MiMalloc> = zeroizing_alloc::ZeroAlloc(mimalloc::MiMalloc);
 
 const KEY: &str = "sk-live-load-test-key";
 const CLIENTS: usize = 8;
