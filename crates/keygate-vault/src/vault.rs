@@ -174,6 +174,17 @@ impl Vault {
         })
     }
 
+    /// Run several reads as one read transaction: they see one state of the file, and SQLite
+    /// takes and drops its read lock on the WAL index (two system calls) once rather than
+    /// once per query. Must not be called inside another transaction.
+    pub fn reading<T>(&self, reads: impl FnOnce(&Self) -> T) -> Result<T> {
+        // Deferred: the read lock comes with the first read and goes at the commit.
+        let transaction = self.conn.unchecked_transaction()?;
+        let value = reads(self);
+        transaction.commit()?;
+        Ok(value)
+    }
+
     /// The clock this vault reads time from (the server's approval windows follow it too).
     pub fn clock(&self) -> Arc<dyn Clock> {
         Arc::clone(&self.clock)

@@ -106,13 +106,15 @@ impl GatewayCall<'_> {
             [team_version] => *team_version,
             _ => None,
         };
+        let refused = |e: keygate_vault::VaultError| Begin::Refused(Ok(tool_error(format!("refused: {e}"))));
         self.shared.gate.with(|vault| {
-            if child.keys_rotated(vault) {
+            let (rotated, state) = vault
+                .reading(|vault| (child.keys_rotated(vault), vault.tool_pin_state(name, &self.tool)))
+                .map_err(refused)?;
+            if rotated {
                 return Err(Begin::Rotated);
             }
-            let state = vault
-                .tool_pin_state(name, &self.tool)
-                .map_err(|e| Begin::Refused(Ok(tool_error(format!("refused: {e}")))))?;
+            let state = state.map_err(refused)?;
             let refusal = match state {
                 Some(PinState::Approved) => None,
                 None => Some(("unknown_tool", Err(unknown_tool(&self.exposed)))),

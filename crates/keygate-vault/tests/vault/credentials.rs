@@ -319,3 +319,21 @@ fn a_credential_becomes_due_after_its_max_age_and_rotation_resets_it() {
     assert_eq!(info.max_age_days, keygate_vault::DEFAULT_MAX_AGE_DAYS);
     assert_eq!(info.due_at, t1.plus(30 * DAY));
 }
+
+#[test]
+fn reads_made_together_see_one_state_of_the_file() {
+    let fx = Fixture::with_vault();
+    let mut vault = fx.open();
+    vault.add_credential("openai", &secret("sk-one"), None).expect("add");
+    let mut other = fx.open();
+    let (before, after_other_rotated) = vault
+        .reading(|vault| {
+            let before = vault.current_versions("openai").expect("read");
+            other.rotate_credential("openai", &secret("sk-two")).expect("another connection rotates meanwhile");
+            (before, vault.current_versions("openai").expect("read again"))
+        })
+        .expect("one read transaction");
+    assert_eq!(before, Some((1, None)));
+    assert_eq!(after_other_rotated, Some((1, None)), "the second read saw another state of the file");
+    assert_eq!(vault.current_versions("openai").expect("read after"), Some((2, None)), "the next read is fresh");
+}
