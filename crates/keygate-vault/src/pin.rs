@@ -3,6 +3,8 @@
 //! (a rug-pull defense). The definitions themselves are kept too: once a server has been
 //! listed, agents are answered from its approved definitions without starting it.
 
+use std::sync::LazyLock;
+
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
@@ -190,15 +192,18 @@ impl Vault {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// The state of one tool's pin, or `None` if the tool was never listed.
+    /// The state of one tool's pin, or `None` if the tool was never listed (on every gateway
+    /// call: one query, its MAC remembered).
     pub fn tool_pin_state(&self, server: &str, tool: &str) -> Result<Option<PinState>> {
-        rows::PIN.require(&self.conn, &self.keys.rows, "WHERE p.server = ?1 AND p.tool = ?2", &[&server, &tool])?;
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT seen_sha256, approved_sha256 FROM tool_pin WHERE server = ?1 AND tool = ?2")?;
-        let row: Option<(Vec<u8>, Option<Vec<u8>>)> =
-            stmt.query_row(params![server, tool], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
-        Ok(row.map(|(seen, approved)| state_of(&seen, approved.as_deref())))
+        static ONE_PIN: LazyLock<String> =
+            LazyLock::new(|| rows::PIN.select_where("WHERE p.server = ?1 AND p.tool = ?2"));
+        let (key, memo) = (&self.keys.rows, &self.verified);
+        // Columns of `rows::PIN`'s SELECT: seen_sha256 is the fifth, approved_sha256 the seventh.
+        rows::PIN.read_one(&self.conn, key, memo, &ONE_PIN, &[&server, &tool], |row| {
+            let seen = row.get_ref(4)?.as_blob()?;
+            let approved = row.get_ref(6)?.as_blob_or_null()?;
+            Ok(state_of(seen, approved))
+        })
     }
 
     /// Approve the definitions last seen: one tool, or every quarantined tool of the server.

@@ -13,7 +13,7 @@ use rusqlite::{Connection, ToSql};
 use serde::Serialize;
 
 use crate::error::{Result, VaultError};
-use crate::mac::RowMac;
+use crate::mac::{MacWriter, RowMac, Sink, VerifiedMacs};
 
 /// One table's authenticated rows: a SELECT giving the row's identity columns (`ids` of
 /// them), then its decisive columns, then its `mac`; and the UPDATE that stores a MAC.
@@ -280,9 +280,14 @@ impl Spec {
     }
 
     /// A MAC fed with a row's decisive columns (those after its ids, before its `mac`).
-    fn row_mac(&self, key: &RowMac, row: &rusqlite::Row<'_>) -> rusqlite::Result<crate::mac::MacWriter> {
-        let count = row.as_ref().column_count();
+    fn row_mac(&self, key: &RowMac, row: &rusqlite::Row<'_>) -> rusqlite::Result<MacWriter> {
         let mut mac = key.start(self.table);
+        self.feed(&mut mac, row)?;
+        Ok(mac)
+    }
+
+    fn feed<S: Sink>(&self, mac: &mut MacWriter<S>, row: &rusqlite::Row<'_>) -> rusqlite::Result<()> {
+        let count = row.as_ref().column_count();
         for i in self.ids..count - 1 {
             let value = row.get_ref(i)?;
             if self.optional_last && i == count - 2 && value == rusqlite::types::ValueRef::Null {
@@ -290,7 +295,38 @@ impl Spec {
             }
             mac.value(value);
         }
-        Ok(mac)
+        Ok(())
+    }
+
+    /// This table's SELECT with `filter` (a WHERE clause over its aliases), for [`Self::read_one`].
+    pub fn select_where(&self, filter: &str) -> String {
+        format!("{} {filter}", self.select)
+    }
+
+    /// The row `sql` (from [`Self::select_where`]) finds, if any, handed to `read` once its MAC
+    /// verifies, or refused by name. For the hot path: the MAC goes through `memo`, so a row
+    /// read again unchanged is not hashed again.
+    pub fn read_one<T>(
+        &self,
+        conn: &Connection,
+        key: &RowMac,
+        memo: &VerifiedMacs,
+        sql: &str,
+        params: &[&dyn ToSql],
+        read: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>> {
+        let mut stmt = conn.prepare_cached(sql)?;
+        let mut rows = stmt.query(params)?;
+        let Some(row) = rows.next()? else { return Ok(None) };
+        let mut message = key.message(self.table);
+        self.feed(&mut message, row)?;
+        let stored = row.get_ref(row.as_ref().column_count() - 1)?.as_blob_or_null().map_err(rusqlite::Error::from)?;
+        if !key.verify_remembered(message, stored, memo) {
+            let ids: Vec<Value> =
+                (0..self.ids).map(|i| row.get_ref(i).map(crate::chain::owned)).collect::<rusqlite::Result<_>>()?;
+            return Err(self.tampered(&ids));
+        }
+        Ok(Some(read(row)?))
     }
 
     /// `WHERE <first id column> = ?1 [AND <second> = ?2]`, from the SELECT's own columns.

@@ -43,6 +43,7 @@ fn a_forged_token_row_is_refused_and_named() {
     // A real token with a MAC copied onto a widened scope is refused too.
     let mut vault = fx.open();
     let real = vault.issue_token(&request(&["web_search"], None)).expect("issue");
+    assert!(matches!(check(&vault, real.token.expose_secret()), TokenDecision::Allowed(_)), "remembered as verified");
     fx.raw().execute("UPDATE token SET tools = 'web_search github_*' WHERE id = ?1", [&real.id]).expect("widen");
     assert!(matches!(
         check(&vault, real.token.expose_secret()),
@@ -112,6 +113,8 @@ fn a_changed_grant_stops_its_tokens_and_minting() {
     let mut vault = fx.open();
     vault.create_grant(&GrantRequest::new("cursor", vec!["web_search".into()])).expect("grant");
     let token = vault.mint_grant_token("cursor").expect("mint");
+    // Checked once before the edit, so both rows' MACs are remembered as verified.
+    assert!(matches!(check(&vault, token.token.expose_secret()), TokenDecision::Allowed(_)));
     fx.raw().execute("UPDATE agent_grant SET tools = 'web_search github_*'", []).expect("widen");
     assert!(matches!(
         check(&vault, token.token.expose_secret()),
