@@ -20,7 +20,7 @@ const QUEUE_CAPACITY: usize = 1024;
 const MAX_BATCH: usize = 256;
 /// How long the writer waits for more outcomes before committing what it has. Without it, an
 /// agent calling in a row gets one commit per call, each taking the vault lock and a core
-/// just as its next call starts; with it, calls share commits. A flush never waits.
+/// just as its next call starts; with it, calls share commits. A flush waits at most this.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
 /// How long the writer waits, with nothing new arriving, before retrying outcomes the vault
 /// could not take.
@@ -112,15 +112,19 @@ async fn write_batches(gate: Gate, mut inbox: mpsc::Receiver<Message>, max_batch
 }
 
 /// Gather what arrives within [`LINGER`] of the first message, unless a flush is waiting or
-/// the batch is full.
+/// the batch is full. The writer sleeps through the window and then takes what came, rather
+/// than waiting on the queue: a waiting receiver is woken by every send, and on the call path
+/// that was a wake-up of the other worker thread per call.
 async fn linger(inbox: &mut mpsc::Receiver<Message>, messages: &mut Vec<Message>, max_batch: usize) {
-    let deadline = tokio::time::Instant::now() + LINGER;
     let flush_waits = |messages: &[Message]| messages.iter().any(|m| matches!(m, Message::Flush(_)));
-    while messages.len() < max_batch && !flush_waits(messages) {
-        let room = max_batch - messages.len();
-        match tokio::time::timeout_at(deadline, inbox.recv_many(messages, room)).await {
-            Ok(received) if received > 0 => {}
-            _ => return,
+    if messages.len() >= max_batch || flush_waits(messages) {
+        return;
+    }
+    tokio::time::sleep(LINGER).await;
+    while messages.len() < max_batch {
+        match inbox.try_recv() {
+            Ok(message) => messages.push(message),
+            Err(_) => return,
         }
     }
 }
