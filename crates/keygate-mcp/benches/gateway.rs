@@ -15,7 +15,8 @@
 //! load.rs does). Each also sends `ping`, which crosses HTTP, the token check and rmcp but
 //! nothing of the gateway, so `call - ping - direct` is the gateway's own part. As a control
 //! without Keygate, the rust echo is also served over Streamable HTTP by rmcp alone and called
-//! with rmcp's client and with plain HTTP: what each HTTP client costs by itself.
+//! with rmcp's client (by default, and with keep-alive) and with plain HTTP: what each HTTP
+//! client costs by itself.
 //!
 //! - 1 client: sequential calls, all paths alternated in one-second slices (after a one-second
 //!   warm-up of each) for GATEWAY_SECONDS slices each, so all see the same machine: latency
@@ -538,6 +539,8 @@ async fn measure(kind: Kind, seconds: u64) {
     let bare = bare_rmcp_http_echo().await;
     let bare_rmcp = rmcp_session(&bare, "unused", true).await;
     let bare_rmcp_route = Route::Mcp { peer: bare_rmcp.peer().clone(), tool: "echo".into(), ping: false };
+    let bare_default = rmcp_session(&bare, "unused", false).await;
+    let bare_default_route = Route::Mcp { peer: bare_default.peer().clone(), tool: "echo".into(), ping: false };
     let bare_plain_route = plain_session(&bare, "unused", "echo").await;
 
     // (name, tools/call route, its ping twin)
@@ -547,6 +550,7 @@ async fn measure(kind: Kind, seconds: u64) {
         ("keygate, session, rmcp HTTP client", &session_route, Some(session_route.ping())),
         ("keygate, session, rmcp client, keep-alive", &pooled_route, Some(pooled_route.ping())),
         ("keygate, session, plain HTTP (SSE read)", &raw_route, Some(raw_route.ping())),
+        ("control: rmcp HTTP alone, rmcp default", &bare_default_route, None),
         ("control: rmcp HTTP alone, rmcp keep-alive", &bare_rmcp_route, None),
         ("control: rmcp HTTP alone, plain HTTP", &bare_plain_route, None),
     ];
@@ -614,8 +618,13 @@ async fn measure(kind: Kind, seconds: u64) {
         "    gateway's own part (call - ping - direct, medians): no session {}, rmcp session {}, keep-alive {}, plain session {}",
         gateway_work[0], gateway_work[1], gateway_work[2], gateway_work[3]
     );
+    // controls: rmcp's default client, rmcp's client with keep-alive, plain HTTP.
     println!(
         "    rmcp's HTTP client's own cost over plain HTTP, without Keygate (control medians): {}",
+        signed_micros(controls[1], controls[2])
+    );
+    println!(
+        "    a connection per call (rmcp's default client over keep-alive), without Keygate: {}",
         signed_micros(controls[0], controls[1])
     );
 
