@@ -175,10 +175,20 @@ impl MacWriter {
 /// and it is verified afresh; so is any row once the memo is full and starts over. It holds
 /// only what the vault file holds in clear.
 #[derive(Debug, Default)]
-pub(crate) struct VerifiedMacs(RefCell<HashMap<[u8; MAC_LEN], Vec<u8>>>);
+pub(crate) struct VerifiedMacs(RefCell<Remembered>);
 
-/// Rows remembered at most (a few hundred bytes each); an agent uses a handful of tokens.
+#[derive(Debug, Default)]
+struct Remembered {
+    messages: HashMap<[u8; MAC_LEN], Vec<u8>>,
+    bytes: usize,
+}
+
+/// Rows remembered at most (a token's row is a few hundred bytes); an agent uses a handful
+/// of tokens.
 const MAX_REMEMBERED: usize = 4096;
+/// Bytes of messages remembered at most: a pin's row holds a tool's whole definitions, which
+/// a fronted server chooses.
+const MAX_REMEMBERED_BYTES: usize = 1 << 20;
 
 impl RowMac {
     /// Start the message of a record of kind `domain`, to verify with [`Self::verify_remembered`].
@@ -194,17 +204,20 @@ impl RowMac {
         let Some(stored) = stored.and_then(|stored| <[u8; MAC_LEN]>::try_from(stored).ok()) else { return false };
         let message = message.0;
         let mut remembered = memo.0.borrow_mut();
-        if remembered.get(&stored) == Some(&message) {
+        if remembered.messages.get(&stored) == Some(&message) {
             return true;
         }
         let mut mac = self.0.clone();
         Mac::update(&mut mac, &message);
         let verified = MacWriter(mac).verify(Some(&stored));
-        if verified {
-            if remembered.len() >= MAX_REMEMBERED {
-                remembered.clear();
+        if verified && message.len() <= MAX_REMEMBERED_BYTES {
+            if remembered.messages.len() >= MAX_REMEMBERED || remembered.bytes + message.len() > MAX_REMEMBERED_BYTES {
+                *remembered = Remembered::default();
             }
-            remembered.insert(stored, message);
+            remembered.bytes += message.len();
+            if let Some(replaced) = remembered.messages.insert(stored, message) {
+                remembered.bytes -= replaced.len();
+            }
         }
         verified
     }
@@ -243,7 +256,7 @@ mod tests {
         for _ in 0..2 {
             assert!(key.verify_remembered(message("row"), Some(&good), &memo));
         }
-        assert_eq!(memo.0.borrow().len(), 1, "verified once, then remembered");
+        assert_eq!(memo.0.borrow().messages.len(), 1, "verified once, then remembered");
         // A changed row, a changed or truncated MAC, or none: never verified, never remembered.
         assert!(!key.verify_remembered(message("rox"), Some(&good), &memo));
         let mut flipped = good;
@@ -251,7 +264,7 @@ mod tests {
         assert!(!key.verify_remembered(message("row"), Some(&flipped), &memo));
         assert!(!key.verify_remembered(message("row"), Some(&good[..31]), &memo));
         assert!(!key.verify_remembered(message("row"), None, &memo));
-        assert_eq!(memo.0.borrow().len(), 1);
+        assert_eq!(memo.0.borrow().messages.len(), 1);
         // Another key's MAC of the same message does not verify under this one.
         let other = keys.audit.start("token").text("row").int(1).clone_finish();
         assert!(!key.verify_remembered(message("row"), Some(&other), &memo));
@@ -267,7 +280,29 @@ mod tests {
             let mac = keys.rows.start("token").int(i).clone_finish();
             assert!(keys.rows.verify_remembered(message, Some(&mac), &memo));
         }
-        assert_eq!(memo.0.borrow().len(), 1, "the full memo was not emptied");
+        assert_eq!(memo.0.borrow().messages.len(), 1, "the full memo was not emptied");
+    }
+
+    #[test]
+    fn the_memo_holds_a_bounded_number_of_bytes() {
+        let keys = Keys::derive(&MasterKey::from_bytes(&[7u8; 32]).expect("key"), "abcd");
+        let memo = VerifiedMacs::default();
+        let definition = "d".repeat(100_000);
+        for i in 0..30i64 {
+            let mut message = keys.rows.message("tool_pin");
+            message.int(i).text(&definition);
+            let mac = keys.rows.start("tool_pin").int(i).text(&definition).clone_finish();
+            assert!(keys.rows.verify_remembered(message, Some(&mac), &memo));
+            assert!(memo.0.borrow().bytes <= MAX_REMEMBERED_BYTES);
+        }
+        let too_big = "d".repeat(MAX_REMEMBERED_BYTES + 1);
+        let mut message = keys.rows.message("tool_pin");
+        message.text(&too_big);
+        let mac = keys.rows.start("tool_pin").text(&too_big).clone_finish();
+        assert!(keys.rows.verify_remembered(message, Some(&mac), &memo), "verified, just not remembered");
+        let remembered = memo.0.borrow();
+        assert!(remembered.messages.values().all(|m| m.len() < MAX_REMEMBERED_BYTES));
+        assert_eq!(remembered.bytes, remembered.messages.values().map(Vec::len).sum::<usize>());
     }
 
     impl MacWriter {
