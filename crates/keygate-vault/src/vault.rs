@@ -74,7 +74,7 @@ pub struct Vault {
     pub(crate) token_policy: TokenPolicy,
     pub(crate) audit_policy: AuditPolicy,
     pub(crate) keys: Keys,
-    /// Token and grant rows whose MACs were verified (see `VerifiedMacs`).
+    /// Token, grant and pin rows whose MACs were verified (see `VerifiedMacs`).
     pub(crate) verified: VerifiedMacs,
     pub(crate) home: Home,
 }
