@@ -222,16 +222,14 @@ impl Spec {
 
     /// Every row matching `filter` (a WHERE clause over the SELECT's aliases), checked.
     pub fn check(&self, conn: &Connection, key: &RowMac, filter: &str, params: &[&dyn ToSql]) -> Result<Vec<Checked>> {
-        let sql = format!("{} {filter}", self.select);
-        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut stmt = conn.prepare_cached(&self.select_where(filter))?;
         let mut rows = stmt.query(params)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             let count = row.as_ref().column_count();
             let mac = self.row_mac(key, row)?;
             let stored = row.get_ref(count - 1)?.as_blob_or_null().map_err(rusqlite::Error::from)?;
-            let ids =
-                (0..self.ids).map(|i| row.get_ref(i).map(crate::chain::owned)).collect::<rusqlite::Result<_>>()?;
+            let ids = self.ids_of(row)?;
             out.push(Checked { ids, intact: mac.verify(stored) });
         }
         Ok(out)
@@ -259,10 +257,9 @@ impl Spec {
 
     /// Store a fresh MAC for each row named in `ids`, from its current columns.
     pub fn reseal(&self, conn: &Connection, key: &RowMac, ids: &[Vec<Value>]) -> Result<()> {
-        let filter = self.where_ids();
+        let sql = self.select_where(&self.where_ids());
         for id in ids {
             let params: Vec<&dyn ToSql> = id.iter().map(|v| v as &dyn ToSql).collect();
-            let sql = format!("{} {filter}", self.select);
             let mac =
                 conn.prepare_cached(&sql)?.query_row(params.as_slice(), |row| Ok(self.row_mac(key, row)?.finish()))?;
             let mut update: Vec<&dyn ToSql> = vec![&mac as &dyn ToSql];
@@ -298,6 +295,11 @@ impl Spec {
         Ok(())
     }
 
+    /// The row's identity columns (the first `ids` of the SELECT).
+    fn ids_of(&self, row: &rusqlite::Row<'_>) -> rusqlite::Result<Vec<Value>> {
+        (0..self.ids).map(|i| row.get_ref(i).map(crate::chain::owned)).collect()
+    }
+
     /// This table's SELECT with `filter` (a WHERE clause over its aliases), for [`Self::read_one`].
     pub fn select_where(&self, filter: &str) -> String {
         format!("{} {filter}", self.select)
@@ -322,9 +324,7 @@ impl Spec {
         self.feed(&mut message, row)?;
         let stored = row.get_ref(row.as_ref().column_count() - 1)?.as_blob_or_null().map_err(rusqlite::Error::from)?;
         if !key.verify_remembered(message, stored, memo) {
-            let ids: Vec<Value> =
-                (0..self.ids).map(|i| row.get_ref(i).map(crate::chain::owned)).collect::<rusqlite::Result<_>>()?;
-            return Err(self.tampered(&ids));
+            return Err(self.tampered(&self.ids_of(row)?));
         }
         Ok(Some(read(row)?))
     }
