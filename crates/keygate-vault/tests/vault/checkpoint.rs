@@ -35,3 +35,40 @@ fn commits_leave_checkpoints_to_the_background_thread() {
     }
     assert_eq!(vault.list_tokens().expect("list").len(), 1_500, "every token survives the checkpoint");
 }
+
+/// How many times the log has started over: the checkpoint sequence number in the WAL header,
+/// which SQLite bumps each time a commit starts the log from its beginning again.
+fn wal_restarts(wal: &std::path::Path) -> u32 {
+    let mut header = [0u8; 16];
+    match std::fs::File::open(wal).and_then(|mut file| std::io::Read::read_exact(&mut file, &mut header)) {
+        Ok(()) => u32::from_be_bytes([header[12], header[13], header[14], header[15]]),
+        Err(_) => 0,
+    }
+}
+
+#[test]
+fn the_wal_starts_over_while_commits_never_pause() {
+    let fx = Fixture::with_vault();
+    let mut vault = fx.open();
+    let _checkpointer = vault.checkpoint_in_background().expect("start the checkpointer");
+    let wal = fx.wal_path();
+    let first = wal_restarts(&wal);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (mut commits, mut largest) = (0u64, 0u64);
+    // Back to back, as a server under sustained load commits: a PASSIVE checkpoint never finds
+    // the log idle here, so without more the log would only ever grow.
+    while wal_restarts(&wal) < first + 10 {
+        assert!(
+            Instant::now() < deadline,
+            "the WAL did not start over ten times in 60 s of commits ({commits} commits, now {} bytes)",
+            file_len(&wal)
+        );
+        for _ in 0..20 {
+            vault.issue_token(&request(&["web_search"], Some(HOUR))).expect("issue");
+        }
+        commits += 20;
+        largest = largest.max(file_len(&wal));
+    }
+    // Each commit wrote at least one 4 KiB page; the file held a few checkpoint intervals' worth.
+    assert!(largest < commits * 4096 / 2, "the WAL reached {largest} bytes over {commits} commits: it was not reused");
+}
