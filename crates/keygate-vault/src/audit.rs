@@ -102,13 +102,7 @@ pub struct AuditEntry {
 }
 
 /// Write a call's outcome and its seal (a MAC binding it to the row's chain MAC).
-fn finish_row(
-    tx: &rusqlite::Transaction<'_>,
-    key: &RowMac,
-    id: AuditId,
-    status: &str,
-    duration: Duration,
-) -> Result<()> {
+fn finish_row(tx: &crate::store::Tx<'_>, key: &RowMac, id: AuditId, status: &str, duration: Duration) -> Result<()> {
     let millis = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
     let row: Option<(Option<Vec<u8>>, i64)> = tx
         .prepare_cached("SELECT mac, count FROM audit WHERE id = ?1")?
@@ -145,7 +139,7 @@ struct Link<'p> {
 
 /// Insert one chained audit row; returns its id and MAC (the next row's `prev`).
 fn insert_row(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &crate::store::Tx<'_>,
     key: &RowMac,
     link: Link<'_>,
     start: &AuditStart<'_>,

@@ -171,7 +171,7 @@ fn for_each_link(conn: &Connection, key: &RowMac, mut f: impl FnMut(chain::Link)
 
 /// Chain and seal every audit row from its current content (the one-time upgrade of a vault
 /// from before the chain).
-pub(crate) fn chain_existing(tx: &rusqlite::Transaction<'_>, key: &RowMac) -> Result<()> {
+pub(crate) fn chain_existing(tx: &crate::store::Tx<'_>, key: &RowMac) -> Result<()> {
     let mut links = Vec::new();
     for_each_link(tx, key, |link| {
         links.push((link.id, link.content));
@@ -193,7 +193,7 @@ pub(crate) fn chain_existing(tx: &rusqlite::Transaction<'_>, key: &RowMac) -> Re
 
 /// Re-chain and re-seal every audit row under `new` (a rekey, after the chain verified under
 /// `old`). A checkpoint keeps the MAC it carries forward (of rows long pruned), sealed anew.
-pub(crate) fn rekey(tx: &rusqlite::Transaction<'_>, old: &RowMac, new: &RowMac) -> Result<()> {
+pub(crate) fn rekey(tx: &crate::store::Tx<'_>, old: &RowMac, new: &RowMac) -> Result<()> {
     let mut links = Vec::new();
     for_each_link(tx, old, |link| {
         links.push(link);

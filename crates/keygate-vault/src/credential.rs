@@ -4,7 +4,9 @@
 use std::fmt;
 
 use rusqlite::types::Value;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, params};
+
+use crate::store::Tx;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
@@ -287,13 +289,7 @@ pub(crate) fn current_version(tx: &rusqlite::Connection, name: &str) -> Result<i
         .ok_or_else(|| VaultError::CredentialNotFound { name: name.to_string() })
 }
 
-pub(crate) fn insert_version(
-    tx: &Transaction<'_>,
-    name: &str,
-    version: i64,
-    sealed: &[u8],
-    now: Timestamp,
-) -> Result<()> {
+pub(crate) fn insert_version(tx: &Tx<'_>, name: &str, version: i64, sealed: &[u8], now: Timestamp) -> Result<()> {
     tx.execute(
         "INSERT INTO credential_version (name, version, sealed, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![name, version, sealed, now.unix_millis()],

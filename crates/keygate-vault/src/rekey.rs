@@ -5,7 +5,9 @@
 //! entry and the second account goes: whichever step a crash stops at, the key check says
 //! which key the vault needs and `Vault::open` finds it (see `key_source::keychain_key`).
 
-use rusqlite::{Transaction, params};
+use rusqlite::params;
+
+use crate::store::Tx;
 
 use crate::audit_chain;
 use crate::error::{Result, VaultError};
@@ -82,7 +84,7 @@ impl Vault {
     }
 }
 
-fn reseal_versions(tx: &Transaction<'_>, vault_id: &str, old: &Sealer, new: &Sealer) -> Result<usize> {
+fn reseal_versions(tx: &Tx<'_>, vault_id: &str, old: &Sealer, new: &Sealer) -> Result<usize> {
     let mut stmt = tx.prepare("SELECT name, version, sealed FROM credential_version")?;
     let rows: Vec<(String, i64, Vec<u8>)> =
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<rusqlite::Result<_>>()?;
@@ -100,7 +102,7 @@ fn reseal_versions(tx: &Transaction<'_>, vault_id: &str, old: &Sealer, new: &Sea
     Ok(rows.len())
 }
 
-fn reseal_client_configs(tx: &Transaction<'_>, vault_id: &str, old: &Sealer, new: &Sealer) -> Result<usize> {
+fn reseal_client_configs(tx: &Tx<'_>, vault_id: &str, old: &Sealer, new: &Sealer) -> Result<usize> {
     let mut stmt = tx.prepare("SELECT id, client, path, sealed FROM client_config WHERE sealed IS NOT NULL")?;
     let rows: Vec<(String, String, String, Vec<u8>)> =
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect::<rusqlite::Result<_>>()?;

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, params};
+
+use crate::store::Tx;
 use serde::Serialize;
 
 use crate::chain::{self, ChainReport};
@@ -130,7 +132,7 @@ fn content(
 /// Append a row, chained to the newest one, inside a write transaction.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn append(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     key: &RowMac,
     at: Timestamp,
     credential: &str,
@@ -154,7 +156,7 @@ pub(crate) fn append(
 
 /// Chain every row of the rotation log from its current content (the one-time upgrade of a
 /// vault from before the chain).
-pub(crate) fn chain_existing(tx: &Transaction<'_>, key: &RowMac) -> Result<()> {
+pub(crate) fn chain_existing(tx: &Tx<'_>, key: &RowMac) -> Result<()> {
     let rows = read_links(tx)?;
     let mut prev = chain::GENESIS;
     for link in rows {

@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use rusqlite::types::Value;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, params};
+
+use crate::store::Tx;
 use serde::Serialize;
 
 use crate::clock::Timestamp;
@@ -104,7 +106,7 @@ pub(crate) fn load(tx: &rusqlite::Connection, keys: &Keys, name: &str, current: 
 
 /// Store `state` for `name` and MAC it (its content was just decided under the write lock,
 /// from a row that verified).
-pub(crate) fn save(tx: &Transaction<'_>, keys: &Keys, name: &str, state: &State) -> Result<()> {
+pub(crate) fn save(tx: &Tx<'_>, keys: &Keys, name: &str, state: &State) -> Result<()> {
     tx.execute(
         "INSERT INTO credential_rotation (name, grace_secs, previous_version, previous_until, attempt,
                                           attempt_started_at)
@@ -170,7 +172,7 @@ pub(crate) fn pending_version(
 }
 
 /// Erase every version of `name` except `keep`.
-pub(crate) fn erase_versions_except(tx: &Transaction<'_>, name: &str, keep: &[i64]) -> Result<()> {
+pub(crate) fn erase_versions_except(tx: &Tx<'_>, name: &str, keep: &[i64]) -> Result<()> {
     let mut stmt = tx.prepare_cached("SELECT version FROM credential_version WHERE name = ?1")?;
     let all: Vec<i64> = stmt.query_map([name], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
     for version in all.into_iter().filter(|v| !keep.contains(v)) {
@@ -182,7 +184,7 @@ pub(crate) fn erase_versions_except(tx: &Transaction<'_>, name: &str, keep: &[i6
 /// The next version number of `name`: past every version it has stored or ever logged since
 /// it was added (a version erased after a rollback, a discarded pending one), so a number is
 /// never given to two values: the gateway restarts a child when the current number changes.
-pub(crate) fn next_version(tx: &Transaction<'_>, name: &str) -> Result<i64> {
+pub(crate) fn next_version(tx: &Tx<'_>, name: &str) -> Result<i64> {
     let stored: Option<i64> =
         tx.query_row("SELECT max(version) FROM credential_version WHERE name = ?1", [name], |r| r.get(0))?;
     let logged: Option<i64> = tx.query_row(

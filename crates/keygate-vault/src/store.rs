@@ -64,11 +64,53 @@ pub(crate) fn upgrade(conn: &mut Connection) -> Result<()> {
 
 /// Run `f` in a write transaction that takes the write lock up front, so two processes
 /// changing the vault queue behind each other (or one gets `Busy`) and never lose an update.
-pub(crate) fn write<T>(conn: &mut Connection, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+pub(crate) fn write<T>(conn: &mut Connection, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+    let tx = Tx::begin(conn, "BEGIN IMMEDIATE")?;
     let value = f(&tx)?;
     tx.commit()?;
     Ok(value)
+}
+
+/// A transaction on a connection, rolled back unless committed (also when `f` panics).
+///
+/// rusqlite's own `Transaction` parses its `BEGIN` and `COMMIT` anew each time; these come
+/// from the connection's statement cache, which a commit on every tool call notices (about
+/// 2 µs of the call's path, measured with perf).
+pub(crate) struct Tx<'c> {
+    conn: &'c Connection,
+    open: bool,
+}
+
+impl<'c> Tx<'c> {
+    /// `begin` is `BEGIN IMMEDIATE` (take the write lock now) or `BEGIN` (the read lock comes
+    /// with the first read).
+    pub(crate) fn begin(conn: &'c Connection, begin: &'static str) -> rusqlite::Result<Self> {
+        conn.prepare_cached(begin)?.execute([])?;
+        Ok(Self { conn, open: true })
+    }
+
+    pub(crate) fn commit(mut self) -> rusqlite::Result<()> {
+        self.conn.prepare_cached("COMMIT")?.execute([])?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl Drop for Tx<'_> {
+    fn drop(&mut self) {
+        // After a failed COMMIT the transaction may still be open; either way, end it.
+        if self.open && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -112,5 +154,45 @@ fn corrupt_or_db(path: &Path, err: rusqlite::Error) -> VaultError {
     match err.sqlite_error_code() {
         Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => corrupt_detail(path, &err.to_string()),
         _ => VaultError::from(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> Connection {
+        let conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch("CREATE TABLE t (v INTEGER)").expect("create");
+        conn
+    }
+
+    fn rows(conn: &Connection) -> i64 {
+        conn.query_row("SELECT count(*) FROM t", [], |row| row.get(0)).expect("count")
+    }
+
+    #[test]
+    fn a_write_that_fails_or_panics_leaves_nothing_and_the_connection_usable() {
+        let mut conn = table();
+        let failed: Result<()> = write(&mut conn, |tx| {
+            tx.execute("INSERT INTO t VALUES (1)", [])?;
+            Err(crate::error::VaultError::Busy)
+        });
+        assert!(failed.is_err());
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = write(&mut conn, |tx| -> Result<()> {
+                tx.execute("INSERT INTO t VALUES (2)", [])?;
+                panic!("mid-write");
+            });
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(rows(&conn), 0, "a row of an unfinished write stayed");
+        assert!(conn.is_autocommit(), "the transaction was left open");
+
+        write(&mut conn, |tx| Ok(tx.execute("INSERT INTO t VALUES (3)", [])?)).expect("write");
+        let read = Tx::begin(&conn, "BEGIN").expect("begin");
+        assert_eq!(rows(&read), 1);
+        read.commit().expect("commit");
+        assert!(conn.is_autocommit());
     }
 }

@@ -323,7 +323,7 @@ pub(crate) struct NewToken<'a> {
 }
 
 /// Insert a new token inside a write transaction; its secret is returned once, never stored.
-pub(crate) fn insert_token(tx: &rusqlite::Transaction<'_>, key: &RowMac, new: NewToken<'_>) -> Result<IssuedToken> {
+pub(crate) fn insert_token(tx: &crate::store::Tx<'_>, key: &RowMac, new: NewToken<'_>) -> Result<IssuedToken> {
     let (id, hash, token) = new_token()?;
     let tools = new.tools.join(" ");
     let expires_at = new.expires_at.unix_millis();
@@ -380,7 +380,7 @@ pub(crate) fn checked_policy(policy: &StoredPolicy, tools: &[String]) -> std::re
 }
 
 /// Add `uses` uses to a token inside a write transaction.
-pub(crate) fn count_uses(tx: &rusqlite::Transaction<'_>, id: &str, uses: i64, now: Timestamp) -> Result<()> {
+pub(crate) fn count_uses(tx: &crate::store::Tx<'_>, id: &str, uses: i64, now: Timestamp) -> Result<()> {
     let changed = tx
         .prepare_cached("UPDATE token SET uses = uses + ?3, last_used_at = ?2 WHERE id = ?1")?
         .execute(params![id, now.unix_millis(), uses])?;
@@ -393,7 +393,7 @@ pub(crate) fn count_uses(tx: &rusqlite::Transaction<'_>, id: &str, uses: i64, no
 /// Revoke every unrevoked token matching `filter` (over `rows::TOKEN`'s SELECT, alias `t`),
 /// resealing those whose MAC verified: an unverified row is revoked but never laundered.
 pub(crate) fn revoke_tokens(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &crate::store::Tx<'_>,
     key: &RowMac,
     filter: &str,
     params: &[&dyn rusqlite::ToSql],

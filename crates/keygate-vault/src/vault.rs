@@ -179,7 +179,7 @@ impl Vault {
     /// once per query. Must not be called inside another transaction.
     pub fn reading<T>(&self, reads: impl FnOnce(&Self) -> T) -> Result<T> {
         // Deferred: the read lock comes with the first read and goes at the commit.
-        let transaction = self.conn.unchecked_transaction()?;
+        let transaction = crate::store::Tx::begin(&self.conn, "BEGIN")?;
         let value = reads(self);
         transaction.commit()?;
         Ok(value)

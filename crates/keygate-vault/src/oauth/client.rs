@@ -100,7 +100,7 @@ impl Vault {
 }
 
 /// Remove the least recently used client that has no live sign-in; refuse if every one has.
-fn make_room(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+fn make_room(tx: &crate::store::Tx<'_>) -> Result<()> {
     let victim: Option<String> = tx
         .query_row(
             "SELECT id FROM oauth_client c WHERE NOT EXISTS
@@ -116,7 +116,7 @@ fn make_room(tx: &rusqlite::Transaction<'_>) -> Result<()> {
 }
 
 /// Stamp a client as used now (it keeps its place when room is made).
-pub(super) fn touch(tx: &rusqlite::Transaction<'_>, client_id: &str, now: Timestamp) -> Result<()> {
+pub(super) fn touch(tx: &crate::store::Tx<'_>, client_id: &str, now: Timestamp) -> Result<()> {
     tx.execute("UPDATE oauth_client SET last_used_at = ?2 WHERE id = ?1", params![client_id, now.unix_millis()])?;
     Ok(())
 }

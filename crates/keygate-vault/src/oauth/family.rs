@@ -39,7 +39,7 @@ pub(super) struct NewFamily<'a> {
 
 /// Start a family; returns its id and its first refresh token.
 pub(super) fn start_in(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &crate::store::Tx<'_>,
     key: &RowMac,
     family: &NewFamily<'_>,
     now: Timestamp,
@@ -62,7 +62,7 @@ pub(super) fn start_in(
 
 /// A new refresh token in `family_id`.
 pub(super) fn add_refresh_in(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &crate::store::Tx<'_>,
     key: &RowMac,
     family_id: &str,
     now: Timestamp,
@@ -80,12 +80,7 @@ pub(super) fn add_refresh_in(
 
 /// Record an access token as minted in `family_id`. (Its MAC covers only the two ids, so
 /// sealing a link that was there already cannot vouch for anything else.)
-pub(super) fn link_token_in(
-    tx: &rusqlite::Transaction<'_>,
-    key: &RowMac,
-    family_id: &str,
-    token_id: &str,
-) -> Result<()> {
+pub(super) fn link_token_in(tx: &crate::store::Tx<'_>, key: &RowMac, family_id: &str, token_id: &str) -> Result<()> {
     tx.execute(
         "INSERT OR IGNORE INTO oauth_family_token (family_id, token_id) VALUES (?1, ?2)",
         params![family_id, token_id],
@@ -96,12 +91,7 @@ pub(super) fn link_token_in(
 
 /// Whether the token `token_id` was minted under the grant the family started with; refused
 /// if the family's row does not verify.
-pub(super) fn same_grant_in(
-    tx: &rusqlite::Transaction<'_>,
-    key: &RowMac,
-    family_id: &str,
-    token_id: &str,
-) -> Result<bool> {
+pub(super) fn same_grant_in(tx: &crate::store::Tx<'_>, key: &RowMac, family_id: &str, token_id: &str) -> Result<bool> {
     rows::OAUTH_FAMILY.require(tx, key, "WHERE f.id = ?1", &[&family_id])?;
     let same: Option<bool> = tx
         .query_row(
@@ -114,12 +104,7 @@ pub(super) fn same_grant_in(
 }
 
 /// Mark a refresh token used; false if it already was (a concurrent replay).
-pub(super) fn use_refresh_in(
-    tx: &rusqlite::Transaction<'_>,
-    key: &RowMac,
-    hash: &[u8; 32],
-    now: Timestamp,
-) -> Result<bool> {
+pub(super) fn use_refresh_in(tx: &crate::store::Tx<'_>, key: &RowMac, hash: &[u8; 32], now: Timestamp) -> Result<bool> {
     rows::OAUTH_REFRESH.require(tx, key, "WHERE r.hash = ?1", &[hash])?;
     let changed = tx.execute(
         "UPDATE oauth_refresh SET used_at = ?2 WHERE hash = ?1 AND used_at IS NULL",
@@ -132,7 +117,7 @@ pub(super) fn use_refresh_in(
 
 /// Revoke a family and every access token minted in it.
 pub(super) fn revoke_in(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &crate::store::Tx<'_>,
     key: &RowMac,
     family_id: &str,
     why: &str,

@@ -136,7 +136,7 @@ impl Vault {
 /// Set the current local version's team version (and its date, if given) and reseal the
 /// credential row, whose MAC covers both.
 pub(super) fn mark_current(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &crate::store::Tx<'_>,
     key: &RowMac,
     name: &str,
     team_version: i64,
