@@ -69,9 +69,7 @@ impl Forms {
         let normal = Normalized::of(text);
         let mut spans: Vec<(usize, usize)> = Vec::new();
         for form in &self.0 {
-            for found in memchr::memmem::find_iter(&normal.bytes, form.as_slice()) {
-                spans.push(normal.original(found, found + form.len()));
-            }
+            for_each_match(&normal.bytes, form, |found| spans.push(normal.original(found, found + form.len())));
         }
         spans.sort_unstable();
         let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
@@ -82,6 +80,28 @@ impl Forms {
             }
         }
         merged
+    }
+}
+
+/// Texts up to this long are searched by their first byte; longer ones with memmem, whose
+/// searcher costs more to build (once per form and text) than a short answer takes to scan.
+const SHORT_TEXT: usize = 1024;
+
+/// Each start of a non-overlapping occurrence of `form` in `text`, in order.
+fn for_each_match(text: &[u8], form: &[u8], mut found: impl FnMut(usize)) {
+    let Some(&first) = form.first() else { return };
+    if text.len() > SHORT_TEXT {
+        memchr::memmem::find_iter(text, form).for_each(found);
+        return;
+    }
+    let mut from = 0;
+    while let Some(at) = memchr::memchr(first, &text[from..]).map(|i| from + i) {
+        if text[at..].starts_with(form) {
+            found(at);
+            from = at + form.len();
+        } else {
+            from = at + 1;
+        }
     }
 }
 
@@ -201,6 +221,21 @@ mod tests {
                 assert!(left.len() < "Authorization: Basic ".len() + 12, "{out}");
             }
         }
+    }
+
+    #[test]
+    fn short_and_long_texts_find_the_same_occurrences() {
+        let texts = ["aaaaaa", "abababab", "xabcabcx", "", "ab", "zzabzzab"];
+        for text in texts {
+            for form in ["a", "aa", "ab", "aba", "abc", "zab"] {
+                let mut short = Vec::new();
+                for_each_match(text.as_bytes(), form.as_bytes(), |at| short.push(at));
+                let memmem: Vec<usize> = memchr::memmem::find_iter(text.as_bytes(), form.as_bytes()).collect();
+                assert_eq!(short, memmem, "{form:?} in {text:?}");
+            }
+        }
+        let long = format!("{}{KEY}", "a".repeat(SHORT_TEXT));
+        assert_eq!(redacted(&long), format!("{}[redacted]", "a".repeat(SHORT_TEXT)));
     }
 
     #[test]
