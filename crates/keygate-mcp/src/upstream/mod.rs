@@ -3,37 +3,31 @@
 //! credential from what comes back. The credential is exposed only in [`credential_value`] and
 //! [`redact`].
 
-use std::error::Error as _;
+mod client;
+
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderValue};
 use reqwest::Url;
-use reqwest::header::HeaderValue;
-use reqwest::redirect::{Action, Attempt, Policy};
 use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use tokio::sync::Notify;
 
+use self::client::{Failure, HttpClient, MAX_REDIRECTS, Outgoing, origin_text};
 use crate::config::{Method, ToolConfig};
 use crate::error::McpError;
 
 /// The most response body read from an upstream; an agent has no use for more in one call.
 pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
-/// Redirects followed per call (all on the configured origin).
-const MAX_REDIRECTS: usize = 5;
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long an idle upstream connection is kept for the next call. Its write buffer still
-/// holds the last request's header, key included, until it is closed (hyper clears the
-/// buffer without overwriting it): calls in a burst share the connection, and the key
-/// leaves memory within about twice this after the last call (the pool checks at this period).
-const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The HTTP client for upstream calls. Cloning is cheap and shares the connection pool.
 #[derive(Clone)]
 pub struct Upstream {
-    client: reqwest::Client,
+    client: HttpClient,
     refused: Arc<Notify>,
 }
 
@@ -110,16 +104,9 @@ pub enum UpstreamError {
 
 impl Upstream {
     /// Build the shared client.
+    /// No proxy is ever used: one from HTTP(S)_PROXY would see every key.
     pub fn new() -> Result<Self, McpError> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("keygate/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(CONNECT_TIMEOUT)
-            .pool_idle_timeout(UPSTREAM_IDLE_TIMEOUT)
-            // A proxy from HTTP(S)_PROXY would see every key; upstreams are reached directly.
-            .no_proxy()
-            .redirect(Policy::custom(same_origin_only))
-            .build()
-            .map_err(|e| McpError::Client(error_chain(&e)))?;
+        let client = HttpClient::new().map_err(McpError::Client)?;
         Ok(Self { client, refused: Arc::new(Notify::new()) })
     }
 
@@ -160,20 +147,35 @@ impl Upstream {
         credential: &SecretString,
         arguments: &Map<String, Value>,
     ) -> Result<UpstreamReply, UpstreamError> {
-        let request = match tool.method {
-            Method::Get => self.client.get(query_url(&tool.url, arguments)),
-            Method::Post => self.client.post(tool.url.clone()).json(arguments),
+        let (method, url, json) = match tool.method {
+            Method::Get => (http::Method::GET, query_url(&tool.url, arguments), None),
+            Method::Post => {
+                let json = serde_json::to_vec(arguments).map_err(|e| UpstreamError::Http { detail: e.to_string() })?;
+                (http::Method::POST, tool.url.clone(), Some(Bytes::from(json)))
+            }
         };
-        let response = request
-            .header(tool.credential_header.clone(), credential_value(tool, credential)?)
-            .timeout(tool.timeout)
-            .send()
+        let mut headers = HeaderMap::with_capacity(1);
+        headers.insert(tool.credential_header.clone(), credential_value(tool, credential)?);
+        let out = Outgoing { method, url, headers: &headers, json };
+        let answer = tokio::time::timeout(tool.timeout, self.client.send(out, MAX_RESPONSE_BYTES))
             .await
-            .map_err(|e| classify(e, tool))?;
-        let status = response.status().as_u16();
-        let bytes = read_capped(response, tool).await?;
-        let body = redact(String::from_utf8_lossy(&bytes).into_owned(), credential);
-        Ok(UpstreamReply { status, body })
+            .map_err(|_| UpstreamError::Timeout { secs: tool.timeout.as_secs() })?
+            .map_err(|failure| explain(failure, tool))?;
+        let body = redact(String::from_utf8_lossy(&answer.body).into_owned(), credential);
+        Ok(UpstreamReply { status: answer.status, body })
+    }
+}
+
+/// What the agent is told when a request got no answer.
+fn explain(failure: Failure, tool: &ToolConfig) -> UpstreamError {
+    match failure {
+        Failure::Unreachable(cause) => {
+            UpstreamError::Unreachable { detail: format!("{}: {cause}", origin_text(&tool.url)) }
+        }
+        Failure::OffOrigin(to) => UpstreamError::Redirected { to },
+        Failure::TooManyRedirects => UpstreamError::TooManyRedirects { max: MAX_REDIRECTS },
+        Failure::TooLarge => UpstreamError::TooLarge,
+        Failure::Http(detail) => UpstreamError::Http { detail },
     }
 }
 
@@ -230,108 +232,6 @@ fn query_text(value: &Value) -> String {
         Value::Bool(flag) => flag.to_string(),
         Value::Null | Value::Array(_) | Value::Object(_) => value.to_string(),
     }
-}
-
-/// Read the body, stopping as soon as it exceeds the cap.
-async fn read_capped(mut response: reqwest::Response, tool: &ToolConfig) -> Result<Vec<u8>, UpstreamError> {
-    if response.content_length().is_some_and(|len| len > MAX_RESPONSE_BYTES as u64) {
-        return Err(UpstreamError::TooLarge);
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| classify(e, tool))? {
-        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(UpstreamError::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// Redirect policy: follow only to the origin of the first request, so a header credential
-/// (which reqwest keeps unless it is `Authorization`) never reaches another host.
-fn same_origin_only(attempt: Attempt<'_>) -> Action {
-    let next = attempt.url();
-    let same = attempt.previous().first().is_some_and(|first| first.origin() == next.origin());
-    if !same {
-        let to = origin_text(next);
-        return attempt.error(OffOrigin(to));
-    }
-    // `previous` holds the first URL plus every redirect already followed.
-    if attempt.previous().len() > MAX_REDIRECTS {
-        return attempt.error(TooManyRedirects);
-    }
-    attempt.follow()
-}
-
-/// `scheme://host[:port]`, without path or query (which could carry data the agent sent).
-fn origin_text(url: &Url) -> String {
-    let origin = url.origin();
-    if origin.is_tuple() { origin.ascii_serialization() } else { format!("{}:", url.scheme()) }
-}
-
-#[derive(Debug)]
-struct OffOrigin(String);
-
-impl fmt::Display for OffOrigin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "redirect to another origin ({})", self.0)
-    }
-}
-
-impl std::error::Error for OffOrigin {}
-
-#[derive(Debug)]
-struct TooManyRedirects;
-
-impl fmt::Display for TooManyRedirects {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "more than {MAX_REDIRECTS} redirects")
-    }
-}
-
-impl std::error::Error for TooManyRedirects {}
-
-/// Map a reqwest error to what the agent can act on. Connect errors are checked before timeouts
-/// so a connect timeout reads as unreachable rather than as the tool's (longer) timeout.
-fn classify(error: reqwest::Error, tool: &ToolConfig) -> UpstreamError {
-    if let Some(redirect) = redirect_error(&error) {
-        return redirect;
-    }
-    if error.is_connect() || error.is_dns() {
-        let origin = origin_text(&tool.url);
-        return UpstreamError::Unreachable { detail: format!("{origin}: {}", error_chain(&error.without_url())) };
-    }
-    if error.is_timeout() {
-        return UpstreamError::Timeout { secs: tool.timeout.as_secs() };
-    }
-    UpstreamError::Http { detail: error_chain(&error.without_url()) }
-}
-
-/// Our own redirect-policy errors, found in the error's source chain.
-fn redirect_error(error: &reqwest::Error) -> Option<UpstreamError> {
-    let mut source = error.source();
-    while let Some(cause) = source {
-        if let Some(OffOrigin(to)) = cause.downcast_ref::<OffOrigin>() {
-            return Some(UpstreamError::Redirected { to: to.clone() });
-        }
-        if cause.is::<TooManyRedirects>() {
-            return Some(UpstreamError::TooManyRedirects { max: MAX_REDIRECTS });
-        }
-        source = cause.source();
-    }
-    None
-}
-
-/// An error and its causes as one line ("a: b: c"); reqwest's Display alone hides the cause.
-fn error_chain(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]
