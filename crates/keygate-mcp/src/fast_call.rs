@@ -38,6 +38,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::access::Caller;
 use crate::handler::{CallScope, Shared};
+use crate::inline_call::InlineCall;
 use crate::progress::ProgressSink;
 use crate::session_calls::SessionCall;
 
@@ -187,9 +188,10 @@ impl FastCall {
     /// Serve the call as rmcp's stateless service answers: HTTP 200 with one JSON-RPC
     /// response or error, or an SSE stream when progress comes first.
     ///
-    /// The call runs in its own task, as rmcp runs a handler: an agent that hangs up cancels
-    /// it (a fronted server gets `notifications/cancelled`) but cannot cut it off between its
-    /// audit row and its outcome.
+    /// The call runs in this request's task until it answers (`InlineCall`); if the agent
+    /// hangs up first, it is cancelled (a fronted server gets `notifications/cancelled`) and
+    /// runs on in a task of its own, so nothing cuts it off between its audit row and its
+    /// outcome. Rest of an SSE answer: the same, in its own task from the first progress on.
     pub(crate) async fn serve(self, shared: Arc<Shared>, caller: Caller, session: Option<SessionCall>) -> Response {
         let ct = CancellationToken::new();
         let hung_up = ct.clone().drop_guard();
@@ -197,7 +199,7 @@ impl FastCall {
         let (messages, mut answer) = mpsc::channel(ANSWER_QUEUE);
         let progress = progress.map(|token| (token, ProgressSink::Answer(messages.clone())));
         let scope = CallScope { ct, progress, session };
-        tokio::spawn(async move {
+        let mut call = InlineCall::new(async move {
             let result = shared.call_tool(caller, params.name.into_owned(), params.arguments, scope).await;
             let message: ServerJsonRpcMessage = match result {
                 Ok(result) => JsonRpcMessage::response(legacy_shape(result), id),
@@ -205,12 +207,19 @@ impl FastCall {
             };
             let _ = messages.send(message).await;
         });
-        // The call's task holds a sender until it has sent its answer: `None` means it died.
-        let Some(first) = answer.recv().await else { return internal_error("the call stopped unexpectedly") };
+        // The call holds a sender until it has sent its answer: `None` means it died.
+        let first = std::future::poll_fn(|cx| {
+            call.poll_step(cx);
+            answer.poll_recv(cx)
+        })
+        .await;
+        let Some(first) = first else { return internal_error("the call stopped unexpectedly") };
         if is_final(&first) {
             hung_up.disarm();
             return json_answer(&first);
         }
+        // Progress came first: the answer becomes a stream, and the call goes on beside it.
+        drop(call);
         sse_answer(first, answer, hung_up)
     }
 }

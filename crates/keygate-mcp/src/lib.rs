@@ -19,6 +19,7 @@ pub mod fuzzing;
 mod gate;
 mod gateway;
 mod handler;
+mod inline_call;
 mod oauth;
 mod process;
 mod progress;

@@ -246,3 +246,37 @@ async fn a_revoked_token_is_refused_on_its_next_fast_call() {
     assert_eq!(h.hits(), hits, "a revoked token's call reached the upstream");
     assert_eq!(h.server.fast_calls_served(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_that_hangs_up_does_not_cut_a_call_short() {
+    let h = Harness::start().await;
+    let (id, token) = h.token(&["slow"]);
+    // `slow`'s upstream answers after 5 s; its tool gives up after 1 s. The agent leaves
+    // after 200 ms, while the call waits on the upstream.
+    let impatient = reqwest::Client::builder().timeout(std::time::Duration::from_millis(200)).build().expect("client");
+    let sent = impatient
+        .post(h.url())
+        .bearer_auth(&token)
+        .header("accept", ACCEPT)
+        .header("content-type", "application/json")
+        .body(call(json!(1), "slow", Some(json!({"query": "q"}))))
+        .send()
+        .await;
+    assert!(sent.is_err_and(|e| e.is_timeout()), "the agent should have given up first");
+    assert_eq!(h.server.fast_calls_served(), 1);
+
+    // The call still ends as it would have: its row gets the upstream's timeout as outcome.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        h.server.flush_audit().await;
+        let audit = h.other_vault().audit_log().expect("audit");
+        let row = audit.into_iter().find(|row| row.token_id.as_deref() == Some(id.as_str()));
+        if let Some(status) = row.as_ref().and_then(|row| row.status.clone()) {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "the call's row never got its outcome: {row:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(status, "upstream_error");
+    assert_eq!(h.hits(), 1, "the call went upstream once");
+}
