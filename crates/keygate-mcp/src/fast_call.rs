@@ -23,6 +23,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::Poll;
 
 use axum::body::Body;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -197,31 +198,58 @@ impl FastCall {
         let hung_up = ct.clone().drop_guard();
         let Self { id, params, progress } = self;
         let (messages, mut answer) = mpsc::channel(ANSWER_QUEUE);
+        let wants_progress = progress.is_some();
         let progress = progress.map(|token| (token, ProgressSink::Answer(messages.clone())));
         let scope = CallScope { ct, progress, session };
-        let mut call = InlineCall::new(async move {
+        let call = async move {
             let result = shared.call_tool(caller, params.name.into_owned(), params.arguments, scope).await;
-            let message: ServerJsonRpcMessage = match result {
+            match result {
                 Ok(result) => JsonRpcMessage::response(legacy_shape(result), id),
                 Err(error) => JsonRpcMessage::error(error, Some(id)),
-            };
-            let _ = messages.send(message).await;
-        });
-        // The call holds a sender until it has sent its answer: `None` means it died.
+            }
+        };
+        let mut call = InlineCall::new(call, messages);
         let first = std::future::poll_fn(|cx| {
-            call.poll_step(cx);
-            answer.poll_recv(cx)
+            if let Poll::Ready(answer) = call.poll_step(cx) {
+                return Poll::Ready(First::Answer(answer));
+            }
+            // Only progress is queued, and only a call with a progress token sends any: others
+            // never register here, so no channel wakes the task that runs them (a task woken
+            // while it runs is put back on the queue, and that wakes the other worker). The
+            // call holds a sender, so the queue stays open while it runs.
+            if !wants_progress {
+                return Poll::Pending;
+            }
+            answer.poll_recv(cx).map(|progress| progress.map_or(First::Answer(None), First::Progress))
         })
         .await;
-        let Some(first) = first else { return internal_error("the call stopped unexpectedly") };
-        if is_final(&first) {
-            hung_up.disarm();
-            return json_answer(&first);
+        match first {
+            First::Answer(None) => internal_error("the call stopped unexpectedly"),
+            First::Answer(Some(last)) => match answer.try_recv() {
+                Err(_) => {
+                    hung_up.disarm();
+                    json_answer(&last)
+                }
+                // It sent progress before it ended: a stream, its answer after that progress.
+                Ok(progress) => {
+                    call.queue_last(last);
+                    sse_answer(progress, answer, hung_up)
+                }
+            },
+            // Progress came first: the answer becomes a stream, and the call goes on beside it.
+            First::Progress(progress) => {
+                drop(call);
+                sse_answer(progress, answer, hung_up)
+            }
         }
-        // Progress came first: the answer becomes a stream, and the call goes on beside it.
-        drop(call);
-        sse_answer(first, answer, hung_up)
     }
+}
+
+/// What a fast call sent first.
+enum First {
+    /// Its answer (`None`: it died without one).
+    Answer(Option<ServerJsonRpcMessage>),
+    Progress(ServerJsonRpcMessage),
 }
 
 fn is_final(message: &ServerJsonRpcMessage) -> bool {
