@@ -5,12 +5,10 @@
 
 mod common;
 
-use std::io::BufReader;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{Kg, Running, call_tool};
+use common::{Kg, Running, call_tool, serve_with};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -72,18 +70,9 @@ fn tool(name: &str, url: &str) -> String {
 
 /// `keygate serve` trusting only `ca_file`, and its MCP endpoint.
 fn serve_trusting(kg: &Kg, ca_file: &std::path::Path) -> (Running, String) {
-    let mut child = kg
-        .command(&["serve", "--bind", "127.0.0.1:0"])
-        .env("SSL_CERT_FILE", ca_file)
-        .env_remove("SSL_CERT_DIR")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start serve");
-    let mut first = String::new();
-    std::io::BufRead::read_line(&mut BufReader::new(child.stdout.take().expect("stdout")), &mut first).expect("read");
-    let url = first.split_whitespace().find(|w| w.starts_with("http://")).expect("a URL").to_string();
-    (Running(child), url)
+    let mut serve = kg.command(&["serve", "--bind", "127.0.0.1:0"]);
+    serve.env("SSL_CERT_FILE", ca_file).env_remove("SSL_CERT_DIR");
+    serve_with(serve)
 }
 
 fn text(answer: &Value) -> &str {

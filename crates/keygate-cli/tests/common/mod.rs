@@ -133,12 +133,12 @@ impl Drop for Running {
 
 /// `keygate serve` on a free loopback port, and its MCP endpoint.
 pub fn start_serve(kg: &Kg) -> (Running, String) {
-    let mut child = kg
-        .command(&["serve", "--bind", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start serve");
+    serve_with(kg.command(&["serve", "--bind", "127.0.0.1:0"]))
+}
+
+/// Start `serve`, a `keygate serve` command set up by the caller, and read its endpoint.
+pub fn serve_with(mut serve: Command) -> (Running, String) {
+    let mut child = serve.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start serve");
     let mut first = String::new();
     std::io::BufRead::read_line(&mut BufReader::new(child.stdout.take().expect("stdout")), &mut first).expect("read");
     let url = first.split_whitespace().find(|w| w.starts_with("http://")).expect("a URL").to_string();
