@@ -11,9 +11,7 @@
 //! nearly everything is followed by a RESTART one: it takes the write lock, copies the few
 //! frames committed meanwhile, syncs, and waits for readers to leave the log, so the next
 //! commit starts it over. Writers wait for that short tail (about a millisecond here), a few
-//! times a second at most, and never for more than [`RESTART_WAIT`] plus the tail. A reader
-//! that stays (another process exporting the audit, say) makes the RESTART give up, and the
-//! next tries wait [`AFTER_BUSY`] ticks, so such a reader costs writers a short wait a second.
+//! times a second at most, and never for more than [`RESTART_WAIT`] plus the tail.
 
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -35,11 +33,9 @@ const RESTART_FRAMES: i64 = 1024;
 /// so under load the log reuses its blocks instead of allocating new ones on every commit.
 const WAL_SIZE_LIMIT: i64 = 16 * 1024 * 1024;
 /// The longest a RESTART checkpoint waits for the write lock or for readers, in steps of
-/// [`RESTART_STEP`]; then it gives up. Writers queue behind it while it waits for readers.
-const RESTART_WAIT: Duration = Duration::from_millis(2);
+/// [`RESTART_STEP`]; then it gives up until the next tick. Writers queue behind it meanwhile.
+const RESTART_WAIT: Duration = Duration::from_millis(10);
 const RESTART_STEP: Duration = Duration::from_micros(100);
-/// Ticks without a RESTART after one gave up.
-const AFTER_BUSY: u32 = 10;
 
 /// The background checkpointer of one vault file. Dropping it stops the thread after one last
 /// checkpoint.
@@ -70,13 +66,13 @@ impl Vault {
 }
 
 fn run(conn: &Connection, stopped: &mpsc::Receiver<()>, path: &Path) {
-    let mut restarts = Restarts::default();
+    let mut restarted_at = None;
     loop {
         let last = match stopped.recv_timeout(INTERVAL) {
             Err(RecvTimeoutError::Timeout) => false,
             Ok(()) | Err(RecvTimeoutError::Disconnected) => true,
         };
-        if let Err(e) = checkpoint(conn, &mut restarts) {
+        if let Err(e) = checkpoint(conn, &mut restarted_at) {
             tracing::warn!(vault = %path.display(), error = %e, "WAL checkpoint failed; retrying");
         }
         if last {
@@ -92,34 +88,19 @@ struct LogState {
     copied: i64,
 }
 
-/// What the checkpointer remembers of its RESTART checkpoints.
-#[derive(Debug, Default)]
-struct Restarts {
-    /// The log as the last RESTART left it (ready to start over at the next commit).
-    done_at: Option<LogState>,
-    /// Ticks to let pass before the next attempt, after one gave up.
-    pause: u32,
-}
-
 /// One PASSIVE checkpoint: copies what no reader still needs and returns at once if a writer
 /// holds the lock. Nothing to copy costs a read of the WAL index, no sync. Then, if the log is
 /// long, a RESTART checkpoint, unless the last one already left this very log ready to start
-/// over (no commit since: nothing to do until one comes) or one gave up a moment ago.
-fn checkpoint(conn: &Connection, restarts: &mut Restarts) -> rusqlite::Result<()> {
+/// over (no commit since: nothing to do until one comes).
+fn checkpoint(conn: &Connection, restarted_at: &mut Option<LogState>) -> rusqlite::Result<()> {
     let (_, passive) = run_checkpoint(conn, "PRAGMA wal_checkpoint(PASSIVE)")?;
-    if passive.frames < RESTART_FRAMES || restarts.done_at == Some(passive) {
+    if passive.frames < RESTART_FRAMES || *restarted_at == Some(passive) {
         return Ok(());
     }
-    if restarts.pause > 0 {
-        restarts.pause -= 1;
-        return Ok(());
-    }
+    // Busy: a reader or writer held on past `RESTART_WAIT`, and the next tick tries again.
     let (busy, restarted) = run_checkpoint(conn, "PRAGMA wal_checkpoint(RESTART)")?;
-    if busy {
-        // A reader or writer held on past `RESTART_WAIT`.
-        restarts.pause = AFTER_BUSY;
-    } else {
-        restarts.done_at = Some(restarted);
+    if !busy {
+        *restarted_at = Some(restarted);
     }
     Ok(())
 }
