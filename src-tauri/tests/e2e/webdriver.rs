@@ -44,6 +44,9 @@ impl TauriDriver {
         }
         let child = command.spawn().expect("start tauri-driver (install it: cargo install tauri-driver --locked)");
         crate::support::wait_for_port(port);
+        // tauri-driver answers before the WebKitWebDriver it starts does; a session asked for
+        // in between had its connection dropped (seen once in CI as hyper's IncompleteMessage).
+        crate::support::wait_for_port(native_port);
         Self { child, url: format!("http://127.0.0.1:{port}"), _turn: turn }
     }
 }
