@@ -22,27 +22,14 @@ pub(crate) async fn test_key(client: &reqwest::Client, probe: &Probe, key: &Secr
     let mut header = reqwest::header::HeaderValue::from_str(&format!("{}{}", probe.prefix, key.expose_secret()))
         .map_err(|_| "the key cannot be sent in an HTTP header (it has characters headers cannot carry)".to_string())?;
     header.set_sensitive(true);
-    let response = client
-        .request(method, probe.url.clone())
-        .header(probe.header.as_str(), header)
-        .send()
-        .await
-        .map_err(|e| redact(&format!("the test request to {} failed: {}", probe.url, error_chain(&e)), &[key]))?;
+    let response =
+        client.request(method, probe.url.clone()).header(probe.header.as_str(), header).send().await.map_err(|e| {
+            redact(&format!("the test request to {} failed: {}", probe.url, keygate_vault::error_chain(&e)), &[key])
+        })?;
     let status = response.status().as_u16();
     if status == probe.expect_status {
         Ok(())
     } else {
         Err(format!("the test request to {} answered {status}, not {}", probe.url, probe.expect_status))
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

@@ -462,6 +462,20 @@ pub(crate) fn io_error(action: &'static str, path: &std::path::Path) -> impl FnO
     move |cause| VaultError::Io { action, path, cause }
 }
 
+/// An error and its causes as one line ("a: b: c"): an HTTP client's `Display` alone hides
+/// why (refused, reset, a certificate). For errors that never carry a secret, or whose text
+/// is redacted after.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,7 +47,7 @@ pub use credential::{
     validate_value,
 };
 pub use credential_versions::{CredentialDetail, RetiringVersion};
-pub use error::{Result, VaultError};
+pub use error::{Result, VaultError, error_chain};
 pub use grant::{DEFAULT_GRANT_TOKEN_TTL, GrantInfo, GrantRequest, GrantStatus, validate_grant_name};
 pub use home::Home;
 pub use key_source::{KEYCHAIN_SERVICE, KeySource, MASTER_KEY_ENV, keychain_account, next_keychain_account};

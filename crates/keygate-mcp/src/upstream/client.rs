@@ -2,8 +2,9 @@
 //! platform's roots as reqwest did, with redirects followed here (same origin only).
 //!
 //! reqwest wrapped every request in layers Keygate has no use for (retry, a redirect layer
-//! that parsed the URL again per request, header copies): about 17 µs of each call's 250 on
-//! two cores (perf, `tools/load/run`). What is left is the pool, the connection and the TLS.
+//! that parsed the URL again per request, header copies): dropping them took 15–24 µs of CPU
+//! off each call on two cores (`tools/load/run`, BENCHMARKS.md). What is left is the pool, the
+//! connection and the TLS.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use keygate_vault::error_chain;
 use reqwest::Url;
 
 /// Redirects followed per call (all on the configured origin).
@@ -95,7 +97,8 @@ impl HttpClient {
     pub(crate) async fn send(&self, out: Outgoing<'_>, cap: usize) -> Result<Answer, Failure> {
         let Outgoing { mut method, mut url, headers, mut json } = out;
         let origin = url.origin();
-        for hop in 0..=MAX_REDIRECTS {
+        let mut followed = 0;
+        loop {
             let request = build(&method, &url, headers, json.clone())?;
             let response = self.client.request(request).await.map_err(|e| classify(&e))?;
             let status = response.status();
@@ -105,9 +108,10 @@ impl HttpClient {
             if next.origin() != origin {
                 return Err(Failure::OffOrigin(origin_text(&next)));
             }
-            if hop == MAX_REDIRECTS {
+            if followed == MAX_REDIRECTS {
                 return Err(Failure::TooManyRedirects);
             }
+            followed += 1;
             // As browsers and reqwest do: 303 (and 301/302 after a POST) go on as a GET without
             // the body; 307 and 308 repeat the request as it was.
             let becomes_get = status == StatusCode::SEE_OTHER
@@ -118,7 +122,6 @@ impl HttpClient {
             }
             url = next;
         }
-        Err(Failure::TooManyRedirects)
     }
 }
 
@@ -161,7 +164,7 @@ async fn read_capped(response: http::Response<hyper::body::Incoming>, cap: usize
     let mut body = response.into_body();
     let mut bytes = Vec::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| Failure::Http(chain(&e)))?;
+        let frame = frame.map_err(|e| Failure::Http(error_chain(&e)))?;
         if let Some(data) = frame.data_ref() {
             if bytes.len() + data.len() > cap {
                 return Err(Failure::TooLarge);
@@ -178,18 +181,7 @@ pub(crate) fn origin_text(url: &Url) -> String {
     if origin.is_tuple() { origin.ascii_serialization() } else { format!("{}:", url.scheme()) }
 }
 
+/// hyper's errors never hold the URL, so their whole chain can be shown.
 fn classify(error: &hyper_util::client::legacy::Error) -> Failure {
-    if error.is_connect() { Failure::Unreachable(chain(error)) } else { Failure::Http(chain(error)) }
-}
-
-/// An error and its causes as one line ("a: b: c"). hyper's errors never hold the URL.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    if error.is_connect() { Failure::Unreachable(error_chain(error)) } else { Failure::Http(error_chain(error)) }
 }
