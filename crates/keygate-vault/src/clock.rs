@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Serialize, Serializer};
 use time::OffsetDateTime;
@@ -75,8 +75,16 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
-        let millis = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-        Timestamp(i64::try_from(millis).unwrap_or(i64::MAX))
+        // Whole seconds and the milliseconds within one: dividing the nanoseconds instead is a
+        // 128-bit division, on every token check.
+        let millis = |since: Duration| {
+            let seconds = i64::try_from(since.as_secs()).unwrap_or(i64::MAX / 1000);
+            seconds.saturating_mul(1000).saturating_add(i64::from(since.subsec_millis()))
+        };
+        Timestamp(match SystemTime::now().duration_since(UNIX_EPOCH) {
+            Ok(since) => millis(since),
+            Err(before) => millis(before.duration()).saturating_neg(),
+        })
     }
 }
 
@@ -120,6 +128,14 @@ mod tests {
         for bad in ["", "yesterday", "2023-11-14", "2023-13-14T22:13:20Z", "2023-11-14T22:13:20"] {
             assert_eq!(parse(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_system_clock_reads_the_wall_clock_in_milliseconds() {
+        let wall = || OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        let before = wall();
+        let now = i128::from(SystemClock.now().unix_millis());
+        assert!((before..=wall()).contains(&now), "{now} is not between two readings from {before}");
     }
 
     #[test]

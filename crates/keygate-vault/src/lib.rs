@@ -33,7 +33,9 @@ mod seal;
 mod store;
 mod team;
 mod token;
+mod token_cache;
 mod vault;
+mod wal_index;
 
 pub use audit::{AuditEntry, AuditId, AuditStart, CallOutcome, Decision};
 pub use audit_chain::AuditRecord;

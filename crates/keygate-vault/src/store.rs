@@ -6,6 +6,7 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 use crate::error::{Result, VaultError};
+use crate::token_cache::TokenCache;
 
 /// How long a writer waits for another process's write lock before reporting `Busy`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -68,6 +69,25 @@ pub(crate) fn write<T>(conn: &mut Connection, f: impl FnOnce(&Tx<'_>) -> Result<
     let tx = Tx::begin(conn, "BEGIN IMMEDIATE")?;
     let value = f(&tx)?;
     tx.commit()?;
+    Ok(value)
+}
+
+/// `write` for a transaction that changes no token's or grant's decision (audit rows, use
+/// counts): the token cache keeps its rows across its commit (see `token_cache.rs`).
+pub(crate) fn write_keeping<T>(
+    conn: &mut Connection,
+    tokens: &TokenCache,
+    f: impl FnOnce(&Tx<'_>) -> Result<T>,
+) -> Result<T> {
+    let tx = Tx::begin(conn, "BEGIN IMMEDIATE")?;
+    let changes = tx.total_changes();
+    let value = f(&tx)?;
+    // Only a commit that changed rows writes frames, and so counts in the header.
+    let before = if tx.total_changes() > changes { tokens.before_commit() } else { None };
+    tx.commit()?;
+    if let Some(before) = before {
+        tokens.after_commit(before);
+    }
     Ok(value)
 }
 

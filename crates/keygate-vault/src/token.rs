@@ -3,6 +3,7 @@
 //! scope on every call.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::types::{Value, ValueRef};
@@ -20,6 +21,7 @@ use crate::config::format_ttl;
 use crate::error::{Result, VaultError};
 use crate::mac::RowMac;
 use crate::random::{fill_random, random_hex};
+use crate::token_cache::TokenRow;
 use crate::vault::Vault;
 use crate::{rows, store};
 
@@ -198,6 +200,16 @@ pub enum TokenDecision {
     },
 }
 
+/// A token's row as `check_token` read it from the file.
+enum Read {
+    Missing,
+    /// Its MAC (or its grant's) does not verify; only the secret's hash was read.
+    Tampered {
+        secret_hash: Vec<u8>,
+    },
+    Intact(TokenRow),
+}
+
 /// Whether one scope entry covers `tool`: the same name, or a `prefix_*` pattern that
 /// covers every tool starting with `prefix_` (all tools of one gateway server).
 pub fn scope_covers(scope: &str, tool: &str) -> bool {
@@ -225,7 +237,9 @@ pub fn is_token_id(id: &str) -> bool {
 }
 
 fn is_lower_hex(text: &str) -> bool {
-    text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    // Every byte looked at, no early exit: the loop compiles to vector compares (on every
+    // token check, for the id and the secret).
+    text.bytes().fold(true, |hex, b| hex & (b.is_ascii_digit() | (b'a'..=b'f').contains(&b)))
 }
 
 /// SHA-256 of the secret's 32 raw bytes (one compression block). The secret is 256 random
@@ -432,11 +446,63 @@ impl Vault {
     }
 
     /// Check a presented token, and if `tool` is given, that it may call that tool.
-    /// Expiry and revocation are read from the vault on every check.
+    /// Expiry and revocation are read from the vault on every check (a kept row is the
+    /// file's as long as nothing was committed since it was read: `token_cache.rs`).
     pub fn check_token(&self, token: &str, tool: Option<&str>) -> Result<TokenDecision> {
         let denied =
             |token_id: Option<&str>, reason| TokenDecision::Denied { token_id: token_id.map(String::from), reason };
         let Some((id, secret)) = parse(token) else { return Ok(denied(None, Denial::Malformed)) };
+        let Some(raw) = decode_secret(secret) else { return Ok(denied(None, Denial::Malformed)) };
+        let presented = hash_secret(&raw);
+        let genuine = |stored: &[u8]| bool::from(presented.ct_eq(stored));
+        let row = match self.tokens.get(id) {
+            Some(row) => row,
+            None => match self.read_token_row(id)? {
+                Read::Missing => return Ok(denied(None, Denial::Unknown)),
+                Read::Tampered { secret_hash } if genuine(&secret_hash) => {
+                    return Ok(denied(Some(id), Denial::Tampered));
+                }
+                Read::Tampered { .. } => return Ok(denied(None, Denial::Unknown)),
+                Read::Intact(row) => {
+                    let row = Arc::new(row);
+                    self.tokens.remember(id, &row);
+                    row
+                }
+            },
+        };
+        if !genuine(&row.secret_hash) {
+            return Ok(denied(None, Denial::Unknown));
+        }
+        let now = self.clock.now();
+        let reason = if row.revoked {
+            Denial::Revoked
+        } else if now >= row.expires_at || row.grant_ends_at.is_some_and(|grant_end| now >= grant_end) {
+            Denial::Expired
+        } else if tool.is_some_and(|tool| !row.tools.split(' ').any(|scope| scope_covers(scope, tool))) {
+            Denial::OutOfScope
+        } else {
+            let allowed = TokenGrant {
+                token_id: id.to_string(),
+                tools: row.tools.split(' ').map(String::from).collect(),
+                expires_at: row.expires_at,
+                grant: row.grant.clone(),
+                policy: row.policy.clone(),
+            };
+            return Ok(TokenDecision::Allowed(allowed));
+        };
+        Ok(denied(Some(id), reason))
+    }
+
+    /// How many token checks read their token from the vault file; the others were answered
+    /// from rows kept since (`token_cache.rs`). For tests and benchmarks.
+    #[doc(hidden)]
+    pub fn token_reads(&self) -> u64 {
+        self.tokens.reads()
+    }
+
+    /// Token `id`'s row and its grant's, if there is such a token, and whether their MACs
+    /// verify (the columns of a row that does not are not read).
+    fn read_token_row(&self, id: &str) -> Result<Read> {
         // One indexed query: the token by primary key and, for a grant's token, its grant by
         // primary key, so revoking or expiring a grant stops its tokens on their next request.
         let mut stmt = self.conn.prepare_cached(
@@ -445,36 +511,22 @@ impl Vault {
              FROM token t LEFT JOIN agent_grant g ON g.id = t.grant_id WHERE t.id = ?1",
         )?;
         let mut rows = stmt.query([id])?;
-        let Some(row) = rows.next()? else { return Ok(denied(None, Denial::Unknown)) };
-        // Borrow the row's bytes in place: the hot path allocates only for a grant.
-        let stored_hash = row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?;
-        let Some(raw) = decode_secret(secret) else { return Ok(denied(None, Denial::Malformed)) };
-        if !bool::from(hash_secret(&raw).ct_eq(stored_hash)) {
-            return Ok(denied(None, Denial::Unknown));
-        }
+        let Some(row) = rows.next()? else { return Ok(Read::Missing) };
+        let secret_hash = row.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?.to_vec();
         if !self.token_row_intact(id, row)? {
-            return Ok(denied(Some(id), Denial::Tampered));
+            return Ok(Read::Tampered { secret_hash });
         }
-        let expires_at = Timestamp::from_unix_millis(row.get(1)?);
         let optional_int = |i| Ok::<_, VaultError>(row.get_ref(i)?.as_i64_or_null().map_err(rusqlite::Error::from)?);
-        let revoked = optional_int(2)?.is_some() || optional_int(5)?.is_some();
-        let tools = row.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?;
-        let now = self.clock.now();
-        let reason = if revoked {
-            Denial::Revoked
-        } else if now >= expires_at || optional_int(4)?.is_some_and(|grant_end| now.unix_millis() >= grant_end) {
-            Denial::Expired
-        } else if tool.is_some_and(|tool| !tools.split(' ').any(|scope| scope_covers(scope, tool))) {
-            Denial::OutOfScope
-        } else {
-            let tools = tools.split(' ').map(String::from).collect();
-            let grant = row.get(6)?;
+        Ok(Read::Intact(TokenRow {
+            secret_hash,
+            expires_at: Timestamp::from_unix_millis(row.get(1)?),
+            revoked: optional_int(2)?.is_some() || optional_int(5)?.is_some(),
+            grant_ends_at: optional_int(4)?.map(Timestamp::from_unix_millis),
+            tools: row.get(3)?,
+            grant: row.get(6)?,
             // A grant's token follows its grant's policy; a plain token carries its own.
-            let policy = row.get::<_, Option<String>>(14)?.or(row.get(13)?);
-            let allowed = TokenGrant { token_id: id.to_string(), tools, expires_at, grant, policy };
-            return Ok(TokenDecision::Allowed(allowed));
-        };
-        Ok(denied(Some(id), reason))
+            policy: row.get::<_, Option<String>>(14)?.or(row.get(13)?),
+        }))
     }
 
     /// Whether the token row of `check_token`'s query, and its grant's if it has one, carry

@@ -16,6 +16,7 @@ use crate::mac::{Keys, VerifiedMacs};
 use crate::random::random_hex;
 use crate::seal::{Binding, MasterKey, Sealer};
 use crate::store;
+use crate::token_cache::TokenCache;
 
 /// A known plaintext sealed at `init`; if it opens, the key is right. A vault whose rows
 /// carry MACs holds a later one: only the master key can turn an earlier into a later one, so
@@ -76,6 +77,8 @@ pub struct Vault {
     pub(crate) keys: Keys,
     /// Token, grant and pin rows whose MACs were verified (see `VerifiedMacs`).
     pub(crate) verified: VerifiedMacs,
+    /// Token rows kept while the vault is unchanged (see `TokenCache`).
+    pub(crate) tokens: TokenCache,
     pub(crate) home: Home,
 }
 
@@ -144,7 +147,9 @@ impl Vault {
         let audit_policy = AuditPolicy::load(&home.config_path())?;
         let home = home.clone();
         let verified = VerifiedMacs::default();
-        let mut vault = Self { conn, sealer, vault_id, clock, actor, token_policy, audit_policy, keys, verified, home };
+        let tokens = TokenCache::new(&home.vault_path());
+        let mut vault =
+            Self { conn, sealer, vault_id, clock, actor, token_policy, audit_policy, keys, verified, tokens, home };
         // The long-lived processes keep the audit within `[audit] keep_days`.
         if matches!(actor, Actor::Server | Actor::App) {
             vault.apply_retention()?;
@@ -160,8 +165,10 @@ impl Vault {
     /// Another connection to this vault file with the same keys, for a thread or task of its
     /// own (team sync) that must not hold the serving connection while it waits on a network.
     pub fn open_another(&self) -> Result<Self> {
+        let conn = store::open_existing(&self.home.vault_path())?;
         Ok(Self {
-            conn: store::open_existing(&self.home.vault_path())?,
+            conn,
+            tokens: TokenCache::new(&self.home.vault_path()),
             sealer: self.sealer.clone(),
             vault_id: self.vault_id.clone(),
             clock: Arc::clone(&self.clock),

@@ -37,5 +37,7 @@ mod rows;
 mod team;
 #[path = "vault/team_audit.rs"]
 mod team_audit;
+#[path = "vault/token_cache.rs"]
+mod token_cache;
 #[path = "vault/tokens.rs"]
 mod tokens;

@@ -1,0 +1,101 @@
+//! Token rows kept between checks: answered without reading the file only while nothing was
+//! committed but this handle's own audit writes; anyone else's commit is read on the next check.
+
+use std::time::Duration;
+
+use keygate_vault::{AuditStart, CallOutcome, Decision, Denial, TokenDecision, Vault};
+use secrecy::ExposeSecret;
+
+use crate::common::{Fixture, HOUR, request};
+
+fn is_allowed(vault: &Vault, token: &str) -> bool {
+    matches!(vault.check_token(token, Some("web_search")).expect("check"), TokenDecision::Allowed(_))
+}
+
+fn denial(vault: &Vault, token: &str) -> Option<Denial> {
+    match vault.check_token(token, Some("web_search")).expect("check") {
+        TokenDecision::Allowed(_) => None,
+        TokenDecision::Denied { reason, .. } => Some(reason),
+    }
+}
+
+/// What the server writes around one call: its audit row, then the outcome and use count.
+fn audit_one_call(vault: &mut Vault, token_id: &str) {
+    let start = AuditStart {
+        server: None,
+        token_id: Some(token_id),
+        tool: "web_search",
+        credential: Some("a"),
+        credential_version: Some(1),
+        team_version: None,
+        decision: Decision::Allowed,
+        status: None,
+    };
+    let audit = vault.begin_audits(&[start]).expect("begin")[0];
+    let outcome =
+        CallOutcome { audit, token_id: token_id.into(), status: "200".into(), duration: Duration::from_millis(3) };
+    vault.finish_calls(&[outcome]).expect("finish");
+}
+
+#[test]
+fn a_kept_row_answers_across_the_servers_own_audit_writes() {
+    let fx = Fixture::with_vault();
+    let mut server = fx.open();
+    let issued = server.issue_token(&request(&["web_search"], Some(HOUR))).expect("issue");
+    let token = issued.token.expose_secret();
+
+    assert!(is_allowed(&server, token));
+    let reads = server.token_reads();
+    for _ in 0..5 {
+        audit_one_call(&mut server, &issued.id);
+        assert!(is_allowed(&server, token));
+    }
+    assert_eq!(server.token_reads(), reads, "the audit writes left the kept row in place");
+
+    // The kept row still meets the clock on every check.
+    fx.clock.advance(HOUR);
+    assert_eq!(denial(&server, token), Some(Denial::Expired));
+    assert_eq!(server.token_reads(), reads);
+}
+
+#[test]
+fn any_other_commit_is_read_on_the_very_next_check() {
+    let fx = Fixture::with_vault();
+    let mut server = fx.open();
+    let mut cli = fx.open();
+    let issued = server.issue_token(&request(&["web_search"], Some(HOUR))).expect("issue");
+    let other = server.issue_token(&request(&["web_search"], Some(HOUR))).expect("issue");
+    let (token, other_token) = (issued.token.expose_secret(), other.token.expose_secret());
+    assert!(is_allowed(&server, token) && is_allowed(&server, other_token));
+    let mut reads = server.token_reads();
+    let mut read_again = |server: &Vault| {
+        let now = server.token_reads();
+        let read = now > reads;
+        reads = now;
+        read
+    };
+
+    // A commit elsewhere that touches no token still makes the next check read the file.
+    fx.raw().execute("INSERT INTO meta (key, value) VALUES ('unrelated', x'00')", []).expect("commit");
+    assert!(is_allowed(&server, token));
+    assert!(read_again(&server), "read after another connection's commit");
+
+    // Another handle (the CLI) revokes: refused on the next check, the other token unharmed.
+    assert!(is_allowed(&server, token));
+    assert!(!read_again(&server), "kept while nothing changed");
+    assert!(cli.revoke_token(&issued.id).expect("revoke"));
+    assert_eq!(denial(&server, token), Some(Denial::Revoked));
+    assert!(read_again(&server));
+    assert!(is_allowed(&server, other_token));
+
+    // A row changed without the master key, after it was kept, is refused as changed.
+    assert!(is_allowed(&server, other_token));
+    fx.raw().execute("UPDATE token SET tools = 'web_search github_*' WHERE id = ?1", [&other.id]).expect("widen");
+    assert_eq!(denial(&server, other_token), Some(Denial::Tampered));
+
+    // So is a change the server itself makes outside its audit writes.
+    let third = server.issue_token(&request(&["web_search"], Some(HOUR))).expect("issue");
+    assert!(is_allowed(&server, third.token.expose_secret()));
+    assert!(server.revoke_token(&third.id).expect("revoke"));
+    assert_eq!(denial(&server, third.token.expose_secret()), Some(Denial::Revoked));
+}
