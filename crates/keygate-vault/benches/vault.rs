@@ -1,4 +1,5 @@
-//! Token checks against 1k, 10k and 100k live tokens (and of tokens minted under a grant), and opening a credential, on a real
+//! Token checks against 1k, 10k and 100k live tokens (and of tokens minted under a grant, and
+//! after another connection's commit), and opening a credential, on a real
 //! SQLite vault file. Run: `cargo bench -p keygate-vault --bench vault`.
 
 use std::hint::black_box;
@@ -53,6 +54,29 @@ fn check_token(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// The check when something was committed since the last one (here by another connection,
+/// as the CLI would): the kept rows are dropped and the token is read from the file, as every
+/// check did before rows were kept. Among 10k tokens; the commit itself is not timed.
+fn check_token_read(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (vault, sample) = vault_with_tokens(dir.path(), 10_000);
+    let other = rusqlite::Connection::open(dir.path().join("vault.db")).expect("open");
+    let mut commit = other.prepare("UPDATE meta SET value = value WHERE key = 'vault_id'").expect("prepare");
+    let mut next = 0usize;
+    c.bench_function("check_token_read/10000", |b| {
+        b.iter_batched(
+            || commit.execute([]).expect("commit"),
+            |_| {
+                next = (next + 1) % sample.len();
+                let decision = vault.check_token(black_box(&sample[next]), Some("web_search")).expect("check");
+                assert!(matches!(decision, TokenDecision::Allowed(_)));
+            },
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    assert!(vault.token_reads() > 0, "the checks read the file");
 }
 
 /// The same check for tokens minted under a grant (the grant is read with the token), among
@@ -139,5 +163,13 @@ fn audit_call_batched(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, audit_call, audit_call_batched, check_token, check_grant_token, open_credential);
+criterion_group!(
+    benches,
+    audit_call,
+    audit_call_batched,
+    check_token,
+    check_token_read,
+    check_grant_token,
+    open_credential
+);
 criterion_main!(benches);

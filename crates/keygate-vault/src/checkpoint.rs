@@ -54,6 +54,8 @@ impl Vault {
         conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         conn.busy_handler(Some(wait_briefly))?;
         self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // That pragma removed the connection's WAL hook; keep noting commits without checkpointing.
+        store::note_commits(&self.conn);
         // The WAL is reset by the next commit after a complete checkpoint, on this connection.
         self.conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         let (stop, stopped) = mpsc::channel();

@@ -1,8 +1,11 @@
 //! The SQLite file: opening it without harming it, pragmas, and versioned migrations.
 
+use std::cell::Cell;
+use std::ffi::c_int;
 use std::path::Path;
 use std::time::Duration;
 
+use rusqlite::hooks::Wal;
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 use crate::error::{Result, VaultError};
@@ -80,15 +83,50 @@ pub(crate) fn write_keeping<T>(
     f: impl FnOnce(&Tx<'_>) -> Result<T>,
 ) -> Result<T> {
     let tx = Tx::begin(conn, "BEGIN IMMEDIATE")?;
-    let changes = tx.total_changes();
     let value = f(&tx)?;
-    // Only a commit that changed rows writes frames, and so counts in the header.
-    let before = if tx.total_changes() > changes { tokens.before_commit() } else { None };
+    let before = tokens.before_commit();
+    COMMITTED.set(None);
     tx.commit()?;
-    if let Some(before) = before {
-        tokens.after_commit(before);
+    // A commit that rewrote rows with the same bytes writes no frames and does not count in
+    // the header; only the WAL hook tells the two apart.
+    if let (Some(before), Some(last_frame)) = (before, COMMITTED.take()) {
+        tokens.after_commit(before, last_frame);
     }
     Ok(value)
+}
+
+thread_local! {
+    /// Set by the WAL hook when a commit on this thread wrote frames: the log's last frame.
+    static COMMITTED: Cell<Option<u32>> = const { Cell::new(None) };
+}
+
+/// SQLite's own threshold for checkpointing in a commit, in frames (`wal_autocheckpoint`).
+const AUTO_CHECKPOINT_FRAMES: c_int = 1000;
+
+/// Note each commit that wrote frames (for `write_keeping`), on a connection that leaves
+/// checkpoints to a background thread.
+pub(crate) fn note_commits(conn: &Connection) {
+    conn.wal_hook(Some(note_commit));
+}
+
+/// Note each commit that wrote frames and checkpoint as SQLite's own hook would, which this
+/// one replaces (a connection has one WAL hook).
+fn note_commits_and_checkpoint(conn: &Connection) {
+    conn.wal_hook(Some(note_commit_and_checkpoint));
+}
+
+fn note_commit(_: &Wal, last_frame: c_int) -> rusqlite::Result<()> {
+    COMMITTED.set(u32::try_from(last_frame).ok());
+    Ok(())
+}
+
+fn note_commit_and_checkpoint(wal: &Wal, last_frame: c_int) -> rusqlite::Result<()> {
+    note_commit(wal, last_frame)?;
+    if last_frame >= AUTO_CHECKPOINT_FRAMES {
+        // PASSIVE, as SQLite's hook: its failure is no failure of the commit that ran it.
+        let _ = wal.checkpoint();
+    }
+    Ok(())
 }
 
 /// A transaction on a connection, rolled back unless committed (also when `f` panics).
@@ -135,6 +173,7 @@ impl Drop for Tx<'_> {
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    note_commits_and_checkpoint(conn);
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "cache_size", -16_384)?;
@@ -189,6 +228,37 @@ mod tests {
 
     fn rows(conn: &Connection) -> i64 {
         conn.query_row("SELECT count(*) FROM t", [], |row| row.get(0)).expect("count")
+    }
+
+    #[test]
+    fn the_wal_hook_tells_a_commit_that_wrote_frames_from_one_that_did_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = create(&dir.path().join("vault.db")).expect("create");
+        conn.execute_batch("CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (1)").expect("table");
+        let mut committed = |sql: &str| {
+            COMMITTED.set(None);
+            write(&mut conn, |tx| Ok(tx.execute(sql, [])?)).expect("write");
+            COMMITTED.take()
+        };
+        let first = committed("UPDATE t SET v = 2").expect("a changed row writes frames");
+        // SQLite counts the row as changed, but writes nothing and the header stays as it was.
+        assert_eq!(committed("UPDATE t SET v = 2"), None, "the same bytes write no frames");
+        assert!(committed("UPDATE t SET v = 3").is_some_and(|last| last > first));
+    }
+
+    #[test]
+    fn a_connection_still_checkpoints_in_its_commits_as_sqlite_would() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("vault.db");
+        let mut conn = create(&path).expect("create");
+        conn.execute_batch("CREATE TABLE t (v INTEGER)").expect("table");
+        for v in 0..3000 {
+            write(&mut conn, |tx| Ok(tx.execute("INSERT INTO t VALUES (?1)", [v])?)).expect("write");
+        }
+        // Unchecked, 3000 commits leave 3000 frames (12 MB); checkpointed at 1000, the log
+        // starts over and stays near 1000 frames.
+        let wal = std::fs::metadata(dir.path().join("vault.db-wal")).expect("wal").len();
+        assert!(wal < 1200 * 4120, "the log grew to {wal} bytes");
     }
 
     #[test]

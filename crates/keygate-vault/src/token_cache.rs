@@ -14,7 +14,8 @@
 //! - this connection's audit writes (call rows, outcomes, use counts), which change no
 //!   decision, keep the rows: `store::write_keeping` reads the header under their write lock
 //!   before the commit and again after it, and takes the second only if exactly one commit,
-//!   theirs, came between.
+//!   theirs, came between (SQLite's WAL hook says whether theirs wrote frames at all: a row
+//!   rewritten with the same bytes writes none, and does not count).
 //!
 //! Expiry is still compared with the clock on every check, and only rows whose MACs
 //! verified are kept.
@@ -122,13 +123,14 @@ impl TokenCache {
         (self.kept.borrow().under == Some(header)).then_some(header)
     }
 
-    /// After that commit, which changed rows (so SQLite counted it): keep the rows under the
-    /// header it left, if exactly one commit came after `before`. Otherwise the next check
-    /// finds the header changed and reads the file.
-    pub(crate) fn after_commit(&self, before: Header) {
+    /// After that commit, which wrote frames up to `last_frame` (SQLite's WAL hook said so):
+    /// keep the rows under the header it left, if that is exactly one commit past `before`
+    /// and ends at that frame. Otherwise the next check finds the header changed and reads.
+    pub(crate) fn after_commit(&self, before: Header, last_frame: u32) {
         let Some(after) = self.header() else { return };
         let mut kept = self.kept.borrow_mut();
-        if kept.under == Some(before) && after.commits() == before.commits().wrapping_add(1) {
+        let only_ours = after.commits() == before.commits().wrapping_add(1) && after.last_frame() == last_frame;
+        if kept.under == Some(before) && only_ours {
             kept.under = Some(after);
         }
     }

@@ -15,8 +15,10 @@ use std::sync::{Mutex, PoisonError};
 const HEADER_LEN: usize = 48;
 /// `isInit`: 1 once SQLite has written the header.
 const IS_INIT: usize = 12;
-/// `iChange`, the commit counter: a `u32` in the machine's byte order.
+/// `iChange`, the commit counter, and `mxFrame`, the log's last frame: `u32`s in the
+/// machine's byte order.
 const COMMITS: std::ops::Range<usize> = 8..12;
+const LAST_FRAME: std::ops::Range<usize> = 16..20;
 
 /// One copy of the header, as SQLite wrote it.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -25,9 +27,18 @@ pub(crate) struct Header([u8; HEADER_LEN]);
 impl Header {
     /// SQLite's commit counter (it wraps).
     pub(crate) fn commits(&self) -> u32 {
-        let mut counter = [0u8; 4];
-        counter.copy_from_slice(&self.0[COMMITS]);
-        u32::from_ne_bytes(counter)
+        self.field(COMMITS)
+    }
+
+    /// The last frame of the log (0 when it starts over).
+    pub(crate) fn last_frame(&self) -> u32 {
+        self.field(LAST_FRAME)
+    }
+
+    fn field(&self, at: std::ops::Range<usize>) -> u32 {
+        let mut value = [0u8; 4];
+        value.copy_from_slice(&self.0[at]);
+        u32::from_ne_bytes(value)
     }
 }
 
