@@ -10,7 +10,7 @@ use std::fmt;
 use std::fs::File;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 const HEADER_LEN: usize = 48;
 /// `isInit`: 1 once SQLite has written the header.
@@ -49,14 +49,18 @@ impl fmt::Debug for Header {
 }
 
 /// A vault's `-shm` file, open for reading.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct WalIndex(&'static File);
+#[derive(Debug, Clone)]
+pub(crate) struct WalIndex(Arc<File>);
 
-/// Every `-shm` file this process opened, by device and inode, never closed: closing any
-/// descriptor of a file drops every POSIX lock this process holds on it, and SQLite's
-/// connections hold theirs on this file (the rule of `store::check_exists`). One descriptor
-/// per file SQLite made: a vault whose last connection closed gets a new `-shm`, and a new one.
-static OPENED: Mutex<Vec<((u64, u64), &'static File)>> = Mutex::new(Vec::new());
+/// Every `-shm` file this process opened, by device and inode. A descriptor is closed only
+/// once SQLite has deleted its file (its last connection in any process closed, so no lock
+/// of this process's is left on it) and no `WalIndex` holds it: closing any descriptor of a
+/// file drops every POSIX lock this process holds on that file, and SQLite's connections
+/// hold theirs on this one while it is in use (the rule of `store::check_exists`).
+static OPENED: Mutex<Vec<(FileId, Arc<File>)>> = Mutex::new(Vec::new());
+
+/// A file's device and inode.
+type FileId = (u64, u64);
 
 impl WalIndex {
     /// The WAL index of the vault at `vault_path`. Call it only while a connection that has
@@ -68,14 +72,16 @@ impl WalIndex {
         let found = std::fs::symlink_metadata(&path).ok().filter(|meta| meta.file_type().is_file())?;
         let key = (found.dev(), found.ino());
         let mut opened = OPENED.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(&(_, file)) = opened.iter().find(|(known, _)| *known == key) {
-            return Some(Self(file));
+        let deleted = |file: &File| file.metadata().is_ok_and(|meta| meta.nlink() == 0);
+        opened.retain(|(_, file)| Arc::strong_count(file) > 1 || !deleted(file));
+        if let Some((_, file)) = opened.iter().find(|(known, _)| *known == key) {
+            return Some(Self(Arc::clone(file)));
         }
-        let file: &'static File = Box::leak(Box::new(File::open(&path).ok()?));
-        let meta = file.metadata().ok()?;
-        let opened_key = (meta.dev(), meta.ino());
-        opened.push((opened_key, file));
-        (opened_key == key).then_some(Self(file))
+        let file = Arc::new(File::open(&path).ok()?);
+        // Registered before anything else can fail, so it is never closed early.
+        let opened_key = file.metadata().map(|meta| (meta.dev(), meta.ino()));
+        opened.push((opened_key.as_ref().copied().unwrap_or(key), Arc::clone(&file)));
+        (opened_key.ok() == Some(key)).then_some(Self(file))
     }
 
     /// The header now, if both copies agree (they differ while a commit writes them) and
@@ -86,5 +92,62 @@ impl WalIndex {
         let (first, second) = both.split_at(HEADER_LEN);
         let header = Header(first.try_into().ok()?);
         (first == second && first[IS_INIT] == 1).then_some(header)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `-shm` file whose two header copies are `first` and `second`.
+    fn shm(dir: &Path, name: &str, first: &[u8; HEADER_LEN], second: &[u8; HEADER_LEN]) -> std::path::PathBuf {
+        std::fs::write(dir.join(format!("{name}-shm")), [first.as_slice(), second, &[0u8; 32]].concat())
+            .expect("write");
+        dir.join(name)
+    }
+
+    fn header(commits: u32, last_frame: u32) -> [u8; HEADER_LEN] {
+        let mut bytes = [0u8; HEADER_LEN];
+        bytes[COMMITS].copy_from_slice(&commits.to_ne_bytes());
+        bytes[LAST_FRAME].copy_from_slice(&last_frame.to_ne_bytes());
+        bytes[IS_INIT] = 1;
+        bytes
+    }
+
+    #[test]
+    fn a_header_is_read_only_when_both_copies_agree_and_sqlite_wrote_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let agreed = WalIndex::of(&shm(dir.path(), "a", &header(7, 42), &header(7, 42))).expect("readable");
+        let read = agreed.header().expect("both copies agree");
+        assert_eq!((read.commits(), read.last_frame()), (7, 42));
+        let torn = WalIndex::of(&shm(dir.path(), "b", &header(8, 43), &header(7, 42))).expect("readable");
+        assert_eq!(torn.header(), None, "copies that differ are a commit being written");
+        let unwritten = WalIndex::of(&shm(dir.path(), "c", &[0; HEADER_LEN], &[0; HEADER_LEN])).expect("readable");
+        assert_eq!(unwritten.header(), None);
+        assert!(WalIndex::of(&dir.path().join("missing")).is_none());
+    }
+
+    #[test]
+    fn a_descriptor_is_closed_once_its_file_is_deleted_and_unused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let registered = |path: &Path| {
+            let meta = std::fs::metadata(path).expect("stat");
+            let key = (meta.dev(), meta.ino());
+            OPENED.lock().expect("lock").iter().any(|(known, _)| *known == key)
+        };
+        let first = shm(dir.path(), "first", &header(1, 1), &header(1, 1));
+        let first_shm = dir.path().join("first-shm");
+        let index = WalIndex::of(&first).expect("readable");
+        assert!(registered(&first_shm));
+        // In use, even deleted, it stays open; unused but still there, it stays open too.
+        let kept = WalIndex::of(&first).expect("the same file again");
+        drop(index);
+        assert!(Arc::ptr_eq(&kept.0, &WalIndex::of(&first).expect("again").0), "one descriptor per file");
+        let (dev, ino) = (kept.0.metadata().expect("stat").dev(), kept.0.metadata().expect("stat").ino());
+        drop(kept);
+        std::fs::remove_file(&first_shm).expect("delete");
+        WalIndex::of(&shm(dir.path(), "second", &header(1, 1), &header(1, 1))).expect("readable");
+        let still_open = OPENED.lock().expect("lock").iter().any(|(known, _)| *known == (dev, ino));
+        assert!(!still_open, "the deleted, unused file's descriptor was closed");
     }
 }
