@@ -195,7 +195,7 @@ impl Vault {
     pub fn begin_audits(&mut self, starts: &[AuditStart<'_>]) -> Result<Vec<AuditId>> {
         let now = self.clock.now().unix_millis();
         let key = &self.keys.audit;
-        store::write_keeping(&mut self.conn, &self.tokens, |tx| {
+        store::write_keeping(&mut self.conn, &self.kept, |tx| {
             let (mut last, mut prev) = chain::head(tx, "audit")?;
             let mut ids = Vec::with_capacity(starts.len());
             for start in starts {
@@ -212,7 +212,7 @@ impl Vault {
     fn append_audit(&mut self, start: &AuditStart<'_>, decision: &str, count: u32) -> Result<AuditId> {
         let now = self.clock.now().unix_millis();
         let key = &self.keys.audit;
-        store::write_keeping(&mut self.conn, &self.tokens, |tx| {
+        store::write_keeping(&mut self.conn, &self.kept, |tx| {
             let (last, prev) = chain::head(tx, "audit")?;
             insert_row(tx, key, Link { id: last + 1, prev: &prev, at: now }, start, decision, count).map(|(id, _)| id)
         })
@@ -226,7 +226,7 @@ impl Vault {
         // audit does. A token id nobody issued (a failed authentication) has no row to count.
         if let Some(token) = start.token_id {
             let now = self.clock.now();
-            match store::write_keeping(&mut self.conn, &self.tokens, |tx| {
+            match store::write_keeping(&mut self.conn, &self.kept, |tx| {
                 crate::token::count_uses(tx, token, i64::from(count), now)
             }) {
                 Ok(()) | Err(crate::error::VaultError::TokenNotFound { .. }) => {}
@@ -239,14 +239,14 @@ impl Vault {
     /// Complete an audit row with the call's outcome and duration.
     pub fn finish_audit(&mut self, id: AuditId, status: &str, duration: Duration) -> Result<()> {
         let key = &self.keys.audit;
-        store::write_keeping(&mut self.conn, &self.tokens, |tx| finish_row(tx, key, id, status, duration))
+        store::write_keeping(&mut self.conn, &self.kept, |tx| finish_row(tx, key, id, status, duration))
     }
 
     /// Complete an audit row and count the token's use, in one transaction (the hot path).
     pub fn finish_call(&mut self, id: AuditId, token_id: &str, status: &str, duration: Duration) -> Result<()> {
         let now = self.clock.now();
         let key = &self.keys.audit;
-        store::write_keeping(&mut self.conn, &self.tokens, |tx| {
+        store::write_keeping(&mut self.conn, &self.kept, |tx| {
             finish_row(tx, key, id, status, duration)?;
             crate::token::count_uses(tx, token_id, 1, now)
         })
@@ -257,7 +257,7 @@ impl Vault {
     pub fn finish_calls(&mut self, outcomes: &[CallOutcome]) -> Result<()> {
         let now = self.clock.now();
         let key = &self.keys.audit;
-        store::write_keeping(&mut self.conn, &self.tokens, |tx| {
+        store::write_keeping(&mut self.conn, &self.kept, |tx| {
             for outcome in outcomes {
                 finish_row(tx, key, outcome.audit, &outcome.status, outcome.duration)?;
             }

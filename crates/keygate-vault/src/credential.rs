@@ -2,6 +2,7 @@
 //! listing, and opening the current version just in time.
 
 use std::fmt;
+use std::sync::Arc;
 
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, params};
@@ -12,6 +13,7 @@ use serde::Serialize;
 
 use crate::clock::Timestamp;
 use crate::error::{Result, VaultError};
+use crate::kept_rows::SealedCredential;
 use crate::rotation::{self, LogAction};
 use crate::rotation_state;
 use crate::seal::Binding;
@@ -212,20 +214,33 @@ impl Vault {
         Ok(Some((row.get(0)?, row.get(5)?)))
     }
 
-    /// Decrypt the current version of `name` for one use.
+    /// Decrypt the current version of `name` for one use. Its sealed row may come from the
+    /// rows kept since nothing was committed (`kept_rows.rs`); it is decrypted every time.
     pub fn open_credential(&self, name: &str) -> Result<OpenedCredential> {
-        let mut stmt = self.conn.prepare_cached(CURRENT_QUERY)?;
-        let mut rows = stmt.query([name])?;
-        let Some(row) = rows.next()? else { return Err(VaultError::CredentialNotFound { name: name.to_string() }) };
-        self.require_current(name, row)?;
-        let version: i64 = row.get(0)?;
-        let team_version: Option<i64> = row.get(5)?;
-        let sealed = row.get_ref(7)?.as_blob().map_err(rusqlite::Error::from)?;
+        let current = match self.kept.credential(name) {
+            Some(current) => current,
+            None => {
+                let current = Arc::new(self.read_current(name)?);
+                self.kept.keep_credential(name, &current);
+                current
+            }
+        };
+        let SealedCredential { version, team_version, ref sealed } = *current;
         let binding = Binding::Credential { vault_id: &self.vault_id, name, version };
         let cannot_open = || VaultError::CannotOpen { name: name.to_string(), version };
         let plaintext = self.sealer.open(binding, sealed).ok_or_else(cannot_open)?;
         let text = std::str::from_utf8(&plaintext).map_err(|_| cannot_open())?;
         Ok(OpenedCredential { version, team_version, value: SecretString::from(text) })
+    }
+
+    /// `name`'s current version from the file, sealed, once its row's MAC verified.
+    fn read_current(&self, name: &str) -> Result<SealedCredential> {
+        let mut stmt = self.conn.prepare_cached(CURRENT_QUERY)?;
+        let mut rows = stmt.query([name])?;
+        let Some(row) = rows.next()? else { return Err(VaultError::CredentialNotFound { name: name.to_string() }) };
+        self.require_current(name, row)?;
+        let sealed = row.get_ref(7)?.as_blob().map_err(rusqlite::Error::from)?.to_vec();
+        Ok(SealedCredential { version: row.get(0)?, team_version: row.get(5)?, sealed })
     }
 
     /// Refuse a `CURRENT_QUERY` row whose MAC does not verify (the hot path's inline check).

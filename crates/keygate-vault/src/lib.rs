@@ -18,6 +18,7 @@ pub mod fuzzing;
 mod grant;
 mod home;
 mod integrity;
+mod kept_rows;
 mod key_source;
 mod mac;
 mod oauth;
@@ -33,7 +34,6 @@ mod seal;
 mod store;
 mod team;
 mod token;
-mod token_cache;
 mod vault;
 mod wal_index;
 

@@ -9,7 +9,7 @@ use rusqlite::hooks::Wal;
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 use crate::error::{Result, VaultError};
-use crate::token_cache::TokenCache;
+use crate::kept_rows::KeptRows;
 
 /// How long a writer waits for another process's write lock before reporting `Busy`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -76,21 +76,21 @@ pub(crate) fn write<T>(conn: &mut Connection, f: impl FnOnce(&Tx<'_>) -> Result<
 }
 
 /// `write` for a transaction that changes no token's or grant's decision (audit rows, use
-/// counts): the token cache keeps its rows across its commit (see `token_cache.rs`).
+/// counts): the token cache keeps its rows across its commit (see `kept_rows.rs`).
 pub(crate) fn write_keeping<T>(
     conn: &mut Connection,
-    tokens: &TokenCache,
+    kept: &KeptRows,
     f: impl FnOnce(&Tx<'_>) -> Result<T>,
 ) -> Result<T> {
     let tx = Tx::begin(conn, "BEGIN IMMEDIATE")?;
     let value = f(&tx)?;
-    let before = tokens.before_commit();
+    let before = kept.before_commit();
     COMMITTED.set(None);
     tx.commit()?;
     // A commit that rewrote rows with the same bytes writes no frames and does not count in
     // the header; only the WAL hook tells the two apart.
     if let (Some(before), Some(last_frame)) = (before, COMMITTED.take()) {
-        tokens.after_commit(before, last_frame);
+        kept.after_commit(before, last_frame);
     }
     Ok(value)
 }

@@ -19,9 +19,9 @@ use keygate_policy::StoredPolicy;
 use crate::clock::Timestamp;
 use crate::config::format_ttl;
 use crate::error::{Result, VaultError};
+use crate::kept_rows::TokenRow;
 use crate::mac::RowMac;
 use crate::random::{fill_random, random_hex};
-use crate::token_cache::TokenRow;
 use crate::vault::Vault;
 use crate::{rows, store};
 
@@ -447,7 +447,7 @@ impl Vault {
 
     /// Check a presented token, and if `tool` is given, that it may call that tool.
     /// Expiry and revocation are read from the vault on every check (a kept row is the
-    /// file's as long as nothing was committed since it was read: `token_cache.rs`).
+    /// file's as long as nothing was committed since it was read: `kept_rows.rs`).
     pub fn check_token(&self, token: &str, tool: Option<&str>) -> Result<TokenDecision> {
         let denied =
             |token_id: Option<&str>, reason| TokenDecision::Denied { token_id: token_id.map(String::from), reason };
@@ -455,7 +455,7 @@ impl Vault {
         let Some(raw) = decode_secret(secret) else { return Ok(denied(None, Denial::Malformed)) };
         let presented = hash_secret(&raw);
         let genuine = |stored: &[u8]| bool::from(presented.ct_eq(stored));
-        let row = match self.tokens.get(id) {
+        let row = match self.kept.token(id) {
             Some(row) => row,
             None => match self.read_token_row(id)? {
                 Read::Missing => return Ok(denied(None, Denial::Unknown)),
@@ -465,7 +465,7 @@ impl Vault {
                 Read::Tampered { .. } => return Ok(denied(None, Denial::Unknown)),
                 Read::Intact(row) => {
                     let row = Arc::new(row);
-                    self.tokens.remember(id, &row);
+                    self.kept.keep_token(id, &row);
                     row
                 }
             },
@@ -493,11 +493,11 @@ impl Vault {
         Ok(denied(Some(id), reason))
     }
 
-    /// How many token checks read their token from the vault file; the others were answered
-    /// from rows kept since (`token_cache.rs`). For tests and benchmarks.
+    /// How many token checks and credential opens read the vault file; the others were
+    /// answered from rows kept since (`kept_rows.rs`). For tests and benchmarks.
     #[doc(hidden)]
-    pub fn token_reads(&self) -> u64 {
-        self.tokens.reads()
+    pub fn kept_row_reads(&self) -> u64 {
+        self.kept.reads()
     }
 
     /// Token `id`'s row and its grant's, if there is such a token, and whether their MACs

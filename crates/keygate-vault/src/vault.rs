@@ -11,12 +11,12 @@ use crate::config::{AuditPolicy, DEFAULT_CONFIG, TokenPolicy};
 use crate::error::{Result, VaultError, io_error};
 use crate::home::{Home, write_new_file};
 use crate::integrity::{self, Unauthenticated};
+use crate::kept_rows::KeptRows;
 use crate::key_source::{self, KeySource};
 use crate::mac::{Keys, VerifiedMacs};
 use crate::random::random_hex;
 use crate::seal::{Binding, MasterKey, Sealer};
 use crate::store;
-use crate::token_cache::TokenCache;
 
 /// A known plaintext sealed at `init`; if it opens, the key is right. A vault whose rows
 /// carry MACs holds a later one: only the master key can turn an earlier into a later one, so
@@ -77,8 +77,8 @@ pub struct Vault {
     pub(crate) keys: Keys,
     /// Token, grant and pin rows whose MACs were verified (see `VerifiedMacs`).
     pub(crate) verified: VerifiedMacs,
-    /// Token rows kept while the vault is unchanged (see `TokenCache`).
-    pub(crate) tokens: TokenCache,
+    /// Token rows kept while the vault is unchanged (see `KeptRows`).
+    pub(crate) kept: KeptRows,
     pub(crate) home: Home,
 }
 
@@ -147,9 +147,9 @@ impl Vault {
         let audit_policy = AuditPolicy::load(&home.config_path())?;
         let home = home.clone();
         let verified = VerifiedMacs::default();
-        let tokens = TokenCache::new(&home.vault_path());
+        let kept = KeptRows::new(&home.vault_path());
         let mut vault =
-            Self { conn, sealer, vault_id, clock, actor, token_policy, audit_policy, keys, verified, tokens, home };
+            Self { conn, sealer, vault_id, clock, actor, token_policy, audit_policy, keys, verified, kept, home };
         // The long-lived processes keep the audit within `[audit] keep_days`.
         if matches!(actor, Actor::Server | Actor::App) {
             vault.apply_retention()?;
@@ -168,7 +168,7 @@ impl Vault {
         let conn = store::open_existing(&self.home.vault_path())?;
         Ok(Self {
             conn,
-            tokens: TokenCache::new(&self.home.vault_path()),
+            kept: KeptRows::new(&self.home.vault_path()),
             sealer: self.sealer.clone(),
             vault_id: self.vault_id.clone(),
             clock: Arc::clone(&self.clock),

@@ -3,7 +3,7 @@
 //! SQLite rewrites this 48-byte header, in two copies, on every commit, and its commit counter
 //! (`iChange`) goes up by one each time. SQLite itself decides from the header alone whether
 //! its page cache still holds: an unchanged header means nothing was committed since, by any
-//! connection in any process. The token cache (`token_cache.rs`) trusts it the same way.
+//! connection in any process. The token cache (`kept_rows.rs`) trusts it the same way.
 //! Layout: "The WAL-Index Header" in SQLite's walformat.html (stable since 3.7.0).
 
 use std::fmt;

@@ -17,6 +17,8 @@ mod credentials;
 mod flips;
 #[path = "vault/grants.rs"]
 mod grants;
+#[path = "vault/kept_rows.rs"]
+mod kept_rows;
 #[path = "vault/oauth.rs"]
 mod oauth;
 #[path = "vault/oauth_rows.rs"]
@@ -37,7 +39,5 @@ mod rows;
 mod team;
 #[path = "vault/team_audit.rs"]
 mod team_audit;
-#[path = "vault/token_cache.rs"]
-mod token_cache;
 #[path = "vault/tokens.rs"]
 mod tokens;

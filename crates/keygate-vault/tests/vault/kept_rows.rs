@@ -1,12 +1,13 @@
-//! Token rows kept between checks: answered without reading the file only while nothing was
-//! committed but this handle's own audit writes; anyone else's commit is read on the next check.
+//! Rows kept between reads (a token with its grant, a credential sealed): answered without
+//! the file only while nothing was committed but this handle's own audit writes; anyone
+//! else's commit is read on the next check.
 
 use std::time::Duration;
 
-use keygate_vault::{AuditStart, CallOutcome, Decision, Denial, TokenDecision, Vault};
+use keygate_vault::{AuditStart, CallOutcome, Decision, Denial, TokenDecision, Vault, VaultError};
 use secrecy::ExposeSecret;
 
-use crate::common::{Fixture, HOUR, request};
+use crate::common::{Fixture, HOUR, request, secret};
 
 fn is_allowed(vault: &Vault, token: &str) -> bool {
     matches!(vault.check_token(token, Some("web_search")).expect("check"), TokenDecision::Allowed(_))
@@ -45,17 +46,17 @@ fn a_kept_row_answers_across_the_servers_own_audit_writes() {
     let token = issued.token.expose_secret();
 
     assert!(is_allowed(&server, token));
-    let reads = server.token_reads();
+    let reads = server.kept_row_reads();
     for _ in 0..5 {
         audit_one_call(&mut server, &issued.id);
         assert!(is_allowed(&server, token));
     }
-    assert_eq!(server.token_reads(), reads, "the audit writes left the kept row in place");
+    assert_eq!(server.kept_row_reads(), reads, "the audit writes left the kept row in place");
 
     // The kept row still meets the clock on every check.
     fx.clock.advance(HOUR);
     assert_eq!(denial(&server, token), Some(Denial::Expired));
-    assert_eq!(server.token_reads(), reads);
+    assert_eq!(server.kept_row_reads(), reads);
 }
 
 #[test]
@@ -67,9 +68,9 @@ fn any_other_commit_is_read_on_the_very_next_check() {
     let other = server.issue_token(&request(&["web_search"], Some(HOUR))).expect("issue");
     let (token, other_token) = (issued.token.expose_secret(), other.token.expose_secret());
     assert!(is_allowed(&server, token) && is_allowed(&server, other_token));
-    let mut reads = server.token_reads();
+    let mut reads = server.kept_row_reads();
     let mut read_again = |server: &Vault| {
-        let now = server.token_reads();
+        let now = server.kept_row_reads();
         let read = now > reads;
         reads = now;
         read
@@ -98,4 +99,30 @@ fn any_other_commit_is_read_on_the_very_next_check() {
     assert!(is_allowed(&server, third.token.expose_secret()));
     assert!(server.revoke_token(&third.id).expect("revoke"));
     assert_eq!(denial(&server, third.token.expose_secret()), Some(Denial::Revoked));
+}
+
+#[test]
+fn a_kept_credential_is_still_decrypted_per_call_and_a_rotation_elsewhere_is_opened_at_once() {
+    let fx = Fixture::with_vault();
+    let mut server = fx.open();
+    let mut cli = fx.open();
+    server.add_credential("search_key", &secret("sk-one"), None).expect("add");
+    let token = server.issue_token(&request(&["web_search"], Some(HOUR))).expect("issue");
+    let opened = |vault: &Vault| {
+        let opened = vault.open_credential("search_key").expect("open");
+        (opened.version, opened.value.expose_secret().to_string())
+    };
+    assert_eq!(opened(&server), (1, "sk-one".into()));
+    let reads = server.kept_row_reads();
+    audit_one_call(&mut server, &token.id);
+    assert_eq!(opened(&server), (1, "sk-one".into()));
+    assert_eq!(server.kept_row_reads(), reads, "kept across the server's own audit writes");
+
+    // Rotated by another handle (the CLI, a rotation): the next open is the new version.
+    cli.rotate_credential("search_key", &secret("sk-two")).expect("rotate");
+    assert_eq!(opened(&server), (2, "sk-two".into()));
+    cli.rollback_credential("search_key").expect("roll back");
+    assert_eq!(opened(&server), (1, "sk-one".into()));
+    cli.remove_credential("search_key").expect("remove");
+    assert!(matches!(server.open_credential("search_key"), Err(VaultError::CredentialNotFound { .. })));
 }
