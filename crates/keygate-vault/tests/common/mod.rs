@@ -191,3 +191,17 @@ impl Fixture {
         raw.execute("UPDATE meta SET value = ?1 WHERE key = 'key_check'", [blob]).expect("key check");
     }
 }
+
+/// The audit row of an allowed `web_search` call by `token_id` with credential `a`.
+pub fn allowed_call(token_id: &str) -> keygate_vault::AuditStart<'_> {
+    keygate_vault::AuditStart {
+        server: None,
+        token_id: Some(token_id),
+        tool: "web_search",
+        credential: Some("a"),
+        credential_version: Some(1),
+        team_version: None,
+        decision: keygate_vault::Decision::Allowed,
+        status: None,
+    }
+}

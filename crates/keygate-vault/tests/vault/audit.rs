@@ -5,20 +5,10 @@ use std::time::Duration;
 use keygate_vault::{AuditId, AuditStart, CallOutcome, Decision, Vault, VaultError};
 use secrecy::ExposeSecret;
 
-use crate::common::{Fixture, T0, contains, request, secret, token_secret};
+use crate::common::{Fixture, T0, allowed_call, contains, request, secret, token_secret};
 
 fn begin_allowed(vault: &mut Vault, token_id: &str) -> AuditId {
-    let start = AuditStart {
-        server: None,
-        token_id: Some(token_id),
-        tool: "web_search",
-        credential: Some("a"),
-        credential_version: Some(1),
-        team_version: None,
-        decision: Decision::Allowed,
-        status: None,
-    };
-    vault.begin_audit(&start).expect("begin")
+    vault.begin_audit(&allowed_call(token_id)).expect("begin")
 }
 
 fn outcome(audit: AuditId, token_id: &str, status: &str, millis: u64) -> CallOutcome {

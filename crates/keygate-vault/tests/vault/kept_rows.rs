@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use keygate_vault::{AuditStart, CallOutcome, Decision, Denial, TokenDecision, Vault, VaultError};
+use keygate_vault::{CallOutcome, Denial, TokenDecision, Vault, VaultError};
 use secrecy::ExposeSecret;
 
-use crate::common::{Fixture, HOUR, request, secret};
+use crate::common::{Fixture, HOUR, allowed_call, request, secret};
 
 fn is_allowed(vault: &Vault, token: &str) -> bool {
     matches!(vault.check_token(token, Some("web_search")).expect("check"), TokenDecision::Allowed(_))
@@ -22,17 +22,7 @@ fn denial(vault: &Vault, token: &str) -> Option<Denial> {
 
 /// What the server writes around one call: its audit row, then the outcome and use count.
 fn audit_one_call(vault: &mut Vault, token_id: &str) {
-    let start = AuditStart {
-        server: None,
-        token_id: Some(token_id),
-        tool: "web_search",
-        credential: Some("a"),
-        credential_version: Some(1),
-        team_version: None,
-        decision: Decision::Allowed,
-        status: None,
-    };
-    let audit = vault.begin_audits(&[start]).expect("begin")[0];
+    let audit = vault.begin_audits(&[allowed_call(token_id)]).expect("begin")[0];
     let outcome =
         CallOutcome { audit, token_id: token_id.into(), status: "200".into(), duration: Duration::from_millis(3) };
     vault.finish_calls(&[outcome]).expect("finish");
