@@ -101,9 +101,11 @@ struct Kept {
 }
 
 impl KeptRows {
-    /// The kept rows of the vault at `vault_path`, once a connection of the caller's has read it.
-    pub(crate) fn new(vault_path: &Path) -> Self {
-        Self { index: WalIndex::of(vault_path), kept: RefCell::default(), reads: Cell::new(0) }
+    /// The kept rows of `conn`'s vault, once `conn` has read it. The `-shm` file is found
+    /// from the path SQLite opened (symbolic links resolved), as SQLite finds it.
+    pub(crate) fn new(conn: &rusqlite::Connection) -> Self {
+        let index = conn.path().filter(|path| !path.is_empty()).and_then(|path| WalIndex::of(Path::new(path)));
+        Self { index, kept: RefCell::default(), reads: Cell::new(0) }
     }
 
     /// Token `id`'s row if it is kept and nothing was committed since it was read. `None`:

@@ -147,7 +147,7 @@ impl Vault {
         let audit_policy = AuditPolicy::load(&home.config_path())?;
         let home = home.clone();
         let verified = VerifiedMacs::default();
-        let kept = KeptRows::new(&home.vault_path());
+        let kept = KeptRows::new(&conn);
         let mut vault =
             Self { conn, sealer, vault_id, clock, actor, token_policy, audit_policy, keys, verified, kept, home };
         // The long-lived processes keep the audit within `[audit] keep_days`.
@@ -167,8 +167,8 @@ impl Vault {
     pub fn open_another(&self) -> Result<Self> {
         let conn = store::open_existing(&self.home.vault_path())?;
         Ok(Self {
+            kept: KeptRows::new(&conn),
             conn,
-            kept: KeptRows::new(&self.home.vault_path()),
             sealer: self.sealer.clone(),
             vault_id: self.vault_id.clone(),
             clock: Arc::clone(&self.clock),

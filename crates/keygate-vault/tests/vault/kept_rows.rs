@@ -116,3 +116,24 @@ fn a_kept_credential_is_still_decrypted_per_call_and_a_rotation_elsewhere_is_ope
     cli.remove_credential("search_key").expect("remove");
     assert!(matches!(server.open_credential("search_key"), Err(VaultError::CredentialNotFound { .. })));
 }
+
+#[test]
+fn a_vault_reached_through_a_symbolic_link_reads_the_header_sqlite_writes() {
+    let fx = Fixture::with_vault();
+    let mut cli = fx.open();
+    let issued = cli.issue_token(&request(&["web_search"], Some(HOUR))).expect("issue");
+    let token = issued.token.expose_secret();
+    // Another home whose vault.db is a link to the fixture's, beside a leftover `-shm` that
+    // SQLite does not use: SQLite resolves the link and keeps its index next to the target.
+    let linked = tempfile::tempdir().expect("tempdir");
+    std::os::unix::fs::symlink(fx.vault_path(), linked.path().join("vault.db")).expect("link");
+    let leftover = std::fs::read(format!("{}-shm", fx.vault_path().display())).expect("read -shm");
+    std::fs::write(linked.path().join("vault.db-shm"), leftover).expect("leftover -shm");
+    let clock: std::sync::Arc<dyn keygate_vault::Clock> = fx.clock.clone();
+    let home = keygate_vault::Home::at(linked.path());
+    let server = Vault::open(&home, fx.key(), clock, keygate_vault::Actor::Server).expect("open through the link");
+
+    assert!(is_allowed(&server, token));
+    assert!(cli.revoke_token(&issued.id).expect("revoke"));
+    assert_eq!(denial(&server, token), Some(Denial::Revoked), "the leftover header passed for the live one");
+}
