@@ -207,21 +207,23 @@ impl Vault {
     /// The current version of `name` and, for a team copy, the team version it holds (one
     /// read, made on every gateway call: a teammate's version noticed like a rotation).
     pub fn current_versions(&self, name: &str) -> Result<Option<(i64, Option<i64>)>> {
-        let mut stmt = self.conn.prepare_cached(CURRENT_QUERY)?;
-        let mut rows = stmt.query([name])?;
-        let Some(row) = rows.next()? else { return Ok(None) };
-        self.require_current(name, row)?;
-        Ok(Some((row.get(0)?, row.get(5)?)))
+        match self.read_current(name) {
+            Ok(current) => Ok(Some((current.version, current.team_version))),
+            Err(VaultError::CredentialNotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Decrypt the current version of `name` for one use. Its sealed row may come from the
     /// rows kept since nothing was committed (`kept_rows.rs`); it is decrypted every time.
     pub fn open_credential(&self, name: &str) -> Result<OpenedCredential> {
-        let current = match self.kept.credential(name) {
+        let current = match self.kept_rows().and_then(|kept| kept.credential(name)) {
             Some(current) => current,
             None => {
                 let current = Arc::new(self.read_current(name)?);
-                self.kept.keep_credential(name, &current);
+                if let Some(kept) = self.kept_rows() {
+                    kept.keep_credential(name, &current);
+                }
                 current
             }
         };

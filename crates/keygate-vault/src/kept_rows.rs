@@ -162,8 +162,8 @@ impl KeptRows {
     /// Under a write transaction's lock, before its commit: the header, if the rows were
     /// read under it (no one committed since).
     pub(crate) fn before_commit(&self) -> Option<Header> {
-        let header = self.header()?;
-        (self.kept.borrow().under == Some(header)).then_some(header)
+        let under = self.kept.borrow().under?;
+        (self.header()? == under).then_some(under)
     }
 
     /// After that commit, which wrote frames up to `last_frame` (SQLite's WAL hook said so):

@@ -75,8 +75,8 @@ pub(crate) fn write<T>(conn: &mut Connection, f: impl FnOnce(&Tx<'_>) -> Result<
     Ok(value)
 }
 
-/// `write` for a transaction that changes no token's or grant's decision (audit rows, use
-/// counts): the token cache keeps its rows across its commit (see `kept_rows.rs`).
+/// `write` for a transaction that changes no token's, grant's or credential's row (audit
+/// rows, use counts): the kept rows stay across its commit (see `kept_rows.rs`).
 pub(crate) fn write_keeping<T>(
     conn: &mut Connection,
     kept: &KeptRows,
@@ -109,17 +109,13 @@ pub(crate) fn note_commits(conn: &Connection) {
     conn.wal_hook(Some(note_commit));
 }
 
-/// Note each commit that wrote frames and checkpoint as SQLite's own hook would, which this
-/// one replaces (a connection has one WAL hook).
-fn note_commits_and_checkpoint(conn: &Connection) {
-    conn.wal_hook(Some(note_commit_and_checkpoint));
-}
-
 fn note_commit(_: &Wal, last_frame: c_int) -> rusqlite::Result<()> {
     COMMITTED.set(u32::try_from(last_frame).ok());
     Ok(())
 }
 
+/// Note the commit and checkpoint as SQLite's own hook would, which this one replaces (a
+/// connection has one WAL hook).
 fn note_commit_and_checkpoint(wal: &Wal, last_frame: c_int) -> rusqlite::Result<()> {
     note_commit(wal, last_frame)?;
     if last_frame >= AUTO_CHECKPOINT_FRAMES {
@@ -173,7 +169,7 @@ impl Drop for Tx<'_> {
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    note_commits_and_checkpoint(conn);
+    conn.wal_hook(Some(note_commit_and_checkpoint));
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "cache_size", -16_384)?;

@@ -455,7 +455,7 @@ impl Vault {
         let Some(raw) = decode_secret(secret) else { return Ok(denied(None, Denial::Malformed)) };
         let presented = hash_secret(&raw);
         let genuine = |stored: &[u8]| bool::from(presented.ct_eq(stored));
-        let row = match self.kept.token(id) {
+        let row = match self.kept_rows().and_then(|kept| kept.token(id)) {
             Some(row) => row,
             None => match self.read_token_row(id)? {
                 Read::Missing => return Ok(denied(None, Denial::Unknown)),
@@ -465,7 +465,9 @@ impl Vault {
                 Read::Tampered { .. } => return Ok(denied(None, Denial::Unknown)),
                 Read::Intact(row) => {
                     let row = Arc::new(row);
-                    self.kept.keep_token(id, &row);
+                    if let Some(kept) = self.kept_rows() {
+                        kept.keep_token(id, &row);
+                    }
                     row
                 }
             },

@@ -77,7 +77,7 @@ pub struct Vault {
     pub(crate) keys: Keys,
     /// Token, grant and pin rows whose MACs were verified (see `VerifiedMacs`).
     pub(crate) verified: VerifiedMacs,
-    /// Token rows kept while the vault is unchanged (see `KeptRows`).
+    /// Token rows and sealed credentials kept while the vault is unchanged (see `KeptRows`).
     pub(crate) kept: KeptRows,
     pub(crate) home: Home,
 }
@@ -155,6 +155,13 @@ impl Vault {
             vault.apply_retention()?;
         }
         Ok(vault)
+    }
+
+    /// The kept rows, unless a transaction is open (`reading`): its snapshot may be older
+    /// than the header the rows are kept under, so a row read in it must not be kept, nor a
+    /// kept row answer for it.
+    pub(crate) fn kept_rows(&self) -> Option<&KeptRows> {
+        self.conn.is_autocommit().then_some(&self.kept)
     }
 
     /// This vault's id.

@@ -137,3 +137,23 @@ fn a_vault_reached_through_a_symbolic_link_reads_the_header_sqlite_writes() {
     assert!(cli.revoke_token(&issued.id).expect("revoke"));
     assert_eq!(denial(&server, token), Some(Denial::Revoked), "the leftover header passed for the live one");
 }
+
+#[test]
+fn rows_read_inside_a_read_transaction_are_not_kept_past_it() {
+    let fx = Fixture::with_vault();
+    let server = fx.open();
+    let mut cli = fx.open();
+    let issued = cli.issue_token(&request(&["web_search"], Some(HOUR))).expect("issue");
+    let token = issued.token.expose_secret();
+    // The transaction's snapshot is taken before the revoke; its second check reads that
+    // snapshot under the header the revoke left.
+    let inside = server
+        .reading(|server| {
+            let first = is_allowed(server, token);
+            assert!(cli.revoke_token(&issued.id).expect("revoke"));
+            (first, is_allowed(server, token))
+        })
+        .expect("read");
+    assert_eq!(inside, (true, true), "one snapshot throughout the transaction");
+    assert_eq!(denial(&server, token), Some(Denial::Revoked), "a row of the old snapshot answered after it");
+}
