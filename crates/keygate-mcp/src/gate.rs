@@ -1,8 +1,9 @@
 //! The server's door to the vault: one connection behind a mutex, shared by every request.
 //!
-//! Vault calls take microseconds (measured in BENCHMARKS.md), so they run inline on the async
-//! worker: handing them to another thread cost more than the calls themselves. The worst case
-//! is a wait for another process's write lock, bounded by the vault's busy timeout.
+//! Vault calls take microseconds (measured in BENCHMARKS.md), so they run inline on the thread
+//! that serves the request (`serving.rs`): handing them to another thread cost more than the
+//! calls themselves. The worst case is a wait for another process's write lock, bounded by the
+//! vault's busy timeout.
 
 use std::sync::{Arc, Mutex, PoisonError};
 

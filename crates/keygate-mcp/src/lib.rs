@@ -29,6 +29,7 @@ mod redact;
 mod reload;
 mod rules;
 mod server;
+mod serving;
 mod session_calls;
 mod sessions;
 #[cfg(test)]

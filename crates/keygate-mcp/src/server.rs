@@ -10,7 +10,6 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use axum::serve::ListenerExt as _;
 use http::StatusCode;
 use keygate_vault::Vault;
 use rmcp::transport::streamable_http_server::session::SessionManager as _;
@@ -206,17 +205,14 @@ pub async fn start(config: Config, mut vault: Vault, bind: Option<&str>) -> Resu
     let oauth = OAuthState::new(gate.clone(), Arc::clone(&shared), addr)?;
     let fast_calls = Arc::new(FastCalls::default());
     let app = router(handler, gate, oauth, stop.clone(), Arc::clone(&sessions), Arc::clone(&fast_calls));
-    let shutdown = stop.clone();
-    // MCP answers in small writes (SSE events); without TCP_NODELAY each one can wait ~40 ms
-    // for the client's delayed ACK.
-    let listener = listener.tap_io(|stream| {
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
+    let serving = crate::serving::spawn(listener, app, stop.clone()).map_err(McpError::Serve)?;
     let writer = audit_writer.clone();
+    // Should the runtime that started the server shut down first (a test's, or the app's at
+    // exit), dropping this task stops the serving thread too.
+    let stop_when_dropped = stop.clone().drop_guard();
     let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
+        let _stop_when_dropped = stop_when_dropped;
+        let served = serving.await.unwrap_or_else(|_| Err(std::io::Error::other("the serving thread panicked")));
         // Outcomes of the last calls may still be queued: they are written before we report stopped.
         writer.flush().await;
         denials.flush(true);

@@ -239,3 +239,39 @@ async fn stopping_the_server_writes_the_outcome_of_every_answered_call() {
     assert!(audit.iter().all(|r| r.status.as_deref() == Some("200") && r.duration_ms.is_some()), "{audit:?}");
     assert_eq!(vault.list_tokens().expect("tokens")[0].uses, 8);
 }
+
+/// Agents are answered on the server's own thread, not by the runtime that started it (the
+/// app's, busy with its own work): a call is served while that runtime stands still, and its
+/// outcome is written once it runs again.
+#[test]
+fn a_call_is_answered_while_the_runtime_that_started_the_server_stands_still() {
+    let runtime = |builder: &mut tokio::runtime::Builder| builder.enable_all().build().expect("runtime");
+    // The upstream and the agent run elsewhere, on threads of their own.
+    let elsewhere = runtime(tokio::runtime::Builder::new_multi_thread().worker_threads(1));
+    let starter = runtime(&mut tokio::runtime::Builder::new_current_thread());
+    let upstream = elsewhere.block_on(support::start_upstream());
+    let (home, config, vault) = support::ServingHome::new(upstream.addr);
+    let server = starter.block_on(keygate_mcp::start(config, vault, None)).expect("server starts");
+    let h = home.harness(upstream, server);
+    let (_, token) = h.token(&["web_search"]);
+
+    // From here nothing runs `starter` until the call is answered.
+    let request = h
+        .http
+        .post(h.url())
+        .bearer_auth(&token)
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": "web_search", "arguments": {"query": "rust"}}}));
+    let answer = elsewhere.block_on(async {
+        let sent = tokio::time::timeout(Duration::from_secs(20), request.send()).await;
+        sent.expect("no answer while the starting runtime stood still").expect("send").text().await.expect("body")
+    });
+    assert!(answer.contains("rust-lang.org") && answer.contains(r#""isError":false"#), "{answer}");
+
+    let vault = h.other_vault();
+    starter.block_on(h.server.shutdown()).expect("stops");
+    let audit = vault.audit_log().expect("audit");
+    let statuses: Vec<Option<&str>> = audit.iter().map(|row| row.status.as_deref()).collect();
+    assert_eq!(statuses, [Some("200")], "{audit:?}");
+}

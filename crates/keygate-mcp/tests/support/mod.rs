@@ -153,6 +153,32 @@ pub fn open_vault(home: &Home, key: &[u8; 32], clock: &Arc<ManualClock>, actor: 
     Vault::open(home, source, clock.clone(), actor).expect("open")
 }
 
+/// A home ready to serve `upstream`'s tools: its vault holds the key; the server's config and
+/// vault connection come beside it, for whichever runtime starts the server.
+pub struct ServingHome {
+    dir: tempfile::TempDir,
+    home: Home,
+    key: [u8; 32],
+    clock: Arc<ManualClock>,
+}
+
+impl ServingHome {
+    pub fn new(upstream: SocketAddr) -> (Self, Config, Vault) {
+        let (dir, home, key, clock) = new_vault_home();
+        std::fs::write(home.config_path(), config_text(upstream, free_port())).expect("config");
+        let config = Config::load(&home.config_path()).expect("config loads");
+        let mut vault = open_vault(&home, &key, &clock, Actor::Server);
+        vault.add_credential("scavio_api_key", &SecretString::from(KEY_V1), None).expect("add key");
+        (Self { dir, home, key, clock }, config, vault)
+    }
+
+    /// The harness of `server`, started on this home.
+    pub fn harness(self, upstream: TestUpstream, server: RunningServer) -> Harness {
+        let Self { dir, home, key, clock } = self;
+        Harness { dir, home, key, clock, upstream, server, http: reqwest::Client::new() }
+    }
+}
+
 /// A vault, an upstream and a running server.
 pub struct Harness {
     pub dir: tempfile::TempDir,
@@ -167,15 +193,10 @@ pub struct Harness {
 
 impl Harness {
     pub async fn start() -> Self {
-        let (dir, home, key, clock) = new_vault_home();
         let upstream = start_upstream().await;
-        let dead_port = free_port();
-        std::fs::write(home.config_path(), config_text(upstream.addr, dead_port)).expect("config");
-        let config = Config::load(&home.config_path()).expect("config loads");
-        let mut vault = open_vault(&home, &key, &clock, Actor::Server);
-        vault.add_credential("scavio_api_key", &SecretString::from(KEY_V1), None).expect("add key");
+        let (home, config, vault) = ServingHome::new(upstream.addr);
         let server = keygate_mcp::start(config, vault, None).await.expect("server starts");
-        Self { dir, home, key, clock, upstream, server, http: reqwest::Client::new() }
+        home.harness(upstream, server)
     }
 
     /// A second connection to the same vault file, as the CLI or the app would have.
