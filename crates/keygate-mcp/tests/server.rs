@@ -157,16 +157,7 @@ async fn clients_with_and_without_sessions_and_every_protocol_version_work() {
     let h = Harness::start().await;
     let (_, token) = h.token(&["web_search"]);
     // No initialize, no session: plain JSON-RPC over POST.
-    let response = h
-        .http
-        .post(h.url())
-        .bearer_auth(&token)
-        .header("accept", "application/json, text/event-stream")
-        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                      "params": {"name": "web_search", "arguments": {"query": "raw"}}}))
-        .send()
-        .await
-        .expect("send");
+    let response = h.raw_search(&token, 1, "raw").send().await.expect("send");
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().await.expect("json");
     assert_eq!(body["result"]["isError"], false, "{body}");
@@ -218,13 +209,7 @@ async fn stopping_the_server_writes_the_outcome_of_every_answered_call() {
     let (_, token) = h.token(&["web_search"]);
     let mut calls = tokio::task::JoinSet::new();
     for i in 0..8 {
-        let request = h
-            .http
-            .post(h.url())
-            .bearer_auth(&token)
-            .header("accept", "application/json, text/event-stream")
-            .json(&json!({"jsonrpc": "2.0", "id": i, "method": "tools/call",
-                    "params": {"name": "web_search", "arguments": {"query": format!("q{i}")}}}));
+        let request = h.raw_search(&token, i, &format!("q{i}"));
         calls
             .spawn(async move { request.send().await.expect("send").json::<serde_json::Value>().await.expect("json") });
     }
@@ -256,13 +241,7 @@ fn a_call_is_answered_while_the_runtime_that_started_the_server_stands_still() {
     let (_, token) = h.token(&["web_search"]);
 
     // From here nothing runs `starter` until the call is answered.
-    let request = h
-        .http
-        .post(h.url())
-        .bearer_auth(&token)
-        .header("accept", "application/json, text/event-stream")
-        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                "params": {"name": "web_search", "arguments": {"query": "rust"}}}));
+    let request = h.raw_search(&token, 1, "rust");
     let answer = elsewhere.block_on(async {
         let sent = tokio::time::timeout(Duration::from_secs(20), request.send()).await;
         sent.expect("no answer while the starting runtime stood still").expect("send").text().await.expect("body")

@@ -218,6 +218,16 @@ impl Harness {
         self.server.url()
     }
 
+    /// A plain JSON-RPC `tools/call` of `web_search` over POST, with no session.
+    pub fn raw_search(&self, token: &str, id: u64, query: &str) -> reqwest::RequestBuilder {
+        self.http
+            .post(self.url())
+            .bearer_auth(token)
+            .header("accept", "application/json, text/event-stream")
+            .json(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                          "params": {"name": "web_search", "arguments": {"query": query}}}))
+    }
+
     pub fn hits(&self) -> usize {
         self.upstream.seen.hits.load(Ordering::SeqCst)
     }
