@@ -3,15 +3,43 @@
 
 const tauri = window.__TAURI__;
 
+// A view re-rendered between a button's press and its release loses the click: the press lands
+// on the old button, the release on its replacement. An agent's calls refresh the open view
+// several times a second, so answers reach the views only once no button is held (or after
+// PRESS_WAIT_MS, should the release happen outside the window).
+const PRESS_WAIT_MS = 1000;
+let press = null;
+function held() {
+  if (press) return;
+  let release;
+  const current = { done: new Promise((resolve) => { release = resolve; }), release };
+  press = current;
+  setTimeout(() => { if (press === current) released(); }, PRESS_WAIT_MS);
+}
+function released() {
+  const current = press;
+  press = null;
+  if (current) current.release();
+}
+for (const type of ["pointerdown", "mousedown"]) document.addEventListener(type, held, true);
+// After the click this release makes, which is dispatched in the same task.
+for (const type of ["pointerup", "mouseup", "pointercancel"]) document.addEventListener(type, () => setTimeout(released, 0), true);
+window.addEventListener("blur", released);
+const unheld = () => (press ? press.done : undefined);
+
 async function call(command, args = {}) {
+  let answer;
   try {
-    return await tauri.core.invoke(command, args);
+    answer = await tauri.core.invoke(command, args);
   } catch (raw) {
     const known = raw && typeof raw === "object" && typeof raw.message === "string";
     const error = new Error(known ? raw.message : "Keygate could not do that. Try again, or restart the app.");
     error.code = known ? raw.code : "unexpected";
+    await unheld();
     throw error;
   }
+  await unheld();
+  return answer;
 }
 
 export const appStatus = () => call("app_status");
