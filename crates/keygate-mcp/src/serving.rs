@@ -6,9 +6,9 @@
 //! two workers (the upstream's answer, the agent's next request and their tasks woken on
 //! whichever thread was parked in the reactor): at one connection that cost 38–58 µs of CPU
 //! and 22–46 µs of latency per call, and at eight connections it gave no more calls per
-//! second than this one thread does (`tools/load/run`, BENCHMARKS.md). The work that need not wait for a
-//! call (outcomes, checkpoints, the team sync, sweepers, the agent socket) stays on the
-//! caller's runtime and threads, so it runs beside the calls, not between them.
+//! second than this one thread does (`tools/load/run`, BENCHMARKS.md). The work that need
+//! not wait for a call (outcomes, checkpoints, the team sync, sweepers, the agent socket)
+//! stays on the caller's runtime and threads, so it runs beside the calls, not between them.
 
 use std::io;
 
