@@ -28,18 +28,16 @@ window.addEventListener("blur", released);
 const unheld = () => (press ? press.done : undefined);
 
 async function call(command, args = {}) {
-  let answer;
   try {
-    answer = await tauri.core.invoke(command, args);
+    return await tauri.core.invoke(command, args);
   } catch (raw) {
     const known = raw && typeof raw === "object" && typeof raw.message === "string";
     const error = new Error(known ? raw.message : "Keygate could not do that. Try again, or restart the app.");
     error.code = known ? raw.code : "unexpected";
-    await unheld();
     throw error;
+  } finally {
+    await unheld();
   }
-  await unheld();
-  return answer;
 }
 
 export const appStatus = () => call("app_status");
